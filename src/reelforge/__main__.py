@@ -1,0 +1,5 @@
+"""`python -m reelforge` is the `reelforge` command."""
+
+from reelforge.cli import main
+
+main()

@@ -1,0 +1,268 @@
+"""The `reelforge` command: render, storyboard, voices, doctor.
+
+Exit codes: 0 ok, 2 bad input (one readable line), 1 failure naming the stage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from reelforge.engine.pipeline import STAGES, Providers, plan, render
+from reelforge.engine.storyboard import (
+    Captions,
+    Music,
+    Storyboard,
+    VideoSettings,
+    VisualStyle,
+    describe_validation_error,
+)
+from reelforge.errors import InvalidInput, ReelforgeError
+from reelforge.settings import Settings, get_settings
+
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+LLM_HINT = (
+    "this prompt is a topic, not a script: the offline default narrates it as written. "
+    "For a full script, configure an LLM (REELFORGE_PROVIDERS__LLM_BASE_URL, "
+    "REELFORGE_PROVIDERS__LLM_API_KEY, REELFORGE_PROVIDERS__LLM_MODEL) or pass a script "
+    "of several sentences."
+)
+
+app = typer.Typer(
+    name="reelforge",
+    help="Turn a prompt into a narrated video — offline, on your machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+
+def _fail(exc: ReelforgeError) -> NoReturn:
+    if isinstance(exc, InvalidInput):
+        err.print(f"[red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    err.print(
+        f"[red]failed[/] in stage [bold]{exc.stage or 'unknown'}[/]: {exc.message}", highlight=False
+    )
+    raise typer.Exit(EXIT_FAILURE)
+
+
+def _bad_input(message: str) -> NoReturn:
+    _fail(InvalidInput(message))
+
+
+def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
+    if prompt is not None and prompt_file is not None:
+        _bad_input("give a PROMPT or --prompt-file, not both")
+    if prompt_file is not None:
+        try:
+            prompt = prompt_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            _bad_input(f"cannot read prompt file {prompt_file}: {exc}")
+    if prompt is None or not prompt.strip():
+        _bad_input("the prompt is empty: give PROMPT, --prompt-file or --storyboard")
+    return prompt
+
+
+def _settings(**fields: object) -> VideoSettings:
+    given = {k: v for k, v in fields.items() if v is not None}
+    captions, music = given.pop("captions", None), given.pop("music", None)
+    try:
+        settings = VideoSettings.model_validate(given)
+        return settings.model_copy(
+            update={
+                **({"captions": Captions(enabled=False)} if captions is False else {}),
+                **({"music": Music(enabled=False)} if music is False else {}),
+            }
+        )
+    except ValidationError as exc:
+        _bad_input(describe_validation_error(exc))
+
+
+def _providers(settings: Settings) -> Providers:
+    return Providers.offline(voices_dir=settings.providers.voices_dir)
+
+
+Opt = typer.Option
+
+
+@app.command(name="render")
+def render_command(
+    prompt: Annotated[str | None, typer.Argument(help="The script or topic to narrate.")] = None,
+    output: Annotated[Path, Opt("-o", "--output", help="Where to write the MP4.")] = Path(
+        "out/video.mp4"
+    ),
+    prompt_file: Annotated[Path | None, Opt(help="Read the prompt from a text file.")] = None,
+    storyboard: Annotated[Path | None, Opt(help="Render an edited storyboard JSON.")] = None,
+    aspect: Annotated[str | None, Opt(help="16:9, 9:16 or 1:1.")] = None,
+    resolution: Annotated[str | None, Opt(help="480p, 720p or 1080p.")] = None,
+    fps: Annotated[int | None, Opt(help="24, 25 or 30.")] = None,
+    duration: Annotated[float | None, Opt(help="Target length in seconds (10-600).")] = None,
+    voice: Annotated[str | None, Opt(help="Voice name (see `reelforge voices`).")] = None,
+    rate: Annotated[float | None, Opt(help="Speaking rate, 0.5-2.0.")] = None,
+    no_captions: Annotated[bool, Opt("--no-captions", help="No burned-in captions.")] = False,
+    no_music: Annotated[bool, Opt("--no-music", help="No background music.")] = False,
+    style: Annotated[str | None, Opt(help="Visual style: " + ", ".join(VisualStyle))] = None,
+    seed: Annotated[int | None, Opt(help="Seed for visuals, motion and music.")] = None,
+    keep_work: Annotated[bool, Opt(help="Keep the temporary work folder.")] = False,
+) -> None:
+    """Render a prompt (or a storyboard) to an MP4 with captions, thumbnail and manifest."""
+    config = get_settings()
+    settings = _settings(
+        aspect=aspect,
+        resolution=resolution,
+        fps=fps,
+        target_duration_s=duration,
+        voice=voice,
+        speaking_rate=rate,
+        visual_style=style,
+        seed=seed,
+        captions=False if no_captions else None,
+        music=False if no_music else None,
+    )
+    try:
+        if storyboard is not None:
+            if prompt is not None or prompt_file is not None:
+                _bad_input("give a prompt or --storyboard, not both")
+            source: str | Storyboard = Storyboard.load(storyboard)
+        else:
+            source = _read_prompt(prompt, prompt_file)
+        with _ProgressBars() as (progress, tasks):
+
+            def on_progress(stage: str, fraction: float, message: str) -> None:
+                progress.update(tasks[stage], completed=fraction * 100, info=message)
+
+            result = render(
+                source,
+                output=output,
+                settings=settings,
+                providers=_providers(config),
+                on_progress=on_progress,
+                cache_dir=config.cache_dir,
+                keep_work=keep_work,
+            )
+    except ReelforgeError as exc:
+        _fail(exc)
+    if result.topic_only:
+        err.print(f"[yellow]note:[/] {LLM_HINT}", highlight=False)
+    total = sum(result.stage_seconds.values())
+    out.print(
+        f"[green]✓[/] {result.video} — {result.duration_s:.1f} s video in {total:.1f} s "
+        f"(+ {result.srt.name}, {result.vtt.name}, {result.thumbnail.name}, "
+        f"{result.manifest.name})",
+        highlight=False,
+    )
+
+
+class _ProgressBars:
+    """One rich progress bar per stage, on stderr so stdout stays clean."""
+
+    def __enter__(self) -> tuple[Progress, dict[str, TaskID]]:
+        self._progress = Progress(
+            TextColumn("{task.description:<9}"),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=not err.is_terminal,
+            disable=not err.is_terminal,
+        )
+        tasks = {s: self._progress.add_task(s, total=100, info="") for s in STAGES}
+        self._progress.start()
+        return self._progress, tasks
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+
+@app.command(name="storyboard")
+def storyboard_command(
+    prompt: Annotated[str | None, typer.Argument(help="The script or topic.")] = None,
+    prompt_file: Annotated[Path | None, Opt(help="Read the prompt from a text file.")] = None,
+    aspect: Annotated[str | None, Opt(help="16:9, 9:16 or 1:1.")] = None,
+    resolution: Annotated[str | None, Opt(help="480p, 720p or 1080p.")] = None,
+    style: Annotated[str | None, Opt(help="Visual style.")] = None,
+    seed: Annotated[int | None, Opt(help="Seed for visuals, motion and music.")] = None,
+    schema: Annotated[bool, Opt(help="Print the storyboard JSON Schema instead.")] = False,
+) -> None:
+    """Plan a prompt into a storyboard JSON on stdout, to edit and render with --storyboard."""
+    if schema:
+        out.print_json(json.dumps(Storyboard.model_json_schema()))
+        return
+    settings = _settings(aspect=aspect, resolution=resolution, visual_style=style, seed=seed)
+    try:
+        board, script = plan(
+            _read_prompt(prompt, prompt_file), settings, _providers(get_settings())
+        )
+    except ReelforgeError as exc:
+        _fail(exc)
+    if script.topic_only:
+        err.print(f"[yellow]note:[/] {LLM_HINT}", highlight=False)
+    sys.stdout.write(board.to_json() + "\n")
+
+
+@app.command()
+def voices() -> None:
+    """List the voices available offline."""
+    for name in _providers(get_settings()).voice.voices():
+        out.print(name)
+
+
+@app.command()
+def doctor() -> None:
+    """Check that FFmpeg, the voice model, the cache and the output folder work."""
+    from reelforge.engine.ffmpeg import ffmpeg_exe, run
+
+    config = get_settings()
+    checks: list[tuple[str, bool, str]] = []
+    try:
+        exe = ffmpeg_exe()
+        filters = run([exe, "-hide_banner", "-filters"], stage="doctor")
+        missing = [f for f in ("subtitles", "sidechaincompress", "loudnorm") if f not in filters]
+        checks.append(("ffmpeg", not missing, exe if not missing else f"missing {missing}"))
+    except (ReelforgeError, RuntimeError, OSError) as exc:
+        checks.append(("ffmpeg", False, str(exc)))
+    try:
+        names = _providers(config).voice.voices()
+        checks.append(("voice", bool(names), ", ".join(names)))
+    except (ReelforgeError, OSError) as exc:
+        checks.append(("voice", False, str(exc)))
+    for label, folder in (("cache", config.cache_dir), ("output", Path.cwd())):
+        checks.append((label, _writable(folder), str(folder)))
+    for label, ok, detail in checks:
+        out.print(
+            f"{'[green]ok[/]  ' if ok else '[red]FAIL[/]'} {label:<7} {detail}", highlight=False
+        )
+    if not all(ok for _, ok, _ in checks):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def main() -> None:
+    """Console entry point: never shows a traceback for a known error."""
+    os.environ.setdefault("ORT_LOGGING_LEVEL", "3")
+    try:
+        app()
+    except ReelforgeError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(EXIT_FAILURE)

@@ -1,0 +1,1 @@
+"""The render engine: storyboard → stages → timeline → ffmpeg. Never imports settings or db."""

@@ -1,0 +1,97 @@
+"""Content-addressed artifact cache: a stage's output, keyed by everything it depends on.
+
+Key = sha256 of (stage, provider id + version, inputs as canonical JSON).
+An entry is a directory; it appears atomically (written under a temporary
+name, then renamed), so a crash never leaves a half-written artifact that a
+later render would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reelforge.errors import StorageError
+
+CACHE_FORMAT = 1
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if hasattr(value, "model_dump"):
+        return _canonical(value.model_dump(mode="json"))
+    return value
+
+
+def artifact_key(stage: str, provider: str, inputs: Mapping[str, Any]) -> str:
+    """Stable hex key for one stage run; any change to an input changes the key."""
+    payload = json.dumps(
+        {
+            "format": CACHE_FORMAT,
+            "stage": stage,
+            "provider": provider,
+            "inputs": _canonical(inputs),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, for keys that depend on a user's file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class ArtifactCache:
+    root: Path
+    hits: dict[str, int] = field(default_factory=dict)
+    misses: dict[str, int] = field(default_factory=dict)
+
+    def path_for(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def fetch(self, stage: str, key: str, build: Callable[[Path], None]) -> Path:
+        """The directory holding artifact `key`, calling `build(tmp_dir)` on a miss.
+
+        `build` writes its files into the directory it is given; the directory
+        is published under the key only if `build` returns normally.
+        """
+        final = self.path_for(key)
+        if final.is_dir():
+            self.hits[stage] = self.hits.get(stage, 0) + 1
+            return final
+        self.misses[stage] = self.misses.get(stage, 0) + 1
+        tmp = self.root / "tmp" / f"{key}.{uuid.uuid4().hex}"
+        try:
+            tmp.mkdir(parents=True)
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cache at {self.root} is not writable: {exc}", stage=stage) from exc
+        try:
+            build(tmp)
+            tmp.replace(final)
+        except OSError as exc:
+            if final.is_dir():  # another render published the same artifact first
+                return final
+            raise StorageError(f"cannot store artifact: {exc}", stage=stage) from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return final

@@ -1,0 +1,176 @@
+"""Captions: cues from the voice's timings, written as SRT, WebVTT and styled ASS (libass).
+
+Cue boundaries follow sentences (exact from per-sentence synthesis) and are
+split into short, evenly sized chunks of words so no cue overflows two lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reelforge.engine.storyboard import Aspect, CaptionPosition, Captions, CaptionStyle
+from reelforge.providers.base import Speech, Word
+
+HOLD_S = 0.4
+"""How long a cue may stay up after its last word, if the next cue is not due yet."""
+HIGHLIGHT_BGR = "00D7FF"
+FONT_NAME = "DejaVu Sans"
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    start_s: float
+    end_s: float
+    words: tuple[Word, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def _chunks(words: tuple[Word, ...], max_words: int) -> list[tuple[Word, ...]]:
+    if not words:
+        return []
+    count = -(-len(words) // max_words)
+    size = -(-len(words) // count)
+    return [words[i : i + size] for i in range(0, len(words), size)]
+
+
+def scene_cues(speech: Speech, offset_s: float, max_words: int) -> list[Cue]:
+    """Cues of one scene's narration, shifted to start at `offset_s` in the video."""
+    cues: list[Cue] = []
+    for sentence in speech.sentences:
+        for chunk in _chunks(sentence.words, max_words):
+            shifted = tuple(
+                Word(w.text, round(w.start_s + offset_s, 3), round(w.end_s + offset_s, 3))
+                for w in chunk
+            )
+            cues.append(Cue(shifted[0].start_s, shifted[-1].end_s, shifted))
+    return cues
+
+
+def settle(cues: list[Cue], video_end_s: float) -> list[Cue]:
+    """Hold each cue a little after its last word, never into the next cue or past the end."""
+    settled = []
+    for i, cue in enumerate(cues):
+        limit = cues[i + 1].start_s if i + 1 < len(cues) else video_end_s
+        settled.append(Cue(cue.start_s, round(min(cue.end_s + HOLD_S, limit), 3), cue.words))
+    return settled
+
+
+def _clock(seconds: float, decimal: str) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"
+
+
+def to_srt(cues: list[Cue]) -> str:
+    blocks = [
+        f"{n}\n{_clock(c.start_s, ',')} --> {_clock(c.end_s, ',')}\n{c.text}\n"
+        for n, c in enumerate(cues, start=1)
+    ]
+    return "\n".join(blocks)
+
+
+def to_vtt(cues: list[Cue]) -> str:
+    blocks = [f"{_clock(c.start_s, '.')} --> {_clock(c.end_s, '.')}\n{c.text}\n" for c in cues]
+    return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptionLayout:
+    font_px: int
+    margin_v_px: int
+    margin_h_px: int
+    alignment: int
+    """ASS numpad alignment: 2 bottom-centre, 5 middle, 8 top."""
+
+
+def layout(captions: Captions, aspect: Aspect, size: tuple[int, int]) -> CaptionLayout:
+    """Font size and safe margins: phones put UI over the bottom of 9:16 video."""
+    width, height = size
+    font_px = round(min(height, width * 1.2) * 0.058 * captions.size)
+    bottom_share = {Aspect.LANDSCAPE: 0.08, Aspect.SQUARE: 0.10, Aspect.PORTRAIT: 0.20}[aspect]
+    alignment = {
+        CaptionPosition.BOTTOM: 2,
+        CaptionPosition.CENTER: 5,
+        CaptionPosition.TOP: 8,
+    }[captions.position]
+    top_share = 0.12 if aspect is Aspect.PORTRAIT else 0.07
+    margin_v = bottom_share if alignment == 2 else top_share
+    return CaptionLayout(font_px, round(height * margin_v), round(width * 0.07), alignment)
+
+
+def _ass_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("{", "(").replace("}", ")")
+
+
+def _ass_time(seconds: float) -> str:
+    centis = max(0, round(seconds * 100))
+    hours, rest = divmod(centis, 360_000)
+    minutes, rest = divmod(rest, 6000)
+    secs, centis = divmod(rest, 100)
+    return f"{hours:d}:{minutes:02d}:{secs:02d}.{centis:02d}"
+
+
+def _dialogue(start: float, end: float, text: str) -> str:
+    return f"Dialogue: 0,{_ass_time(start)},{_ass_time(end)},Caption,,0,0,0,,{text}"
+
+
+def to_ass(
+    cues: list[Cue], captions: Captions, aspect: Aspect, size: tuple[int, int], shift_s: float
+) -> str:
+    """An ASS script for libass; times are shifted by `-shift_s` (a segment's start)."""
+    width, height = size
+    box = layout(captions, aspect, size)
+    boxed = captions.style is CaptionStyle.BOX
+    border_style, outline, back = (
+        (3, max(4, box.font_px // 5), "&H60000000")
+        if boxed
+        else (
+            1,
+            max(2, box.font_px // 14),
+            "&H80000000",
+        )
+    )
+    header = "\n".join(
+        [
+            "[Script Info]",
+            "ScriptType: v4.00+",
+            f"PlayResX: {width}",
+            f"PlayResY: {height}",
+            "WrapStyle: 0",
+            "ScaledBorderAndShadow: yes",
+            "",
+            "[V4+ Styles]",
+            "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
+            "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
+            "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
+            f"Style: Caption,{FONT_NAME},{box.font_px},&H00FFFFFF,&H00FFFFFF,"
+            f"{back if boxed else '&H00000000'},{back},-1,0,0,0,100,100,0,0,{border_style},"
+            f"{outline},{0 if boxed else 1},{box.alignment},{box.margin_h_px},{box.margin_h_px},"
+            f"{box.margin_v_px},1",
+            "",
+            "[Events]",
+            "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
+        ]
+    )
+    lines = [header]
+    for cue in cues:
+        start, end = cue.start_s - shift_s, cue.end_s - shift_s
+        if captions.style is not CaptionStyle.WORD_HIGHLIGHT:
+            lines.append(_dialogue(start, end, _ass_text(cue.text)))
+            continue
+        for i, word in enumerate(cue.words):
+            word_start = start if i == 0 else word.start_s - shift_s
+            word_end = end if i == len(cue.words) - 1 else cue.words[i + 1].start_s - shift_s
+            text = " ".join(
+                f"{{\\c&H{HIGHLIGHT_BGR}&}}{_ass_text(w.text)}{{\\r}}"
+                if j == i
+                else _ass_text(w.text)
+                for j, w in enumerate(cue.words)
+            )
+            lines.append(_dialogue(word_start, word_end, text))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,164 @@
+"""ffmpeg command lines, built as plain argv lists (pure: snapshot-tested, never run here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+LOUDNESS_TARGET_LUFS = -14.0
+TRUE_PEAK_LIMIT_DB = -1.5
+LOUDNESS_RANGE_LU = 20.0
+AUDIO_RATE_HZ = 48_000
+RECIPE_VERSION = "2"
+"""Part of every composed artifact's cache key: bump it when a command line below changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Encoder:
+    """H.264 settings shared by every segment: they must match for a lossless concat."""
+
+    preset: str = "veryfast"
+    crf: int = 23
+    audio_bitrate: str = "160k"
+
+    def video_args(self, fps: int) -> list[str]:
+        return [
+            "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+            "-profile:v", "high", "-pix_fmt", "yuv420p", "-g", str(fps * 2),
+            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+            "-color_range", "tv",
+        ]  # fmt: skip
+
+
+def escape_filter_value(value: str) -> str:
+    """Escape a value for an ffmpeg filter option, then for the filter graph around it."""
+    option_level = value.replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
+    graph_level = option_level.replace("\\", "\\\\")
+    for char in "'[],;":
+        graph_level = graph_level.replace(char, "\\" + char)
+    return graph_level
+
+
+def segment_argv(
+    ffmpeg: str,
+    *,
+    size: tuple[int, int],
+    fps: int,
+    out: Path,
+    encoder: Encoder,
+    subtitles: Path | None = None,
+    fonts_dir: Path | None = None,
+) -> list[str]:
+    """Encode raw yuv420p frames from stdin, burning in ASS captions with libass if given."""
+    width, height = size
+    argv = [
+        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}",
+        "-r", str(fps), "-i", "pipe:0",
+    ]  # fmt: skip
+    if subtitles is not None:
+        burn = f"subtitles=filename={escape_filter_value(str(subtitles))}"
+        if fonts_dir is not None:
+            burn += f":fontsdir={escape_filter_value(str(fonts_dir))}"
+        argv += ["-vf", burn]
+    return [*argv, *encoder.video_args(fps), "-an", "-movflags", "+faststart", str(out)]
+
+
+def clip_decode_argv(
+    ffmpeg: str, source: Path, *, size: tuple[int, int], fps: int, frames: int
+) -> list[str]:
+    """Decode a user's clip to exactly `frames` raw frames: looped, scaled and cropped to fill."""
+    width, height = size
+    fill = (
+        f"scale={width}:{height}:force_original_aspect_ratio=increase:out_color_matrix=bt709"
+        f":out_range=tv,crop={width}:{height},fps={fps},format=yuv420p"
+    )
+    return [
+        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-stream_loop", "-1", "-i", str(source), "-an", "-vf", fill,
+        "-frames:v", str(frames), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
+    ]  # fmt: skip
+
+
+def audio_mix_argv(
+    ffmpeg: str,
+    *,
+    narration: Path,
+    music: Path | None,
+    music_volume: float,
+    loop_music: bool,
+    duration_s: float,
+    out: Path,
+) -> list[str]:
+    """Pass 1 of the mix: voice + music ducked under it, written as float WAV and measured.
+
+    loudnorm's JSON measurement (on stderr) feeds pass 2.
+    """
+    to_stereo = f"aresample={AUDIO_RATE_HZ},aformat=sample_fmts=fltp:channel_layouts=stereo"
+    measure = (
+        f"loudnorm=I={LOUDNESS_TARGET_LUFS}:TP={TRUE_PEAK_LIMIT_DB}:LRA={LOUDNESS_RANGE_LU}"
+        ":print_format=json"
+    )
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(narration)]
+    # Compressing the voice evens out Piper's per-sentence 0 dBFS peaks, so the final
+    # limiter barely works and the measured gain lands the target loudness.
+    voice = (
+        f"[0:a]{to_stereo},acompressor=threshold=0.1:ratio=4:attack=5:release=150:makeup=2,"
+        f"apad=whole_dur={duration_s:.3f},atrim=0:{duration_s:.3f}"
+    )
+    if music is None:
+        graph = f"{voice},asplit=2[out][meas];[meas]{measure}[null]"
+    else:
+        argv += [*(["-stream_loop", "-1"] if loop_music else []), "-i", str(music)]
+        graph = (
+            f"{voice},asplit=2[vk][vs];"
+            f"[1:a]{to_stereo},atrim=0:{duration_s:.3f},volume={music_volume:.3f}[m];"
+            "[m][vs]sidechaincompress=threshold=0.02:ratio=8:attack=40:release=600[duck];"
+            "[vk][duck]amix=inputs=2:normalize=0:duration=first,asplit=2[out][meas];"
+            f"[meas]{measure}[null]"
+        )
+    return [
+        *argv, "-filter_complex", graph,
+        "-map", "[out]", "-c:a", "pcm_f32le", str(out),
+        "-map", "[null]", "-f", "null", "-",
+    ]  # fmt: skip
+
+
+def loudness_argv(
+    ffmpeg: str, *, mix: Path, measured: dict[str, str], encoder: Encoder, out: Path
+) -> list[str]:
+    """Pass 2: one linear gain to the target loudness, then a true-peak-safe limiter, then AAC.
+
+    A linear gain keeps the mix's dynamics (loudnorm's dynamic mode pumps);
+    limiting at 4x the sample rate catches inter-sample peaks, with margin
+    for the AAC encoder's own overshoot.
+    """
+    gain_db = LOUDNESS_TARGET_LUFS - float(measured["input_i"])
+    ceiling = 10 ** ((TRUE_PEAK_LIMIT_DB - 0.5) / 20)
+    apply = (
+        f"volume={gain_db:.2f}dB,aresample={AUDIO_RATE_HZ * 4},"
+        f"alimiter=limit={ceiling:.4f}:attack=2:release=60:level=false,"
+        f"aresample={AUDIO_RATE_HZ}"
+    )
+    return [
+        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(mix),
+        "-af", apply, "-c:a", "aac", "-b:a", encoder.audio_bitrate, "-ar", str(AUDIO_RATE_HZ),
+        str(out),
+    ]  # fmt: skip
+
+
+def mux_argv(
+    ffmpeg: str, *, concat_list: Path, audio: Path, fps: int, duration_s: float, out: Path
+) -> list[str]:
+    """Join the encoded segments without re-encoding and add the audio; moov atom first.
+
+    A video timescale of one tick per frame keeps the joined timestamps exact
+    (at ffmpeg's default 1/15360 each join loses a few ticks to rounding).
+    """
+    return [
+        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "concat", "-safe", "0", "-i", str(concat_list), "-i", str(audio),
+        "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", f"{duration_s:.3f}",
+        "-video_track_timescale", str(fps),
+        "-movflags", "+faststart", "-f", "mp4", str(out),
+    ]  # fmt: skip

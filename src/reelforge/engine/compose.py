@@ -1,0 +1,172 @@
+"""Composition: encode scene segments, mix the audio, join everything into the final MP4.
+
+Each scene is its own H.264 segment (bounded memory, re-encoded only when
+the scene or its predecessor changes); the final step joins the segments
+without re-encoding and adds the loudness-normalised audio.
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from reelforge.engine import ffmpeg
+from reelforge.engine.compile import (
+    Encoder,
+    audio_mix_argv,
+    loudness_argv,
+    mux_argv,
+    segment_argv,
+)
+from reelforge.engine.frames import FrameSource, black_frame, blend
+from reelforge.engine.timeline import FADE_FROM_BLACK_S, FADE_TO_BLACK_S, SceneSlot, Timeline
+from reelforge.errors import RenderError
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPlan:
+    """Everything one segment's pixels depend on (its cache key is derived from this)."""
+
+    slot: SceneSlot
+    source: FrameSource
+    previous: FrameSource | None
+    previous_frames: int
+    """Frames the previous scene already showed: its continuation starts there."""
+    first: bool
+    last: bool
+
+
+def render_segment(
+    plan: SegmentPlan,
+    *,
+    size: tuple[int, int],
+    fps: int,
+    encoder: Encoder,
+    out: Path,
+    subtitles: Path | None,
+    fonts_dir: Path | None,
+    on_frame: Callable[[int], None] | None = None,
+) -> None:
+    """Stream the scene's frames (with fades) into one ffmpeg encoding `out`."""
+    slot = plan.slot
+    fade_in = slot.fade_in_frames if plan.previous is not None else 0
+    from_black = round(FADE_FROM_BLACK_S * fps) if plan.first else 0
+    to_black = min(round(FADE_TO_BLACK_S * fps), slot.frames) if plan.last else 0
+    black = black_frame(size)
+    previous = (
+        plan.previous.frames(fade_in, start=plan.previous_frames) if plan.previous else iter(())
+    )
+    argv = segment_argv(
+        ffmpeg.ffmpeg_exe(),
+        size=size,
+        fps=fps,
+        out=out,
+        encoder=encoder,
+        subtitles=subtitles,
+        fonts_dir=fonts_dir,
+    )
+    with ffmpeg.FrameWriter(argv, stage="compose", cwd=out.parent) as writer:
+        for k, frame in enumerate(plan.source.frames(slot.frames)):
+            if k < fade_in:
+                frame = blend(next(previous), frame, (k + 1) / (fade_in + 1))
+            if k < from_black:
+                frame = blend(black, frame, (k + 1) / (from_black + 1))
+            if k >= slot.frames - to_black:
+                frame = blend(frame, black, (k - (slot.frames - to_black) + 1) / to_black)
+            writer.write(*(plane.data for plane in frame))
+            if on_frame is not None:
+                on_frame(k)
+
+
+def _read_mono(path: Path) -> tuple[NDArray[np.int16], int]:
+    with wave.open(str(path), "rb") as wav:
+        if wav.getnchannels() != 1 or wav.getsampwidth() != 2:
+            raise RenderError(f"{path.name}: voice clips must be 16-bit mono", stage="compose")
+        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2"), wav.getframerate()
+
+
+def place_narration(clips: list[tuple[Path, float]], duration_s: float, out: Path) -> None:
+    """One mono narration track: each clip placed at its offset, sample-exact."""
+    if not clips:
+        raise RenderError("no narration to place", stage="compose")
+    first, rate = _read_mono(clips[0][0])
+    track = np.zeros(round(duration_s * rate), np.int16)
+    for path, offset_s in clips:
+        samples, clip_rate = (first, rate) if path == clips[0][0] else _read_mono(path)
+        if clip_rate != rate:
+            raise RenderError("voice clips have different sample rates", stage="compose")
+        start = round(offset_s * rate)
+        end = min(start + len(samples), len(track))
+        track[start:end] = samples[: end - start]
+    with wave.open(str(out), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(track.tobytes())
+
+
+def _loudnorm_json(log: str) -> dict[str, str]:
+    start = log.rfind("{")
+    end = log.rfind("}")
+    if start < 0 or end < start:
+        raise RenderError("loudness measurement missing from ffmpeg output", stage="compose")
+    measured: dict[str, str] = json.loads(log[start : end + 1])
+    return measured
+
+
+def mix_audio(
+    *,
+    narration: Path,
+    music: Path | None,
+    music_volume: float,
+    loop_music: bool,
+    duration_s: float,
+    encoder: Encoder,
+    work: Path,
+    out: Path,
+) -> None:
+    """Voice + ducked music, measured then normalised to -14 LUFS, encoded as AAC."""
+    mix = work / "mix.wav"
+    log = ffmpeg.run(
+        audio_mix_argv(
+            ffmpeg.ffmpeg_exe(),
+            narration=narration,
+            music=music,
+            music_volume=music_volume,
+            loop_music=loop_music,
+            duration_s=duration_s,
+            out=mix,
+        ),
+        stage="compose",
+    )
+    ffmpeg.run(
+        loudness_argv(
+            ffmpeg.ffmpeg_exe(), mix=mix, measured=_loudnorm_json(log), encoder=encoder, out=out
+        ),
+        stage="compose",
+    )
+    mix.unlink(missing_ok=True)
+
+
+def mux(segments: list[Path], audio: Path, timeline: Timeline, work: Path, out: Path) -> None:
+    """Join segments (stream copy) and audio into `out`."""
+    concat_list = work / "segments.txt"
+    quoted = (str(p.resolve()).replace("'", "'\\''") for p in segments)
+    concat_list.write_text("".join(f"file '{q}'\n" for q in quoted), encoding="utf-8")
+    ffmpeg.run(
+        mux_argv(
+            ffmpeg.ffmpeg_exe(),
+            concat_list=concat_list,
+            audio=audio,
+            fps=timeline.fps,
+            duration_s=timeline.duration_s,
+            out=out,
+        ),
+        stage="compose",
+    )

@@ -1,0 +1,156 @@
+"""The only module that starts ffmpeg: run a command, or stream raw frames in or out of one.
+
+stderr goes to a temporary file, not a pipe, so a chatty ffmpeg can never
+dead-lock against a full pipe while we are writing frames to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from reelforge.errors import FFmpegError, RenderError
+
+STDERR_TAIL_CHARS = 2000
+_LOUDNESS = re.compile(r"I:\s+(-?[\d.]+) LUFS")
+_TRUE_PEAK = re.compile(r"Peak:\s+(-?[\d.]+|-inf) dBFS")
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """The FFmpeg binary shipped in the imageio-ffmpeg wheel (never a system one)."""
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def _tail(handle: IO[bytes]) -> str:
+    handle.seek(0)
+    return handle.read().decode(errors="replace")[-STDERR_TAIL_CHARS:]
+
+
+def run(argv: Sequence[str], *, stage: str, cwd: Path | None = None) -> str:
+    """Run ffmpeg to completion; return its stderr (ffmpeg logs results there)."""
+    with tempfile.TemporaryFile() as err:
+        try:
+            code = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd
+            ).returncode
+        except OSError as exc:
+            raise RenderError(f"cannot start ffmpeg: {exc}", stage=stage) from exc
+        err.seek(0)
+        log = err.read().decode(errors="replace")
+    if code != 0:
+        raise FFmpegError(argv, code, log[-STDERR_TAIL_CHARS:], stage=stage)
+    return log
+
+
+class FrameWriter:
+    """An ffmpeg process reading raw frames on stdin (use as a context manager)."""
+
+    def __init__(self, argv: Sequence[str], *, stage: str, cwd: Path | None = None) -> None:
+        self._argv = list(argv)
+        self._stage = stage
+        self._err = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            self._argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err, cwd=cwd
+        )
+
+    def write(self, *planes: memoryview | bytes) -> None:
+        assert self._proc.stdin is not None
+        try:
+            for plane in planes:
+                self._proc.stdin.write(plane)
+        except BrokenPipeError:
+            self._finish()  # raises with ffmpeg's own reason
+
+    def _finish(self) -> None:
+        if self._proc.stdin and not self._proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
+        code = self._proc.wait()
+        tail = _tail(self._err)
+        self._err.close()
+        if code != 0:
+            raise FFmpegError(self._argv, code, tail, stage=self._stage)
+
+    def __enter__(self) -> FrameWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._err.close()
+            return
+        self._finish()
+
+
+class FrameReader:
+    """An ffmpeg process writing fixed-size raw frames on stdout."""
+
+    def __init__(self, argv: Sequence[str], frame_bytes: int, *, stage: str) -> None:
+        self._argv = list(argv)
+        self._frame_bytes = frame_bytes
+        self._stage = stage
+        self._err = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            self._argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err
+        )
+
+    def read(self) -> bytes | None:
+        """The next frame, or None at the end of the stream."""
+        assert self._proc.stdout is not None
+        data = self._proc.stdout.read(self._frame_bytes)
+        if len(data) == self._frame_bytes:
+            return data
+        code = self._proc.wait()
+        if code != 0:
+            raise FFmpegError(self._argv, code, _tail(self._err), stage=self._stage)
+        return None
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        if self._proc.stdout:
+            self._proc.stdout.close()
+        self._err.close()
+
+
+def measure_loudness(path: Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBFS) of a media file's audio, by ffmpeg's ebur128."""
+    log = run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ],
+        stage="probe",
+    )
+    summary = log[log.rfind("Summary:") :]
+    loudness, peak = _LOUDNESS.search(summary), _TRUE_PEAK.search(summary)
+    if not loudness or not peak:
+        raise RenderError(f"no loudness summary for {path}", stage="probe")
+    return float(loudness.group(1)), float(peak.group(1))

@@ -1,0 +1,1 @@
+"""Pipeline stages: pure functions of their inputs, each reporting progress."""

@@ -1,0 +1,109 @@
+"""Scene planning: narration → scenes of balanced length, each with a headline and keywords.
+
+Paragraphs are hard boundaries (a writer's paragraph break is a scene cut);
+inside a paragraph, sentences are grouped so that scenes are as even in
+spoken length as possible.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import pairwise
+
+import yake
+
+from reelforge.engine.storyboard import Scene, Storyboard, VideoSettings, VisualSpec
+from reelforge.providers.base import Script
+from reelforge.text import count_words, split_paragraphs, split_sentences
+
+WORDS_PER_SECOND = 2.6
+"""Piper's bundled voice at rate 1.0 speaks about 155 words a minute."""
+TARGET_SCENE_S = 5.5
+MAX_KEYWORDS = 3
+
+
+def scene_count(total_words: int, sentences: int, rate: float = 1.0) -> int:
+    """Scenes for `total_words` of narration: at least one, at most one a sentence."""
+    spoken_s = total_words / (WORDS_PER_SECOND * rate)
+    return max(1, min(sentences, round(spoken_s / TARGET_SCENE_S)))
+
+
+def balanced_groups(weights: list[int], groups: int) -> list[int]:
+    """Split `weights` (in order) into `groups` contiguous runs of near-equal sums.
+
+    Minimises the sum of squared deviations from the mean run, by dynamic
+    programming; returns the start index of each run.
+    """
+    n = len(weights)
+    groups = max(1, min(groups, n))
+    prefix = [0]
+    for w in weights:
+        prefix.append(prefix[-1] + w)
+    mean = prefix[-1] / groups
+    inf = float("inf")
+    cost = [[inf] * (n + 1) for _ in range(groups + 1)]
+    cut = [[0] * (n + 1) for _ in range(groups + 1)]
+    cost[0][0] = 0.0
+    for g in range(1, groups + 1):
+        for end in range(g, n - (groups - g) + 1):
+            for start in range(g - 1, end):
+                candidate = cost[g - 1][start] + (prefix[end] - prefix[start] - mean) ** 2
+                if candidate < cost[g][end]:
+                    cost[g][end], cut[g][end] = candidate, start
+    starts, end = [], n
+    for g in range(groups, 0, -1):
+        end = cut[g][end]
+        starts.append(end)
+    return starts[::-1]
+
+
+@lru_cache(maxsize=4)
+def _extractor(language: str, max_ngram: int) -> yake.KeywordExtractor:
+    return yake.KeywordExtractor(lan=language, n=max_ngram, top=10, dedupLim=0.7)
+
+
+def keywords(text: str, language: str = "en", limit: int = MAX_KEYWORDS) -> tuple[str, ...]:
+    """The most salient single words/short phrases of `text`, most salient first."""
+    found = [kw for kw, _score in _extractor(language, 2).extract_keywords(text)]
+    return tuple(found[:limit])
+
+
+def headline(text: str, language: str = "en") -> str:
+    """A short title-cased key phrase for the scene's title card."""
+    found: list[str] = [kw for kw, _score in _extractor(language, 3).extract_keywords(text)]
+    if not found:
+        return " ".join(text.split()[:5])
+    phrase = found[0]
+    return phrase[:1].upper() + phrase[1:]
+
+
+def _plan_paragraph(sentences: list[str], scenes: int) -> list[str]:
+    starts = balanced_groups([count_words(s) for s in sentences], scenes)
+    bounds = [*starts, len(sentences)]
+    return [" ".join(sentences[a:b]) for a, b in pairwise(bounds)]
+
+
+def plan_scenes(script: Script, settings: VideoSettings) -> Storyboard:
+    """Turn a script into a storyboard; pre-planned scenes from the provider are kept."""
+    if script.scenes:
+        return Storyboard(title=script.title, settings=settings, scenes=script.scenes)
+    paragraphs = [split_sentences(p, settings.language) for p in split_paragraphs(script.narration)]
+    paragraphs = [p for p in paragraphs if p]
+    total_words = sum(count_words(s) for p in paragraphs for s in p)
+    total_sentences = sum(len(p) for p in paragraphs)
+    wanted = scene_count(total_words, total_sentences, settings.speaking_rate)
+    narrations: list[str] = []
+    for sentences in paragraphs:
+        words_here = sum(count_words(s) for s in sentences)
+        share = max(1, round(wanted * words_here / max(total_words, 1)))
+        narrations.extend(_plan_paragraph(sentences, share))
+    scenes = tuple(
+        Scene(
+            narration=text,
+            headline=headline(text, settings.language),
+            keywords=keywords(text, settings.language),
+            visual=VisualSpec(prompt=text),
+        )
+        for text in narrations
+    )
+    return Storyboard(title=script.title, settings=settings, scenes=scenes)

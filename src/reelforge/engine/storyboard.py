@@ -1,0 +1,201 @@
+"""The storyboard: the single source of truth for one video.
+
+It is what the planner produces, what the editor edits, what the renderer
+consumes and what the manifest records, so it must round-trip through JSON
+unchanged and validate every field at the edge.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from reelforge.errors import InvalidInput
+
+STORYBOARD_VERSION: Literal[1] = 1
+MIN_TARGET_DURATION_S = 10.0
+MAX_TARGET_DURATION_S = 600.0
+
+
+class Aspect(StrEnum):
+    LANDSCAPE = "16:9"
+    PORTRAIT = "9:16"
+    SQUARE = "1:1"
+
+
+class Resolution(StrEnum):
+    SD = "480p"
+    HD = "720p"
+    FHD = "1080p"
+
+
+_SHORT_SIDE_PX = {Resolution.SD: 480, Resolution.HD: 720, Resolution.FHD: 1080}
+
+
+class CaptionPosition(StrEnum):
+    BOTTOM = "bottom"
+    CENTER = "center"
+    TOP = "top"
+
+
+class CaptionStyle(StrEnum):
+    OUTLINE = "outline"
+    BOX = "box"
+    WORD_HIGHLIGHT = "word_highlight"
+
+
+class MusicMood(StrEnum):
+    CALM = "calm"
+    UPBEAT = "upbeat"
+    DRAMATIC = "dramatic"
+    DREAMY = "dreamy"
+
+
+class VisualStyle(StrEnum):
+    MODERN = "modern"
+    WARM = "warm"
+    OCEAN = "ocean"
+    NOIR = "noir"
+    PASTEL = "pastel"
+
+
+class Transition(StrEnum):
+    FADE = "fade"
+    CUT = "cut"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Captions(_Model):
+    enabled: bool = True
+    position: CaptionPosition = CaptionPosition.BOTTOM
+    size: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
+    """Multiplier on the default caption height (which scales with the frame)."""
+    style: CaptionStyle = CaptionStyle.WORD_HIGHLIGHT
+    max_words_per_cue: Annotated[int, Field(ge=1, le=20)] = 7
+
+
+class Music(_Model):
+    enabled: bool = True
+    mood: MusicMood = MusicMood.CALM
+    volume: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
+    """Music level relative to the voice before ducking (0 = silent, 1 = as loud)."""
+    file: Path | None = None
+    """A user-supplied audio file used instead of the synthesised bed."""
+
+
+class VideoSettings(_Model):
+    aspect: Aspect = Aspect.LANDSCAPE
+    resolution: Resolution = Resolution.HD
+    fps: Literal[24, 25, 30] = 30
+    target_duration_s: Annotated[
+        float, Field(ge=MIN_TARGET_DURATION_S, le=MAX_TARGET_DURATION_S)
+    ] = 30.0
+    language: str = "en"
+    voice: str = "joe"
+    speaking_rate: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
+    captions: Captions = Captions()
+    music: Music = Music()
+    visual_style: VisualStyle = VisualStyle.MODERN
+    seed: Annotated[int, Field(ge=0)] = 7
+    template_id: str | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Frame (width, height) in pixels, both even as H.264 yuv420p needs."""
+        short = _SHORT_SIDE_PX[self.resolution]
+        long = (short * 16 // 9 + 1) // 2 * 2
+        if self.aspect is Aspect.LANDSCAPE:
+            return long, short
+        if self.aspect is Aspect.PORTRAIT:
+            return short, long
+        return short, short
+
+
+class VisualKind(StrEnum):
+    GENERATED = "generated"
+    """Procedural (offline) or a configured image generator, from prompt/keywords."""
+    FILE = "file"
+    """A local image or video file."""
+    STOCK = "stock"
+    COLOR = "color"
+
+
+class VisualSpec(_Model):
+    kind: VisualKind = VisualKind.GENERATED
+    prompt: str = ""
+    path: Path | None = None
+    query: str = ""
+    color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class Scene(_Model):
+    narration: Annotated[str, Field(min_length=1, max_length=5000)]
+    headline: str = ""
+    keywords: tuple[str, ...] = ()
+    visual: VisualSpec = VisualSpec()
+    duration_s: Annotated[float, Field(gt=0, le=MAX_TARGET_DURATION_S)] | Literal["auto"] = "auto"
+    transition: Transition = Transition.FADE
+
+    @field_validator("narration")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("narration must not be blank")
+        return value.strip()
+
+
+class Storyboard(_Model):
+    version: Literal[1] = STORYBOARD_VERSION
+    title: str = ""
+    settings: VideoSettings = VideoSettings()
+    scenes: Annotated[tuple[Scene, ...], Field(min_length=1, max_length=200)]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Storyboard:
+        return cls.model_validate_json(text)
+
+    @classmethod
+    def load(cls, path: Path) -> Storyboard:
+        """Read a storyboard file; every failure is an `InvalidInput` naming the file."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read storyboard {path}: {exc}") from exc
+        try:
+            return cls.from_json(text)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"storyboard {path} is not valid: {describe_validation_error(exc)}"
+            ) from exc
+
+    def missing_files(self) -> list[Path]:
+        """Local files the storyboard names that do not exist."""
+        named = [s.visual.path for s in self.scenes if s.visual.kind is VisualKind.FILE]
+        named.append(self.settings.music.file)
+        return [p for p in named if p is not None and not p.is_file()]
+
+
+def storyboard_json_schema() -> str:
+    return json.dumps(Storyboard.model_json_schema(), indent=2)
+
+
+def describe_validation_error(exc: Exception) -> str:
+    """One readable line from a pydantic error: `field.path: message; ...`."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0]
+    parts = []
+    for err in errors():
+        where = ".".join(str(p) for p in err.get("loc", ())) or "input"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)

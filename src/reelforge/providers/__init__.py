@@ -1,0 +1,1 @@
+"""Providers: one protocol per capability (base.py), offline defaults first."""

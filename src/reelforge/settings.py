@@ -1,0 +1,48 @@
+"""All configuration, from `REELFORGE_*` environment variables (nested groups with `__`).
+
+Read once by the faces (CLI, later the API and workers) and passed down as
+plain values: the engine and providers never import this module.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reelforge"
+
+
+class ProviderSettings(BaseModel):
+    voices_dir: Path | None = None
+    """Extra Piper voices (`NAME.onnx` + `NAME.onnx.json`) beside the bundled `joe`."""
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REELFORGE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    cache_dir: Path = _default_cache_dir()
+    """Content-addressed artifacts (stills, voice clips, segments): safe to delete."""
+    log_level: str = "INFO"
+    providers: ProviderSettings = ProviderSettings()
+
+    def masked(self) -> dict[str, Any]:
+        """Settings as a dict safe to log: secrets shown as `**********`."""
+        return self.model_dump(mode="json")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

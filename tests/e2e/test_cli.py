@@ -1,0 +1,143 @@
+"""The `reelforge` command as a user runs it: real Piper voice, real ffmpeg, probed output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from itertools import pairwise
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from reelforge.engine.ffmpeg import measure_loudness
+
+SCRIPT = (
+    "Honey never spoils if it is stored well. Archaeologists have found pots of it in ancient "
+    "tombs that were still good to eat. Bees make it from flower nectar, which they carry back "
+    "to the hive. There they fan it with their wings until most of the water evaporates. The "
+    "result is so thick and acidic that bacteria cannot grow in it. A single bee makes only a "
+    "twelfth of a teaspoon in its whole life. So the next time you stir some into your tea, "
+    "think of the thousands of flights it took."
+)
+
+
+def reelforge(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REELFORGE_CACHE_DIR": str(cwd / "cache")}
+    return subprocess.run(
+        [sys.executable, "-m", "reelforge", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _srt_cues(text: str) -> list[tuple[float, float, str]]:
+    cues = []
+    for block in text.strip().split("\n\n"):
+        lines = block.splitlines()
+        start, end = (
+            sum(float(x) * m for x, m in zip(re.split("[:,]", t)[:3], (3600, 60, 1), strict=True))
+            + int(t[-3:]) / 1000
+            for t in lines[1].split(" --> ")
+        )
+        cues.append((start, end, " ".join(lines[2:])))
+    return cues
+
+
+def _frame_at(path: Path, seconds: float) -> np.ndarray:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if frame.time is not None and frame.time >= seconds:
+                return frame.to_ndarray(format="rgb24").astype(np.int16)
+    raise AssertionError(f"no frame at {seconds}s")
+
+
+def _mean_volume_db(path: Path) -> float:
+    with av.open(str(path)) as container:
+        chunks = [f.to_ndarray() for f in container.decode(container.streams.audio[0])]
+    samples = np.concatenate([c.reshape(-1) for c in chunks]).astype(np.float64)
+    return float(20 * np.log10(np.sqrt(np.mean(samples**2)) + 1e-12))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("aspect", "resolution", "size"),
+    [("16:9", "720p", (1280, 720)), ("9:16", "1080p", (1080, 1920))],
+)
+def test_render_probes_right(
+    tmp_path: Path, aspect: str, resolution: str, size: tuple[int, int]
+) -> None:
+    out = tmp_path / "video.mp4"
+    done = reelforge(
+        "render", SCRIPT, "-o", str(out), "--aspect", aspect, "--resolution", resolution,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    with av.open(str(out)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert video.codec_context.name == "h264"
+        assert (video.codec_context.width, video.codec_context.height) == size
+        assert video.average_rate == 30
+        assert audio.codec_context.name == "aac"
+        assert audio.codec_context.sample_rate == 48_000
+        duration = container.duration / 1e6
+
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    narration = sum(s["voice_s"] for s in manifest["scenes"])
+    assert abs(duration - narration) / narration <= 0.10
+    assert _mean_volume_db(out) > -35
+
+    scenes = manifest["scenes"]
+    assert len(scenes) >= 3
+    mids = [_frame_at(out, (s["start_s"] + s["end_s"]) / 2) for s in scenes]
+    for a, b in pairwise(mids):
+        assert np.abs(a - b).mean() > 12, "consecutive scenes look alike"
+
+    cues = _srt_cues(out.with_suffix(".srt").read_text())
+    assert " ".join(c[2] for c in cues).split() == SCRIPT.split()
+    assert all(a[0] < a[1] <= b[0] for a, b in pairwise(cues))
+    assert cues[-1][1] <= duration
+    assert out.with_suffix(".vtt").read_text().startswith("WEBVTT")
+    assert out.with_suffix(".jpg").stat().st_size > 0
+
+    loudness, true_peak = measure_loudness(out)
+    assert -15 <= loudness <= -13
+    assert true_peak <= -1.0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["render", ""],
+        ["render", "   "],
+        ["render", "A fine topic.", "--duration", "0"],
+        ["render", "A fine topic.", "--duration", "10000"],
+        ["render", "A fine topic.", "--aspect", "4:3"],
+        ["render", "--storyboard", "broken.json"],
+        ["render", "--storyboard", "missing-asset.json"],
+        ["render", "--prompt-file", "does-not-exist.txt"],
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(
+    tmp_path: Path, args: list[str]
+) -> None:
+    (tmp_path / "broken.json").write_text("{ not json")
+    (tmp_path / "missing-asset.json").write_text(
+        json.dumps({"scenes": [{"narration": "Hi.", "visual": {"kind": "file", "path": "x.png"}}]})
+    )
+    out = tmp_path / "out.mp4"
+    done = reelforge(*args, "-o", str(out), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+    assert not out.exists()

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from reelforge.engine.storyboard import Aspect, Resolution, Scene, Storyboard, VideoSettings
+from reelforge.errors import InvalidInput
+
+
+def _board(**settings: object) -> Storyboard:
+    return Storyboard(
+        title="t", settings=VideoSettings(**settings), scenes=(Scene(narration="Hello there."),)
+    )
+
+
+def test_json_round_trip_is_lossless() -> None:
+    board = _board(aspect="9:16", resolution="1080p", fps=25, seed=3)
+    assert Storyboard.from_json(board.to_json()) == board
+
+
+@pytest.mark.parametrize(
+    ("aspect", "resolution", "size"),
+    [
+        (Aspect.LANDSCAPE, Resolution.HD, (1280, 720)),
+        (Aspect.PORTRAIT, Resolution.FHD, (1080, 1920)),
+        (Aspect.SQUARE, Resolution.SD, (480, 480)),
+        (Aspect.LANDSCAPE, Resolution.SD, (854, 480)),
+    ],
+)
+def test_frame_size_follows_aspect_and_resolution(
+    aspect: Aspect, resolution: Resolution, size: tuple[int, int]
+) -> None:
+    assert VideoSettings(aspect=aspect, resolution=resolution).size == size
+
+
+@pytest.mark.parametrize("duration", [0, 9.9, 600.1, 10_000])
+def test_target_duration_outside_10_to_600_s_is_rejected(duration: float) -> None:
+    with pytest.raises(ValidationError):
+        VideoSettings(target_duration_s=duration)
+
+
+def test_unknown_aspect_is_rejected() -> None:
+    with pytest.raises(ValidationError):
+        VideoSettings(aspect="4:3")  # type: ignore[arg-type]
+
+
+def test_blank_narration_is_rejected() -> None:
+    with pytest.raises(ValidationError):
+        Scene(narration="   ")
+
+
+def test_unreadable_storyboard_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "sb.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"sb\.json"):
+        Storyboard.load(bad)
+
+
+def test_missing_files_are_reported(tmp_path: Path) -> None:
+    board = Storyboard.model_validate(
+        {
+            "scenes": [
+                {"narration": "x", "visual": {"kind": "file", "path": str(tmp_path / "no.png")}}
+            ]
+        }
+    )
+    assert board.missing_files() == [tmp_path / "no.png"]

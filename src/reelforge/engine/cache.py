@@ -62,6 +62,8 @@ def file_digest(path: Path) -> str:
 @dataclass
 class ArtifactCache:
     root: Path
+    refresh: frozenset[str] = frozenset()
+    """Stages whose artifacts are rebuilt (and replaced) even when present."""
     hits: dict[str, int] = field(default_factory=dict)
     misses: dict[str, int] = field(default_factory=dict)
 
@@ -75,7 +77,7 @@ class ArtifactCache:
         is published under the key only if `build` returns normally.
         """
         final = self.path_for(key)
-        if final.is_dir():
+        if final.is_dir() and stage not in self.refresh:
             self.hits[stage] = self.hits.get(stage, 0) + 1
             return final
         self.misses[stage] = self.misses.get(stage, 0) + 1
@@ -87,6 +89,10 @@ class ArtifactCache:
             raise StorageError(f"cache at {self.root} is not writable: {exc}", stage=stage) from exc
         try:
             build(tmp)
+            if final.is_dir():  # a refresh: move the old entry aside, then swap
+                stale = tmp.with_name(tmp.name + ".stale")
+                final.replace(stale)
+                shutil.rmtree(stale, ignore_errors=True)
             tmp.replace(final)
         except OSError as exc:
             if final.is_dir():  # another render published the same artifact first

@@ -88,6 +88,8 @@ class RenderResult:
     stage_seconds: dict[str, float]
     cache_hits: dict[str, int]
     cache_misses: dict[str, int]
+    stills: tuple[Path | None, ...] = ()
+    """Each scene's still (None for a video clip), as cached: for previews and benchmarks."""
     topic_only: bool = False
 
 
@@ -246,12 +248,15 @@ def render(
     providers: Providers | None = None,
     on_progress: ProgressCallback | None = None,
     cache_dir: Path | None = None,
+    refresh: frozenset[str] = frozenset(),
     encoder: Encoder | None = None,
     keep_work: bool = False,
 ) -> RenderResult:
     """Render a prompt or a storyboard to `output` (.mp4) plus .srt, .vtt, .jpg and .json beside it.
 
-    Nothing is written at `output` unless the whole render succeeds.
+    Nothing is written at `output` unless the whole render succeeds. Stages named in
+    `refresh` (cache stages: visuals, voice, music, segment, audio) are rebuilt even if
+    cached, e.g. to time composition alone.
 
     Raises:
         InvalidInput: bad prompt, storyboard or file (nothing to retry).
@@ -260,7 +265,7 @@ def render(
     providers = providers or Providers.offline()
     encoder = encoder or Encoder()
     cache_root = cache_dir or Path(tempfile.gettempdir()) / "reelforge-cache"
-    run = _Run(ArtifactCache(cache_root), providers, on_progress or _no_progress)
+    run = _Run(ArtifactCache(cache_root, refresh=refresh), providers, on_progress or _no_progress)
     output = output.resolve()
     topic_only = False
     if isinstance(prompt_or_storyboard, Storyboard):
@@ -377,6 +382,7 @@ def _render(
         stage_seconds=dict(run.stage_seconds),
         cache_hits=dict(run.cache.hits),
         cache_misses=dict(run.cache.misses),
+        stills=tuple(v.still for v in visuals),
     )
 
 

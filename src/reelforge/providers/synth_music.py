@@ -241,9 +241,8 @@ class _Bed:
         s0, t, _ = _span(chord.start, end, 1.0, self.mix.shape[1])
         u = (t - np.float32(chord.start)) / np.float32(end - chord.start)
         swell = np.sin(np.float32(np.pi) * u ** np.float32(self.rng.uniform(0.6, 1.4))) ** 2
-        for pc, pan in zip(
-            self.rng.choice(chord.tones, 2, replace=False), (-0.5, 0.5), strict=True
-        ):
+        pair = self.rng.choice(chord.tones, 2, replace=False)
+        for pc, pan in zip(pair, (-0.5, 0.5), strict=True):
             m = 45 + (int(pc) - 45) % 12
             for cents in (-5.0, 5.0):
                 sig = self.tone("strings", m, cents, (700.0, 1.0), s0, len(t))
@@ -337,9 +336,8 @@ def _upsampled(mix: F32, taps: F32, start: int) -> F32:
     seg = np.zeros((2, CHUNK + UPSAMPLE_TAPS), np.float32)
     lo, hi = max(0, start - half), min(n, start + CHUNK + half)
     seg[:, lo - (start - half) : hi - (start - half)] = mix[:, lo:hi]
-    frames = np.empty((UP * CHUNK, 2), np.float32)
-    for ch in range(2):
-        frames[:, ch] = (sliding_window_view(seg[ch], UPSAMPLE_TAPS + 1) @ taps).reshape(-1)
+    branches = sliding_window_view(seg, UPSAMPLE_TAPS + 1, axis=1) @ taps  # (2, CHUNK, UP)
+    frames: F32 = branches.reshape(2, -1).T
     return frames
 
 
@@ -351,10 +349,8 @@ class SynthMusic:
 
     def compose(self, mood: MusicMood, duration_s: float, seed: int, out: Path) -> None:
         if not MIN_DURATION_S <= duration_s <= MAX_DURATION_S:
-            raise InvalidInput(
-                f"music duration {duration_s:g}s is outside {MIN_DURATION_S:g}-{MAX_DURATION_S:g}s",
-                stage="music",
-            )
+            limits = f"{MIN_DURATION_S:g}-{MAX_DURATION_S:g} s"
+            raise InvalidInput(f"music lasts {limits}, not {duration_s:g} s", stage="music")
         frames = round(duration_s * OUT_RATE)
         n = -(-frames // UP)
         style, rng = _STYLES[mood], np.random.default_rng(seed)
@@ -368,9 +364,7 @@ class SynthMusic:
         peak = max(float(np.abs(_upsampled(mix, taps, s)).max()) for s in range(0, n, CHUNK))
         scale = np.float32(32767 * 10 ** (PEAK_DBFS / 20) / max(peak, 1e-9))
         with wave.open(str(out), "wb") as wav:
-            wav.setnchannels(2)
-            wav.setsampwidth(2)
-            wav.setframerate(OUT_RATE)
+            wav.setparams((2, 2, OUT_RATE, frames, "NONE", "not compressed"))
             for s in range(0, n, CHUNK):
                 pcm = np.rint(_upsampled(mix, taps, s)[: frames - UP * s] * scale)
                 wav.writeframes(np.clip(pcm, -32767, 32767).astype("<i2").tobytes())

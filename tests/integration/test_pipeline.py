@@ -1,0 +1,127 @@
+"""The pipeline through its public API with the real voice and ffmpeg, at small sizes."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from reelforge import InvalidInput, ReelforgeError, Storyboard, render
+from reelforge.engine.ffmpeg import ffmpeg_exe
+from reelforge.engine.pipeline import STAGES
+
+pytestmark = pytest.mark.slow
+
+SETTINGS = {"resolution": "480p", "captions": {"enabled": False}, "seed": 11}
+NARRATIONS = [
+    "Glaciers carve valleys slowly.",
+    "Rivers then fill them with water.",
+    "Forests grow along the new banks.",
+    "Animals follow the forests north.",
+]
+
+
+def board(*narrations: str, **scene_fields: object) -> Storyboard:
+    return Storyboard.model_validate(
+        {"settings": SETTINGS, "scenes": [{"narration": n, **scene_fields} for n in narrations]}
+    )
+
+
+def mid_frame_rgb(video: Path, seconds: float) -> np.ndarray:
+    with av.open(str(video)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            if frame.time is not None and frame.time >= seconds:
+                return frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
+    raise AssertionError("no frame")
+
+
+def test_unchanged_storyboard_re_renders_from_cache(tmp_path: Path) -> None:
+    sb = board(*NARRATIONS[:2])
+    first = render(sb, output=tmp_path / "a.mp4", cache_dir=tmp_path / "cache")
+    again = render(sb, output=tmp_path / "b.mp4", cache_dir=tmp_path / "cache")
+    assert first.cache_misses
+    assert again.cache_misses == {}
+    assert again.duration_s == first.duration_s
+    assert (tmp_path / "b.mp4").stat().st_size > 0
+
+
+def test_editing_one_scene_redoes_only_that_scene_and_its_neighbour(tmp_path: Path) -> None:
+    sb = board(*NARRATIONS)
+    render(sb, output=tmp_path / "a.mp4", cache_dir=tmp_path / "cache")
+    scenes = list(sb.scenes)
+    scenes[1] = scenes[1].model_copy(update={"narration": "Lakes then fill them with water."})
+    edited = render(
+        sb.model_copy(update={"scenes": tuple(scenes)}),
+        output=tmp_path / "b.mp4",
+        cache_dir=tmp_path / "cache",
+    )
+    misses = edited.cache_misses
+    assert misses.get("voice") == 1
+    assert misses.get("visuals", 0) <= 1
+    assert misses.get("segment") == 2  # the edited scene and the one fading in from it
+    assert misses.get("audio") == 1
+    assert edited.cache_hits["voice"] == 3
+
+
+def test_local_image_and_video_files_are_used_as_scene_visuals(tmp_path: Path) -> None:
+    red = tmp_path / "red.png"
+    Image.new("RGB", (300, 500), (220, 20, 20)).save(red)
+    green = tmp_path / "green.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "color=c=0x10C020:s=320x240:r=30",
+         "-t", "1", "-pix_fmt", "yuv420p", str(green)],
+        check=True,
+    )  # fmt: skip
+    sb = Storyboard.model_validate(
+        {
+            "settings": SETTINGS,
+            "scenes": [
+                {"narration": NARRATIONS[0], "visual": {"kind": "file", "path": str(red)}},
+                {"narration": NARRATIONS[1], "visual": {"kind": "file", "path": str(green)}},
+            ],
+        }
+    )
+    result = render(sb, output=tmp_path / "v.mp4", cache_dir=tmp_path / "cache")
+    slots = [s.model_dump() for s in result.storyboard.scenes]
+    assert len(slots) == 2
+    split = result.duration_s * 0.25, result.duration_s * 0.8
+    r, g, _ = mid_frame_rgb(result.video, split[0])
+    assert r > 150 and g < 80
+    r, g, _ = mid_frame_rgb(result.video, split[1])
+    assert g > 130 and r < 80
+
+
+def test_progress_reports_every_stage_in_order(tmp_path: Path) -> None:
+    events: list[tuple[str, float]] = []
+    render(
+        "Owls hunt at night. Their feathers make almost no sound.",
+        output=tmp_path / "p.mp4",
+        cache_dir=tmp_path / "cache",
+        on_progress=lambda stage, fraction, _msg: events.append((stage, fraction)),
+    )
+    order = list(dict.fromkeys(stage for stage, _ in events))
+    assert order == list(STAGES)
+    for stage in STAGES:
+        fractions = [f for s, f in events if s == stage]
+        assert fractions == sorted(fractions)
+        assert fractions[-1] == 1.0
+
+
+def test_a_broken_clip_fails_naming_the_stage_and_writes_nothing(tmp_path: Path) -> None:
+    broken = tmp_path / "clip.mp4"
+    broken.write_bytes(b"\x00not a video" * 100)
+    sb = board(NARRATIONS[0], visual={"kind": "file", "path": str(broken)})
+    out = tmp_path / "out" / "v.mp4"
+    with pytest.raises(ReelforgeError) as failure:
+        render(sb, output=out, cache_dir=tmp_path / "cache")
+    assert failure.value.stage == "compose"
+    assert list(out.parent.iterdir()) == []
+
+
+def test_output_must_be_mp4(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="mp4"):
+        render(board(NARRATIONS[0]), output=tmp_path / "v.avi", cache_dir=tmp_path / "cache")

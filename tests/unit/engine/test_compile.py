@@ -1,0 +1,112 @@
+"""Snapshots of the ffmpeg command lines: a change here is a change in every render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reelforge.engine.compile import (
+    Encoder,
+    audio_mix_argv,
+    clip_decode_argv,
+    escape_filter_value,
+    loudness_argv,
+    mux_argv,
+    segment_argv,
+)
+
+X264 = [
+    "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
+    "-pix_fmt", "yuv420p", "-g", "60", "-colorspace", "bt709", "-color_primaries", "bt709",
+    "-color_trc", "bt709", "-color_range", "tv",
+]  # fmt: skip
+
+
+def test_segment_with_captions() -> None:
+    argv = segment_argv(
+        "ffmpeg", size=(1280, 720), fps=30, out=Path("/w/seg.mp4"), encoder=Encoder(),
+        subtitles=Path("/w/captions.ass"), fonts_dir=Path("/fonts"),
+    )  # fmt: skip
+    assert argv == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30", "-i", "pipe:0",
+        "-vf", "subtitles=filename=/w/captions.ass:fontsdir=/fonts",
+        *X264, "-an", "-movflags", "+faststart", "/w/seg.mp4",
+    ]  # fmt: skip
+
+
+def test_segment_without_captions_has_no_filter() -> None:
+    argv = segment_argv(
+        "ffmpeg", size=(480, 480), fps=30, out=Path("s.mp4"), encoder=Encoder(), subtitles=None
+    )
+    assert "-vf" not in argv
+
+
+def test_filter_values_are_escaped_twice() -> None:
+    assert escape_filter_value("/a b/it's:x,[1].ass") == "/a b/it\\\\\\'s\\\\:x\\,\\[1\\].ass"
+
+
+def test_clip_is_looped_scaled_to_fill_and_cut_to_frames() -> None:
+    assert clip_decode_argv("ffmpeg", Path("c.mov"), size=(720, 1280), fps=25, frames=99) == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-stream_loop", "-1", "-i", "c.mov", "-an", "-vf",
+        "scale=720:1280:force_original_aspect_ratio=increase:out_color_matrix=bt709"
+        ":out_range=tv,crop=720:1280,fps=25,format=yuv420p",
+        "-frames:v", "99", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
+    ]  # fmt: skip
+
+
+def test_audio_mix_ducks_music_under_the_voice_and_measures() -> None:
+    argv = audio_mix_argv(
+        "ffmpeg", narration=Path("n.wav"), music=Path("m.wav"), music_volume=0.25,
+        loop_music=False, duration_s=30.5, out=Path("mix.wav"),
+    )  # fmt: skip
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert "[m][vs]sidechaincompress" in graph
+    assert "volume=0.250" in graph
+    assert "apad=whole_dur=30.500,atrim=0:30.500" in graph
+    assert "loudnorm=I=-14.0:TP=-1.5:LRA=20.0:print_format=json" in graph
+    assert argv[-10:] == [
+        "-map", "[out]", "-c:a", "pcm_f32le", "mix.wav", "-map", "[null]", "-f", "null", "-",
+    ]  # fmt: skip
+    assert "-stream_loop" not in argv
+
+
+def test_audio_mix_without_music_loops_nothing() -> None:
+    argv = audio_mix_argv(
+        "ffmpeg", narration=Path("n.wav"), music=None, music_volume=0.25, loop_music=True,
+        duration_s=10, out=Path("mix.wav"),
+    )  # fmt: skip
+    assert argv.count("-i") == 1
+    assert "sidechaincompress" not in argv[argv.index("-filter_complex") + 1]
+
+
+def test_user_music_is_looped() -> None:
+    argv = audio_mix_argv(
+        "ffmpeg", narration=Path("n.wav"), music=Path("song.mp3"), music_volume=0.5,
+        loop_music=True, duration_s=10, out=Path("mix.wav"),
+    )  # fmt: skip
+    at = argv.index("song.mp3")
+    assert argv[at - 3 : at] == ["-stream_loop", "-1", "-i"]
+
+
+def test_loudness_pass_applies_measured_gain_and_limits_peaks() -> None:
+    argv = loudness_argv(
+        "ffmpeg", mix=Path("mix.wav"), measured={"input_i": "-20.00"}, encoder=Encoder(),
+        out=Path("a.m4a"),
+    )  # fmt: skip
+    chain = argv[argv.index("-af") + 1]
+    assert chain.startswith("volume=6.00dB,aresample=192000,alimiter=limit=0.7943")
+    assert chain.endswith("aresample=48000")
+    assert argv[-7:] == ["-c:a", "aac", "-b:a", "160k", "-ar", "48000", "a.m4a"]
+
+
+def test_mux_copies_streams_with_exact_timestamps_and_faststart() -> None:
+    assert mux_argv(
+        "ffmpeg", concat_list=Path("l.txt"), audio=Path("a.m4a"), fps=30, duration_s=12.5,
+        out=Path("o.mp4"),
+    ) == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "concat", "-safe", "0", "-i", "l.txt", "-i", "a.m4a",
+        "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", "12.500",
+        "-video_track_timescale", "30", "-movflags", "+faststart", "-f", "mp4", "o.mp4",
+    ]  # fmt: skip

@@ -18,8 +18,8 @@ run: setup
 	$(BIN)/reelforge render --prompt-file examples/demo.txt -o out/demo.mp4
 
 lint: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy src
 
 format: setup

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from reelforge.engine.pipeline import Providers, RenderResult, render
+from reelforge.engine.pipeline import RenderResult, render
 from reelforge.engine.storyboard import Scene, Storyboard, VideoSettings
 from reelforge.errors import (
     FFmpegError,
@@ -18,6 +18,7 @@ from reelforge.errors import (
     RenderError,
     StorageError,
 )
+from reelforge.providers.registry import Providers
 
 __all__ = [
     "FFmpegError",

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from reelforge.engine.pipeline import STAGES, Providers, plan, render
+from reelforge import logs
+from reelforge.engine.pipeline import STAGES, plan, render
 from reelforge.engine.storyboard import (
     Captions,
     Music,
@@ -27,6 +28,7 @@ from reelforge.engine.storyboard import (
     describe_validation_error,
 )
 from reelforge.errors import InvalidInput, ReelforgeError
+from reelforge.providers.registry import Providers
 from reelforge.settings import Settings, get_settings
 
 EXIT_FAILURE = 1
@@ -37,6 +39,19 @@ LLM_HINT = (
     "REELFORGE_PROVIDERS__LLM_API_KEY, REELFORGE_PROVIDERS__LLM_MODEL) or pass a script "
     "of several sentences."
 )
+
+REQUIRED_FILTERS = ("subtitles", "sidechaincompress", "loudnorm", "alimiter", "acompressor")
+FLAGS = {
+    "aspect": "--aspect",
+    "resolution": "--resolution",
+    "fps": "--fps",
+    "target_duration_s": "--duration",
+    "voice": "--voice",
+    "speaking_rate": "--rate",
+    "visual_style": "--style",
+    "seed": "--seed",
+}
+"""Settings fields as the user typed them, for error messages."""
 
 app = typer.Typer(
     name="reelforge",
@@ -88,7 +103,18 @@ def _settings(**fields: object) -> VideoSettings:
             }
         )
     except ValidationError as exc:
-        _bad_input(describe_validation_error(exc))
+        message = describe_validation_error(exc)
+        for field, flag in FLAGS.items():
+            message = message.replace(f"{field}:", f"{flag}:")
+        _bad_input(message)
+
+
+@app.callback()
+def _start() -> None:
+    """Configure logging and record the settings in force (secrets masked)."""
+    config = get_settings()
+    logs.configure(config.log_level)
+    logs.get_logger("reelforge").debug("settings", **config.masked())
 
 
 def _providers(settings: Settings) -> Providers:
@@ -223,14 +249,14 @@ def voices() -> None:
 @app.command()
 def doctor() -> None:
     """Check that FFmpeg, the voice model, the cache and the output folder work."""
-    from reelforge.engine.ffmpeg import ffmpeg_exe, run
+    from reelforge.engine.ffmpeg import ffmpeg_exe, filters
 
     config = get_settings()
     checks: list[tuple[str, bool, str]] = []
     try:
         exe = ffmpeg_exe()
-        filters = run([exe, "-hide_banner", "-filters"], stage="doctor")
-        missing = [f for f in ("subtitles", "sidechaincompress", "loudnorm") if f not in filters]
+        available = filters()
+        missing = [f for f in REQUIRED_FILTERS if f not in available]
         checks.append(("ffmpeg", not missing, exe if not missing else f"missing {missing}"))
     except (ReelforgeError, RuntimeError, OSError) as exc:
         checks.append(("ffmpeg", False, str(exc)))

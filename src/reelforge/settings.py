@@ -35,7 +35,7 @@ class Settings(BaseSettings):
 
     cache_dir: Path = _default_cache_dir()
     """Content-addressed artifacts (stills, voice clips, segments): safe to delete."""
-    log_level: str = "INFO"
+    log_level: str = "WARNING"
     providers: ProviderSettings = ProviderSettings()
 
     def masked(self) -> dict[str, Any]:

@@ -141,3 +141,75 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
     assert not out.exists()
+
+
+def test_storyboard_plans_json_that_renders(tmp_path: Path) -> None:
+    planned = reelforge("storyboard", SCRIPT, "--aspect", "1:1", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    board = json.loads(planned.stdout)
+    assert board["settings"]["aspect"] == "1:1"
+    assert " ".join(s["narration"] for s in board["scenes"]).split() == SCRIPT.split()
+    board["scenes"] = board["scenes"][:2]
+    board["settings"]["resolution"] = "480p"
+    (tmp_path / "sb.json").write_text(json.dumps(board))
+    done = reelforge("render", "--storyboard", "sb.json", "-o", "edited.mp4", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with av.open(str(tmp_path / "edited.mp4")) as container:
+        assert container.streams.video[0].codec_context.width == 480
+
+
+def test_storyboard_schema_is_json_schema(tmp_path: Path) -> None:
+    done = reelforge("storyboard", "--schema", cwd=tmp_path)
+    schema = json.loads(done.stdout)
+    assert "scenes" in schema["properties"]
+
+
+def test_topic_only_prompt_renders_and_says_how_to_get_a_full_script(tmp_path: Path) -> None:
+    done = reelforge(
+        "render", "The history of coffee", "-o", "coffee.mp4", "--resolution", "480p", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "LLM" in done.stderr
+    manifest = json.loads((tmp_path / "coffee.json").read_text())
+    assert [s["narration"] for s in manifest["storyboard"]["scenes"]] == ["The history of coffee"]
+
+
+def test_voices_lists_the_bundled_voice(tmp_path: Path) -> None:
+    done = reelforge("voices", cwd=tmp_path)
+    assert done.returncode == 0
+    assert "joe" in done.stdout.split()
+
+
+def test_doctor_passes_on_a_working_install(tmp_path: Path) -> None:
+    done = reelforge("doctor", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "FAIL" not in done.stdout
+    for check in ("ffmpeg", "voice", "cache", "output"):
+        assert check in done.stdout
+
+
+def test_doctor_fails_when_the_cache_is_not_writable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = {**os.environ, "REELFORGE_CACHE_DIR": str(blocker / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "reelforge", "doctor"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "FAIL cache" in done.stdout
+
+
+def test_settings_are_logged_with_secrets_masked(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "REELFORGE_LOG_LEVEL": "DEBUG",
+        "REELFORGE_PROVIDERS__LLM_API_KEY": "sk-very-secret",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "reelforge", "voices"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert '"event": "settings"' in done.stderr
+    assert "sk-very-secret" not in done.stderr + done.stdout
+    assert "**********" in done.stderr

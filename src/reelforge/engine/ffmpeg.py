@@ -52,6 +52,17 @@ def run(argv: Sequence[str], *, stage: str, cwd: Path | None = None) -> str:
     return log
 
 
+def filters() -> set[str]:
+    """Names of the filters this FFmpeg build has (for `reelforge doctor`)."""
+    try:
+        listing = subprocess.run(
+            [ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise RenderError(f"cannot list ffmpeg filters: {exc}", stage="doctor") from exc
+    return {line.split()[1] for line in listing.splitlines() if len(line.split()) > 2}
+
+
 class FrameWriter:
     """An ffmpeg process reading raw frames on stdin (use as a context manager)."""
 

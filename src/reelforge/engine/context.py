@@ -1,0 +1,46 @@
+"""What every stage of one render shares: the cache, the providers, progress and timings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from reelforge.engine.cache import ArtifactCache
+from reelforge.errors import ReelforgeError, StorageError
+from reelforge.providers.registry import Providers
+
+ProgressCallback = Callable[[str, float, str], None]
+"""(stage, fraction 0..1, message): how a render reports where it is."""
+
+
+def no_progress(stage: str, fraction: float, message: str) -> None:
+    """The default progress sink: report nothing."""
+
+
+@dataclass
+class RenderContext:
+    cache: ArtifactCache
+    providers: Providers
+    on_progress: ProgressCallback = no_progress
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage, report its start and end, and name it on any error raised inside."""
+        started = time.perf_counter()
+        self.on_progress(name, 0.0, "started")
+        try:
+            yield
+        except ReelforgeError as exc:
+            exc.stage = exc.stage or name
+            raise
+        except OSError as exc:
+            raise StorageError(str(exc), stage=name) from exc
+        self.stage_seconds[name] = round(time.perf_counter() - started, 3)
+        self.on_progress(name, 1.0, "done")
+
+    def each(self, stage: str, count: int, done: int) -> None:
+        """Report `done` of `count` items of a stage finished."""
+        self.on_progress(stage, done / count, f"scene {done}/{count}")

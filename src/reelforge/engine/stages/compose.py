@@ -1,0 +1,174 @@
+"""Compose: encode the scene segments (two at a time) while the audio is mixed, then join.
+
+Segment *i* depends on scene *i*, the motion of scene *i-1* it fades in
+from, its captions and the encoder: exactly what its cache key holds.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+from reelforge.assets import font_path
+from reelforge.engine.cache import artifact_key
+from reelforge.engine.compile import RECIPE_VERSION, Encoder
+from reelforge.engine.compose import SegmentPlan, mix_audio, mux, place_narration, render_segment
+from reelforge.engine.context import RenderContext
+from reelforge.engine.stages.music import MusicBed
+from reelforge.engine.stages.visuals import Visual
+from reelforge.engine.storyboard import VideoSettings
+from reelforge.engine.timeline import Timeline
+from reelforge.providers.base import Speech
+
+PARALLEL_SEGMENTS = 2
+"""Two encoders overlap one's frame making with the other's encoding on 2 cores."""
+MUX_SHARE = 0.05
+"""Part of the compose progress bar left for joining."""
+
+
+class _FrameCounter:
+    """Compose progress across segments encoded in parallel."""
+
+    def __init__(self, ctx: RenderContext, total: int, every: int) -> None:
+        self._ctx, self._total, self._every = ctx, total, every
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def add(self, frames: int) -> None:
+        with self._lock:
+            self._done += frames
+            fraction = (1 - MUX_SHARE) * self._done / self._total
+        self._ctx.on_progress("compose", fraction, f"{self._done}/{self._total} frames")
+
+
+def _span(timeline: Timeline, index: int) -> int:
+    """Frames scene `index` must provide: its own plus the fade into the next scene."""
+    slots = timeline.slots
+    following = slots[index + 1].fade_in_frames if index + 1 < len(slots) else 0
+    return slots[index].frames + following
+
+
+class _Segments:
+    def __init__(
+        self,
+        ctx: RenderContext,
+        settings: VideoSettings,
+        timeline: Timeline,
+        visuals: list[Visual],
+        encoder: Encoder,
+    ) -> None:
+        self.ctx, self.settings, self.timeline = ctx, settings, timeline
+        self.visuals, self.encoder = visuals, encoder
+        self.progress = _FrameCounter(ctx, timeline.total_frames, settings.fps)
+
+    def key(self, index: int, ass: str) -> str:
+        slot, settings = self.timeline.slots[index], self.settings
+        previous = None
+        if index > 0 and slot.fade_in_frames:
+            previous = {
+                "visual": self.visuals[index - 1].key,
+                "frames": self.timeline.slots[index - 1].frames,
+                "span": _span(self.timeline, index - 1),
+            }
+        return artifact_key(
+            "segment",
+            f"frames+x264@{RECIPE_VERSION}",
+            {"visual": self.visuals[index].key, "index": index, "seed": settings.seed,
+             "size": settings.size, "fps": settings.fps, "frames": slot.frames,
+             "fade_in": slot.fade_in_frames, "span": _span(self.timeline, index),
+             "previous": previous, "last": index + 1 == len(self.timeline.slots), "ass": ass,
+             "encoder": asdict(self.encoder)},
+        )  # fmt: skip
+
+    def build(self, index: int, ass: str, out: Path) -> None:
+        slots, settings = self.timeline.slots, self.settings
+        subtitles = None
+        if ass:
+            subtitles = out / "captions.ass"
+            subtitles.write_text(ass, encoding="utf-8")
+        previous = None
+        if index > 0:
+            previous = self.visuals[index - 1].source(
+                settings, index - 1, _span(self.timeline, index - 1)
+            )
+        plan = SegmentPlan(
+            slot=slots[index],
+            source=self.visuals[index].source(settings, index, _span(self.timeline, index)),
+            previous=previous,
+            previous_frames=slots[index - 1].frames if index > 0 else 0,
+            first=index == 0,
+            last=index + 1 == len(slots),
+        )
+        step = settings.fps
+        render_segment(
+            plan, size=settings.size, fps=settings.fps, encoder=self.encoder,
+            out=out / "segment.mp4", subtitles=subtitles, fonts_dir=font_path(bold=True).parent,
+            on_frame=lambda k: self.progress.add(step) if (k + 1) % step == 0 else None,
+        )  # fmt: skip
+        self.progress.add(slots[index].frames % step)
+
+    def fetch(self, index: int, ass: str) -> Path:
+        key = self.key(index, ass)
+        folder = self.ctx.cache.fetch("segment", key, lambda out: self.build(index, ass, out))
+        return folder / "segment.mp4"
+
+
+def _audio(
+    ctx: RenderContext,
+    settings: VideoSettings,
+    timeline: Timeline,
+    voices: list[tuple[str, Speech]],
+    music: MusicBed,
+    encoder: Encoder,
+    work: Path,
+) -> Path:
+    offsets = [slot.voice_offset_s for slot in timeline.slots]
+    key = artifact_key(
+        "audio",
+        f"ffmpeg@{RECIPE_VERSION}",
+        {"voices": [k for k, _ in voices], "offsets": offsets, "music": music.key,
+         "volume": settings.music.volume, "duration": timeline.duration_s,
+         "encoder": asdict(encoder)},
+    )  # fmt: skip
+
+    def build(out: Path) -> None:
+        narration = work / "narration.wav"
+        clips = [(speech.path, offset) for (_, speech), offset in zip(voices, offsets, strict=True)]
+        place_narration(clips, timeline.duration_s, narration)
+        mix_audio(
+            narration=narration, music=music.path, music_volume=settings.music.volume,
+            loop_music=music.loop, duration_s=timeline.duration_s, encoder=encoder, work=work,
+            out=out / "audio.m4a",
+        )  # fmt: skip
+
+    return ctx.cache.fetch("audio", key, build) / "audio.m4a"
+
+
+def compose_video(
+    ctx: RenderContext,
+    settings: VideoSettings,
+    timeline: Timeline,
+    visuals: list[Visual],
+    voices: list[tuple[str, Speech]],
+    ass_scripts: list[str],
+    music: MusicBed,
+    encoder: Encoder,
+    work: Path,
+) -> Path:
+    """Encode (or reuse) every segment and the audio, then join them into `work/final.mp4`."""
+    segments = _Segments(ctx, settings, timeline, visuals, encoder)
+    with (
+        ThreadPoolExecutor(max_workers=1) as mixer,
+        ThreadPoolExecutor(max_workers=PARALLEL_SEGMENTS) as encoders,
+    ):
+        audio: Future[Path] = mixer.submit(
+            _audio, ctx, settings, timeline, voices, music, encoder, work
+        )
+        parts = list(encoders.map(segments.fetch, range(len(ass_scripts)), ass_scripts))
+        audio_path = audio.result()
+    ctx.on_progress("compose", 1 - MUX_SHARE, "joining segments")
+    final = work / "final.mp4"
+    mux(parts, audio_path, timeline, work, final)
+    return final

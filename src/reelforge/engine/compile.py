@@ -7,9 +7,8 @@ from pathlib import Path
 
 LOUDNESS_TARGET_LUFS = -14.0
 TRUE_PEAK_LIMIT_DB = -1.5
-LOUDNESS_RANGE_LU = 20.0
 AUDIO_RATE_HZ = 48_000
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 """Part of every composed artifact's cache key: bump it when a command line below changes."""
 
 
@@ -92,14 +91,12 @@ def audio_mix_argv(
 ) -> list[str]:
     """Pass 1 of the mix: voice + music ducked under it, written as float WAV and measured.
 
-    loudnorm's JSON measurement (on stderr) feeds pass 2.
+    ebur128's integrated loudness (its summary on stderr) feeds pass 2; it costs
+    a twentieth of loudnorm's measurement, which resamples to 192 kHz.
     """
     to_stereo = f"aresample={AUDIO_RATE_HZ},aformat=sample_fmts=fltp:channel_layouts=stereo"
-    measure = (
-        f"loudnorm=I={LOUDNESS_TARGET_LUFS}:TP={TRUE_PEAK_LIMIT_DB}:LRA={LOUDNESS_RANGE_LU}"
-        ":print_format=json"
-    )
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(narration)]
+    measure = "ebur128=framelog=quiet"
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-y", "-i", str(narration)]
     # Compressing the voice evens out Piper's per-sentence 0 dBFS peaks, so the final
     # limiter barely works and the measured gain lands the target loudness.
     voice = (
@@ -125,15 +122,16 @@ def audio_mix_argv(
 
 
 def loudness_argv(
-    ffmpeg: str, *, mix: Path, measured: dict[str, str], encoder: Encoder, out: Path
+    ffmpeg: str, *, mix: Path, measured_lufs: float, encoder: Encoder, out: Path
 ) -> list[str]:
     """Pass 2: one linear gain to the target loudness, then a true-peak-safe limiter, then AAC.
 
     A linear gain keeps the mix's dynamics (loudnorm's dynamic mode pumps);
     limiting at 4x the sample rate catches inter-sample peaks, with margin
-    for the AAC encoder's own overshoot.
+    for the AAC encoder's own overshoot. The "fast" AAC coder takes half the
+    time of the default at the same bitrate.
     """
-    gain_db = LOUDNESS_TARGET_LUFS - float(measured["input_i"])
+    gain_db = LOUDNESS_TARGET_LUFS - measured_lufs
     ceiling = 10 ** ((TRUE_PEAK_LIMIT_DB - 0.5) / 20)
     apply = (
         f"volume={gain_db:.2f}dB,aresample={AUDIO_RATE_HZ * 4},"
@@ -142,7 +140,8 @@ def loudness_argv(
     )
     return [
         ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(mix),
-        "-af", apply, "-c:a", "aac", "-b:a", encoder.audio_bitrate, "-ar", str(AUDIO_RATE_HZ),
+        "-af", apply, "-c:a", "aac", "-aac_coder", "fast", "-b:a", encoder.audio_bitrate,
+        "-ar", str(AUDIO_RATE_HZ),
         str(out),
     ]  # fmt: skip
 

@@ -7,7 +7,6 @@ without re-encoding and adds the loudness-normalised audio.
 
 from __future__ import annotations
 
-import json
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,15 +110,6 @@ def place_narration(clips: list[tuple[Path, float]], duration_s: float, out: Pat
         wav.writeframes(track.tobytes())
 
 
-def _loudnorm_json(log: str) -> dict[str, str]:
-    start = log.rfind("{")
-    end = log.rfind("}")
-    if start < 0 or end < start:
-        raise RenderError("loudness measurement missing from ffmpeg output", stage="compose")
-    measured: dict[str, str] = json.loads(log[start : end + 1])
-    return measured
-
-
 def mix_audio(
     *,
     narration: Path,
@@ -147,7 +137,11 @@ def mix_audio(
     )
     ffmpeg.run(
         loudness_argv(
-            ffmpeg.ffmpeg_exe(), mix=mix, measured=_loudnorm_json(log), encoder=encoder, out=out
+            ffmpeg.ffmpeg_exe(),
+            mix=mix,
+            measured_lufs=ffmpeg.integrated_loudness(log),
+            encoder=encoder,
+            out=out,
         ),
         stage="compose",
     )

@@ -161,7 +161,15 @@ def measure_loudness(path: Path) -> tuple[float, float]:
         stage="probe",
     )
     summary = log[log.rfind("Summary:") :]
-    loudness, peak = _LOUDNESS.search(summary), _TRUE_PEAK.search(summary)
-    if not loudness or not peak:
-        raise RenderError(f"no loudness summary for {path}", stage="probe")
-    return float(loudness.group(1)), float(peak.group(1))
+    peak = _TRUE_PEAK.search(summary)
+    if not peak:
+        raise RenderError(f"no true peak in the loudness summary of {path}", stage="probe")
+    return integrated_loudness(log), float(peak.group(1))
+
+
+def integrated_loudness(ebur128_log: str) -> float:
+    """Integrated LUFS from the summary the ebur128 filter logs at the end of a run."""
+    found = _LOUDNESS.search(ebur128_log[ebur128_log.rfind("Summary:") :])
+    if not found:
+        raise RenderError("ffmpeg printed no loudness summary", stage="compose")
+    return float(found.group(1))

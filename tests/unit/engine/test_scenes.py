@@ -4,7 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reelforge.engine.stages.scenes import balanced_groups, plan_scenes, scene_count
+from reelforge.engine.stages.scenes import (
+    balanced_groups,
+    headline,
+    keywords,
+    plan_scenes,
+    scene_count,
+)
 from reelforge.engine.storyboard import VideoSettings
 from reelforge.providers.base import Script
 from reelforge.providers.prompt_script import PromptScript
@@ -91,3 +97,15 @@ def test_pre_planned_scenes_are_kept() -> None:
     board = plan_scenes(PromptScript().write("One. Two.", SETTINGS), SETTINGS)
     again = plan_scenes(Script(title="t", narration="ignored", scenes=board.scenes), SETTINGS)
     assert again.scenes == board.scenes
+
+
+def test_keywords_do_not_repeat_the_headline_or_each_other() -> None:
+    text = "Deep below the waves, mountain ranges stretch for thousands of kilometres."
+    title = headline(text)
+    found = keywords(text, avoid=title)
+    seen = {w.lower() for w in title.split()}
+    for phrase in found:
+        words = {w.lower() for w in phrase.split()}
+        assert not words & seen
+        seen |= words
+    assert found

@@ -62,10 +62,25 @@ def _extractor(language: str, max_ngram: int) -> yake.KeywordExtractor:
     return yake.KeywordExtractor(lan=language, n=max_ngram, top=10, dedupLim=0.7)
 
 
-def keywords(text: str, language: str = "en", limit: int = MAX_KEYWORDS) -> tuple[str, ...]:
-    """The most salient single words/short phrases of `text`, most salient first."""
-    found = [kw for kw, _score in _extractor(language, 2).extract_keywords(text)]
-    return tuple(found[:limit])
+def keywords(
+    text: str, language: str = "en", limit: int = MAX_KEYWORDS, avoid: str = ""
+) -> tuple[str, ...]:
+    """The most salient words/short phrases of `text`, most salient first.
+
+    A candidate sharing a word with `avoid` (the headline) or with a keyword
+    already taken is skipped, so the title card never repeats itself.
+    """
+    taken = {w.lower() for w in avoid.split()}
+    chosen: list[str] = []
+    for phrase, _score in _extractor(language, 2).extract_keywords(text):
+        words = {w.lower() for w in phrase.split()}
+        if words & taken:
+            continue
+        chosen.append(phrase)
+        taken |= words
+        if len(chosen) == limit:
+            break
+    return tuple(chosen)
 
 
 def headline(text: str, language: str = "en") -> str:
@@ -97,13 +112,15 @@ def plan_scenes(script: Script, settings: VideoSettings) -> Storyboard:
         words_here = sum(count_words(s) for s in sentences)
         share = max(1, round(wanted * words_here / max(total_words, 1)))
         narrations.extend(_plan_paragraph(sentences, share))
-    scenes = tuple(
-        Scene(
-            narration=text,
-            headline=headline(text, settings.language),
-            keywords=keywords(text, settings.language),
-            visual=VisualSpec(prompt=text),
+    scenes = []
+    for text in narrations:
+        title = headline(text, settings.language)
+        scenes.append(
+            Scene(
+                narration=text,
+                headline=title,
+                keywords=keywords(text, settings.language, avoid=title),
+                visual=VisualSpec(prompt=text),
+            )
         )
-        for text in narrations
-    )
-    return Storyboard(title=script.title, settings=settings, scenes=scenes)
+    return Storyboard(title=script.title, settings=settings, scenes=tuple(scenes))

@@ -125,3 +125,37 @@ def test_a_broken_clip_fails_naming_the_stage_and_writes_nothing(tmp_path: Path)
 def test_output_must_be_mp4(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="mp4"):
         render(board(NARRATIONS[0]), output=tmp_path / "v.avi", cache_dir=tmp_path / "cache")
+
+
+def _tone_share(video: Path, hz: float) -> float:
+    """Share of the audio's spectral energy within half a hertz of `hz` (a pure tone)."""
+    with av.open(str(video)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        samples = np.concatenate([f.to_ndarray()[0] for f in container.decode(stream)])
+    energy = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    return float(energy[np.abs(freqs - hz) < 0.5].sum() / energy.sum())
+
+
+def test_a_users_music_file_is_mixed_under_the_voice(tmp_path: Path) -> None:
+    tone = tmp_path / "tone.wav"
+    subprocess.run(
+        [ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=220:duration=1",
+         str(tone)],
+        check=True,
+    )  # fmt: skip
+    with_music = Storyboard.model_validate(
+        {"settings": {**SETTINGS, "music": {"file": str(tone), "volume": 0.5}},
+         "scenes": [{"narration": NARRATIONS[0]}]}
+    )  # fmt: skip
+    silent = Storyboard.model_validate(
+        {
+            "settings": {**SETTINGS, "music": {"enabled": False}},
+            "scenes": [{"narration": NARRATIONS[0]}],
+        }
+    )
+    cache = tmp_path / "cache"
+    tuned = render(with_music, output=tmp_path / "m.mp4", cache_dir=cache)
+    plain = render(silent, output=tmp_path / "s.mp4", cache_dir=cache)
+    assert _tone_share(tuned.video, 220) > 5 * _tone_share(plain.video, 220)

@@ -1,0 +1,283 @@
+"""The job manager: the only code that runs queue SQL. Every transition writes its event
+in the same transaction, so the event log never disagrees with the job table.
+
+Claiming is race-free across workers and hosts:
+- SQLite: the whole claim is one `BEGIN IMMEDIATE` transaction (one writer at a time).
+- PostgreSQL: the owner's user row is locked `FOR UPDATE SKIP LOCKED` before their running
+  jobs are counted, so two workers can never both start a user's last allowed job; the job
+  row itself is locked the same way, so no job is claimed twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session
+
+from reelforge.db.models import JobState, Plan, RenderJob, User, utcnow
+from reelforge.db.session import is_sqlite
+from reelforge.jobs import queries as q
+from reelforge.jobs.policy import Candidate, SchedulingPolicy, rank
+from reelforge.jobs.retry import ErrorClass, RetryDecision, decide
+
+NOTIFY_CHANNEL = "reelforge_jobs"
+CANDIDATES_PER_CLAIM = 500
+"""Users' head jobs considered per claim (oldest first); ageing covers the rest."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: UUID
+    owner_id: UUID
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    checkpoints: dict[str, Any]
+
+
+class JobManager:
+    def __init__(
+        self,
+        engine: Engine,
+        policy: SchedulingPolicy | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.policy = policy or SchedulingPolicy()
+        self.clock = clock
+        self.wakeup = threading.Event()
+        """Set when this process enqueues: in-process workers wake at once."""
+        self._last_enqueued: datetime | None = None
+        self._enqueue_lock = threading.Lock()
+
+    def _enqueue_time(self) -> datetime:
+        """Strictly increasing in this process, so a user's jobs keep submission order."""
+        with self._enqueue_lock:
+            now = self.clock()
+            if self._last_enqueued is not None and now <= self._last_enqueued:
+                now = self._last_enqueued + timedelta(microseconds=1)
+            self._last_enqueued = now
+            return now
+
+    # -- submitting ---------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        session: Session,
+        owner: User,
+        *,
+        kind: str = "render",
+        payload: dict[str, Any] | None = None,
+        project_id: UUID | None = None,
+        max_attempts: int = 3,
+    ) -> RenderJob:
+        """Add a job in the caller's transaction (the caller commits), with its event."""
+        now = self._enqueue_time()
+        job = RenderJob(
+            owner_id=owner.id, project_id=project_id, kind=kind, plan=Plan(owner.plan),
+            payload=payload or {}, max_attempts=max_attempts, enqueued_at=now,
+            run_after=self.clock(),
+        )  # fmt: skip
+        session.add(job)
+        session.flush()
+        session.execute(q.append_event(owner.id, job.id, "queued", {"kind": kind}, now))
+        if not is_sqlite(self.engine):
+            session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))  # delivered on commit
+        self.wakeup.set()
+        return job
+
+    # -- claiming -----------------------------------------------------------------------
+
+    def _begin(self) -> Connection:
+        conn = self.engine.connect()
+        return conn.execution_options(sqlite_immediate=True) if is_sqlite(self.engine) else conn
+
+    def claim(self, worker_id: str, limit: int = 1) -> list[ClaimedJob]:
+        """Start up to `limit` jobs for `worker_id`, best first by the scheduling policy."""
+        claimed: list[ClaimedJob] = []
+        with self._begin() as conn, conn.begin():
+            now = self.clock()
+            while len(claimed) < limit:
+                job = self._claim_best(conn, worker_id, now)
+                if job is None:
+                    break
+                claimed.append(job)
+        return claimed
+
+    def _claim_best(self, conn: Connection, worker_id: str, now: datetime) -> ClaimedJob | None:
+        """Start the best job the policy allows (heads are re-read: the last claim changed them)."""
+        heads = conn.execute(q.candidate_heads(now, CANDIDATES_PER_CLAIM)).all()
+        candidates = [
+            Candidate(r.id, r.owner_id, Plan(r.plan), r.enqueued_at, r.running, r.last_claimed_at)
+            for r in heads
+        ]
+        for candidate in rank(candidates, self.policy, now):
+            job = self._try_start(conn, candidate, worker_id, now)
+            if job is not None:
+                return job
+        return None
+
+    def _try_start(
+        self, conn: Connection, candidate: Candidate, worker_id: str, now: datetime
+    ) -> ClaimedJob | None:
+        owner = candidate.owner_id
+        assert isinstance(owner, UUID) and isinstance(candidate.job_id, UUID)
+        if conn.execute(q.lock_user(owner)).first() is None:
+            return None  # another worker is claiming for this user right now
+        limit = self.policy.concurrency[candidate.plan]
+        if conn.execute(q.running_count(owner)).scalar_one() >= limit:
+            return None
+        if conn.execute(q.lock_queued_job(candidate.job_id)).first() is None:
+            return None
+        row = conn.execute(q.start_job(candidate.job_id, worker_id, now)).first()
+        if row is None:
+            return None
+        conn.execute(q.mark_served(owner, now))
+        conn.execute(q.append_event(owner, row.id, "started", {"attempt": row.attempts}, now))
+        return ClaimedJob(
+            row.id, row.owner_id, row.kind, row.payload, row.attempts, row.max_attempts,
+            row.checkpoints,
+        )  # fmt: skip
+
+    # -- while running -------------------------------------------------------------------
+
+    def heartbeat(
+        self,
+        job_id: UUID,
+        worker_id: str,
+        *,
+        progress: float | None = None,
+        stage: str | None = None,
+        checkpoints: dict[str, Any] | None = None,
+    ) -> bool | None:
+        """Record liveness (and progress); returns whether cancel was asked for,
+        or None if this worker no longer holds the job (it was reaped)."""
+        values: dict[str, Any] = {}
+        if progress is not None:
+            values["progress"] = progress
+        if stage is not None:
+            values["stage"] = stage
+        if checkpoints is not None:
+            values["checkpoints"] = checkpoints
+        with self.engine.begin() as conn:
+            now = self.clock()
+            row = conn.execute(q.heartbeat(job_id, worker_id, now, **values)).first()
+            if row is None:
+                return None
+            if stage is not None:
+                data = {"stage": stage, "progress": progress}
+                conn.execute(q.append_event(row.owner_id, job_id, "progress", data, now))
+            return bool(row.cancel_requested)
+
+    def succeed(self, job_id: UUID, worker_id: str, result: dict[str, Any]) -> bool:
+        values = {"state": JobState.SUCCEEDED, "progress": 1.0, "result": result}
+        return self._finish(job_id, worker_id, "succeeded", {"result": result}, values)
+
+    def canceled(self, job_id: UUID, worker_id: str) -> bool:
+        """The worker stopped a running job on request."""
+        return self._finish(job_id, worker_id, "canceled", {}, {"state": JobState.CANCELED})
+
+    def release(self, job_id: UUID, worker_id: str) -> bool:
+        """Hand a job back on graceful shutdown; the attempt it used is given back too."""
+        values = {
+            "state": JobState.QUEUED, "worker_id": None, "attempts": q.jobs.c.attempts - 1,
+            "run_after": self.clock(), "finished_at": None,
+        }  # fmt: skip
+        return self._finish(job_id, worker_id, "requeued", {"reason": "shutting down"}, values)
+
+    def fail(
+        self,
+        job_id: UUID,
+        worker_id: str,
+        error_class: ErrorClass,
+        message: str,
+        stage: str | None,
+        attempts: int,
+        max_attempts: int,
+    ) -> RetryDecision | None:
+        """Retry or fail the job as the error class says; None if the job was not ours."""
+        decision = decide(error_class, attempts)
+        retry = decision.retry and attempts < max_attempts
+        error = {"error_class": error_class, "error_message": message, "error_stage": stage}
+        event: dict[str, Any] = {**error, "attempt": attempts}
+        if retry:
+            values = {
+                **error, "state": JobState.QUEUED, "worker_id": None, "finished_at": None,
+                "run_after": self.clock() + timedelta(seconds=decision.delay_s),
+            }  # fmt: skip
+            event["delay_s"] = round(decision.delay_s, 2)
+            done = self._finish(job_id, worker_id, "retrying", event, values)
+        else:
+            values = {**error, "state": JobState.FAILED}
+            done = self._finish(job_id, worker_id, "failed", event, values)
+        if done and decision.notify_admins:
+            self._notify_admins(job_id, message, stage)
+        return RetryDecision(retry, decision.delay_s, decision.notify_admins) if done else None
+
+    def _finish(
+        self, job_id: UUID, worker_id: str, event: str, data: dict[str, Any], values: dict[str, Any]
+    ) -> bool:
+        """Move a job this worker holds out of `running`, with `values` for its columns."""
+        now = self.clock()
+        values = {"finished_at": now, **values}
+        with self.engine.begin() as conn:
+            row = conn.execute(q.finish(job_id, worker_id, values)).first()
+            if row is None:
+                return False
+            conn.execute(q.append_event(row.owner_id, job_id, event, data, now))
+        if values.get("state") == JobState.QUEUED:
+            self.wakeup.set()
+        return True
+
+    def _notify_admins(self, job_id: UUID, message: str, stage: str | None) -> None:
+        """A system error: an event for every admin (the API shows them; webhooks later)."""
+        with Session(self.engine) as session, session.begin():
+            now = self.clock()
+            for admin in session.query(User).filter(User.is_admin.is_(True)):
+                session.execute(
+                    q.append_event(
+                        admin.id, job_id, "system_error", {"message": message, "stage": stage}, now
+                    )
+                )
+
+    # -- from outside ----------------------------------------------------------------------
+
+    def cancel(self, job_id: UUID, owner_id: UUID) -> JobState | None:
+        """Cancel a queued job now, or ask a running one's worker to stop.
+
+        Returns the job's state before, or None if the owner has no such live job.
+        """
+        with self.engine.begin() as conn:
+            now = self.clock()
+            row = conn.execute(q.request_cancel(job_id, owner_id, now)).first()
+            if row is None:
+                return None
+            state = JobState(row.state)
+            if state is JobState.QUEUED:
+                conn.execute(q.cancel_queued(job_id, now))
+                conn.execute(q.append_event(owner_id, job_id, "canceled", {}, now))
+            return state
+
+    def reap(self, stale_after_s: float) -> list[UUID]:
+        """Requeue running jobs whose worker stopped heartbeating (it died)."""
+        with self._begin() as conn, conn.begin():
+            now = self.clock()
+            stale = conn.execute(q.stale_running(now - timedelta(seconds=stale_after_s))).all()
+            for row in stale:
+                conn.execute(q.requeue(row.id, now))
+                conn.execute(
+                    q.append_event(
+                        row.owner_id, row.id, "requeued",
+                        {"reason": f"worker {row.worker_id} stopped responding"}, now,
+                    )
+                )  # fmt: skip
+        if stale:
+            self.wakeup.set()
+        return [row.id for row in stale]

@@ -1,0 +1,170 @@
+"""Every queue statement, as SQLAlchemy Core (one dialect-neutral text; `manager.py` runs them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from sqlalchemy import Select, Table, and_, func, insert, select, update
+from sqlalchemy.sql.dml import Insert, Update
+
+from reelforge.db.models import Event, JobState, RenderJob, User
+
+jobs = cast(Table, RenderJob.__table__)
+users = cast(Table, User.__table__)
+events = cast(Table, Event.__table__)
+
+
+def candidate_heads(now: datetime, limit: int) -> Select[Any]:
+    """Each user's oldest claimable job, with the owner's running count and last service.
+
+    Only a user's head job competes: inside one user's queue jobs run in order.
+    """
+    running = (
+        select(jobs.c.owner_id, func.count().label("running"))
+        .where(jobs.c.state == JobState.RUNNING)
+        .group_by(jobs.c.owner_id)
+        .subquery()
+    )
+    ranked = (
+        select(
+            jobs.c.id,
+            jobs.c.owner_id,
+            jobs.c.plan,
+            jobs.c.enqueued_at,
+            func.row_number()
+            .over(partition_by=jobs.c.owner_id, order_by=(jobs.c.enqueued_at, jobs.c.id))
+            .label("position"),
+        )
+        .where(jobs.c.state == JobState.QUEUED, jobs.c.run_after <= now)
+        .subquery()
+    )
+    return (
+        select(
+            ranked.c.id,
+            ranked.c.owner_id,
+            ranked.c.plan,
+            ranked.c.enqueued_at,
+            func.coalesce(running.c.running, 0).label("running"),
+            users.c.last_claimed_at,
+        )
+        .join(users, users.c.id == ranked.c.owner_id)
+        .outerjoin(running, running.c.owner_id == ranked.c.owner_id)
+        .where(ranked.c.position == 1)
+        .order_by(ranked.c.enqueued_at)
+        .limit(limit)
+    )
+
+
+def lock_user(owner_id: UUID) -> Select[Any]:
+    """Serialises claims for one user across workers (PostgreSQL; SQLite is serial anyway)."""
+    return select(users.c.id).where(users.c.id == owner_id).with_for_update(skip_locked=True)
+
+
+def running_count(owner_id: UUID) -> Select[Any]:
+    return select(func.count()).where(jobs.c.owner_id == owner_id, jobs.c.state == JobState.RUNNING)
+
+
+def lock_queued_job(job_id: UUID) -> Select[Any]:
+    return (
+        select(jobs.c.id)
+        .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED)
+        .with_for_update(skip_locked=True)
+    )
+
+
+_CLAIMED_COLUMNS = (
+    jobs.c.id, jobs.c.owner_id, jobs.c.kind, jobs.c.payload, jobs.c.attempts,
+    jobs.c.max_attempts, jobs.c.checkpoints,
+)  # fmt: skip
+
+
+def start_job(job_id: UUID, worker_id: str, now: datetime) -> Update:
+    return (
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED)
+        .values(
+            state=JobState.RUNNING,
+            attempts=jobs.c.attempts + 1,
+            started_at=now,
+            heartbeat_at=now,
+            worker_id=worker_id,
+        )
+        .returning(*_CLAIMED_COLUMNS)
+    )
+
+
+def mark_served(owner_id: UUID, now: datetime) -> Update:
+    return update(users).where(users.c.id == owner_id).values(last_claimed_at=now)
+
+
+def _owned_running(job_id: UUID, worker_id: str) -> Any:
+    return and_(
+        jobs.c.id == job_id, jobs.c.state == JobState.RUNNING, jobs.c.worker_id == worker_id
+    )
+
+
+def heartbeat(job_id: UUID, worker_id: str, now: datetime, **progress: Any) -> Update:
+    return (
+        update(jobs)
+        .where(_owned_running(job_id, worker_id))
+        .values(heartbeat_at=now, **progress)
+        .returning(jobs.c.cancel_requested, jobs.c.owner_id)
+    )
+
+
+def finish(job_id: UUID, worker_id: str, values: dict[str, Any]) -> Update:
+    """Any transition out of `running`; matches nothing if this worker lost the job."""
+    return (
+        update(jobs)
+        .where(_owned_running(job_id, worker_id))
+        .values(values)
+        .returning(jobs.c.owner_id, jobs.c.attempts, jobs.c.max_attempts)
+    )
+
+
+def request_cancel(job_id: UUID, owner_id: UUID, now: datetime) -> Update:
+    """Queued jobs are canceled at once; running ones are flagged for their worker."""
+    return (
+        update(jobs)
+        .where(
+            jobs.c.id == job_id,
+            jobs.c.owner_id == owner_id,
+            jobs.c.state.in_((JobState.QUEUED, JobState.RUNNING)),
+        )
+        .values(cancel_requested=True)
+        .returning(jobs.c.state)
+    )
+
+
+def cancel_queued(job_id: UUID, now: datetime) -> Update:
+    return (
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED)
+        .values(state=JobState.CANCELED, finished_at=now)
+    )
+
+
+def stale_running(before: datetime) -> Select[Any]:
+    return (
+        select(jobs.c.id, jobs.c.owner_id, jobs.c.worker_id)
+        .where(jobs.c.state == JobState.RUNNING, jobs.c.heartbeat_at < before)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def requeue(job_id: UUID, now: datetime) -> Update:
+    return (
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.state == JobState.RUNNING)
+        .values(state=JobState.QUEUED, worker_id=None, run_after=now, heartbeat_at=None)
+    )
+
+
+def append_event(
+    user_id: UUID, job_id: UUID | None, kind: str, data: dict[str, Any], now: datetime
+) -> Insert:
+    return insert(events).values(
+        user_id=user_id, job_id=job_id, type=kind, data=data, created_at=now
+    )

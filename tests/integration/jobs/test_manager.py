@@ -1,0 +1,228 @@
+"""The queue on SQLite and the real PostgreSQL: order, fairness, limits, retries, cancel, reap."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from reelforge.db.models import Event, JobState, Plan, RenderJob, User
+from reelforge.jobs.manager import JobManager
+from reelforge.jobs.policy import DEFAULT_CONCURRENCY, SchedulingPolicy
+from reelforge.jobs.retry import ErrorClass
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def manager(engine: Engine, clock: Clock) -> JobManager:
+    return JobManager(engine, clock=clock)
+
+
+def add_user(engine: Engine, plan: Plan, *, admin: bool = False) -> User:
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        user = User(email=f"{uuid4().hex}@x.test", plan=plan, is_admin=admin)
+        session.add(user)
+    return user
+
+
+def submit(manager: JobManager, user: User, n: int = 1, **kwargs: object) -> list[UUID]:
+    ids = []
+    with Session(manager.engine) as session, session.begin():
+        for _ in range(n):
+            ids.append(manager.enqueue(session, user, kind="noop", **kwargs).id)  # type: ignore[arg-type]
+    return ids
+
+
+def state(engine: Engine, job_id: UUID) -> RenderJob:
+    with Session(engine) as session:
+        job = session.get(RenderJob, job_id)
+        assert job is not None
+        return job
+
+
+def events(engine: Engine, job_id: UUID) -> list[str]:
+    with Session(engine) as session:
+        return list(
+            session.scalars(select(Event.type).where(Event.job_id == job_id).order_by(Event.id))
+        )
+
+
+def test_a_submitted_job_is_claimed_once_and_succeeds(engine: Engine, manager: JobManager) -> None:
+    user = add_user(engine, Plan.FREE)
+    [job_id] = submit(manager, user)
+    [job] = manager.claim("w1")
+    assert job.id == job_id and job.attempts == 1
+    assert manager.claim("w2") == []
+    assert manager.succeed(job_id, "w1", {"video": "v.mp4"})
+    assert state(engine, job_id).state == JobState.SUCCEEDED
+    assert events(engine, job_id) == ["queued", "started", "succeeded"]
+
+
+def test_higher_plans_go_first(engine: Engine, manager: JobManager, clock: Clock) -> None:
+    order = [Plan.FREE, Plan.BASIC, Plan.PRO]
+    jobs = {}
+    for plan in order:
+        jobs[plan] = submit(manager, add_user(engine, plan))[0]
+        clock.advance(1)
+    claimed = [manager.claim("w")[0].id for _ in order]
+    assert claimed == [jobs[Plan.PRO], jobs[Plan.BASIC], jobs[Plan.FREE]]
+
+
+def test_a_waiting_free_job_ages_past_new_pro_jobs(
+    engine: Engine, manager: JobManager, clock: Clock
+) -> None:
+    [free_job] = submit(manager, add_user(engine, Plan.FREE))
+    clock.advance(2 * manager.policy.ageing_s + 1)
+    submit(manager, add_user(engine, Plan.PRO))
+    assert manager.claim("w")[0].id == free_job
+
+
+def test_users_of_one_class_take_turns(engine: Engine, clock: Clock) -> None:
+    roomy = SchedulingPolicy(concurrency=MappingProxyType({**DEFAULT_CONCURRENCY, Plan.BASIC: 10}))
+    manager = JobManager(engine, roomy, clock=clock)
+    alice, bob = add_user(engine, Plan.BASIC), add_user(engine, Plan.BASIC)
+    submit(manager, alice, 3)
+    clock.advance(1)
+    submit(manager, bob, 3)
+    owners = []
+    for _ in range(6):
+        clock.advance(1)
+        owners.append(manager.claim("w")[0].owner_id)
+    assert owners == [alice.id, bob.id] * 3
+
+
+def test_per_user_limit_by_plan(engine: Engine, manager: JobManager) -> None:
+    free, basic = add_user(engine, Plan.FREE), add_user(engine, Plan.BASIC)
+    submit(manager, free, 3)
+    submit(manager, basic, 3)
+    claimed = manager.claim("w", limit=10)
+    per_owner = {o: sum(j.owner_id == o for j in claimed) for o in (free.id, basic.id)}
+    assert per_owner == {free.id: 1, basic.id: 2}
+
+
+def test_provider_errors_retry_with_backoff_then_fail(
+    engine: Engine, manager: JobManager, clock: Clock
+) -> None:
+    [job_id] = submit(manager, add_user(engine, Plan.PRO))
+    delays = []
+    for attempt in (1, 2, 3):
+        [job] = manager.claim("w")
+        assert job.attempts == attempt
+        decision = manager.fail(job.id, "w", ErrorClass.PROVIDER, "503 from TTS", "voice",
+                                job.attempts, job.max_attempts)  # fmt: skip
+        assert decision is not None
+        if attempt < 3:
+            assert decision.retry
+            assert manager.claim("w") == []  # not before the backoff delay
+            delays.append(decision.delay_s)
+            clock.advance(decision.delay_s + 0.01)
+    assert not decision.retry
+    job = state(engine, job_id)
+    assert job.state == JobState.FAILED and job.attempts == 3
+    assert (job.error_class, job.error_stage) == ("provider", "voice")
+    assert 1.0 <= delays[0] <= 2.0 and 2.0 <= delays[1] <= 4.0
+    assert events(engine, job_id).count("retrying") == 2
+
+
+def test_validation_errors_fail_at_once(engine: Engine, manager: JobManager) -> None:
+    [job_id] = submit(manager, add_user(engine, Plan.PRO))
+    [job] = manager.claim("w")
+    decision = manager.fail(job.id, "w", ErrorClass.VALIDATION, "file not found: a.png", "input",
+                            job.attempts, job.max_attempts)  # fmt: skip
+    assert decision is not None and not decision.retry
+    assert state(engine, job_id).state == JobState.FAILED
+    assert state(engine, job_id).error_message == "file not found: a.png"
+
+
+def test_system_errors_retry_once_and_notify_admins(
+    engine: Engine, manager: JobManager, clock: Clock
+) -> None:
+    admin = add_user(engine, Plan.FREE, admin=True)
+    [job_id] = submit(manager, add_user(engine, Plan.PRO))
+    for expect_retry in (True, False):
+        [job] = manager.claim("w")
+        decision = manager.fail(job.id, "w", ErrorClass.SYSTEM, "disk full", "compose",
+                                job.attempts, job.max_attempts)  # fmt: skip
+        assert decision is not None and decision.retry is expect_retry
+        clock.advance(60)
+    with Session(engine) as session:
+        notices = session.scalar(
+            select(func.count()).where(Event.user_id == admin.id, Event.type == "system_error")
+        )
+    assert notices == 2
+    assert state(engine, job_id).state == JobState.FAILED
+
+
+def test_cancel_a_queued_job_at_once_and_a_running_one_via_its_worker(
+    engine: Engine, manager: JobManager
+) -> None:
+    user = add_user(engine, Plan.BASIC)
+    running_id, queued_id = submit(manager, user, 2)
+    [job] = manager.claim("w")
+    assert job.id == running_id
+    assert manager.cancel(queued_id, user.id) == JobState.QUEUED
+    assert state(engine, queued_id).state == JobState.CANCELED
+    assert manager.cancel(running_id, user.id) == JobState.RUNNING
+    assert manager.heartbeat(running_id, "w") is True
+    assert manager.canceled(running_id, "w")
+    assert state(engine, running_id).state == JobState.CANCELED
+
+
+def test_another_users_job_cannot_be_canceled(engine: Engine, manager: JobManager) -> None:
+    [job_id] = submit(manager, add_user(engine, Plan.FREE))
+    assert manager.cancel(job_id, add_user(engine, Plan.FREE).id) is None
+    assert state(engine, job_id).state == JobState.QUEUED
+
+
+def test_a_dead_workers_job_is_requeued_and_its_late_reports_ignored(
+    engine: Engine, manager: JobManager, clock: Clock
+) -> None:
+    [job_id] = submit(manager, add_user(engine, Plan.FREE))
+    manager.claim("dead")
+    clock.advance(5)
+    assert manager.reap(stale_after_s=10) == []
+    clock.advance(10)
+    assert manager.reap(stale_after_s=10) == [job_id]
+    assert manager.heartbeat(job_id, "dead") is None
+    assert not manager.succeed(job_id, "dead", {})
+    [job] = manager.claim("alive")
+    assert job.id == job_id and job.attempts == 2
+    assert manager.succeed(job_id, "alive", {})
+    assert events(engine, job_id) == ["queued", "started", "requeued", "started", "succeeded"]
+
+
+def test_release_gives_the_attempt_back(engine: Engine, manager: JobManager) -> None:
+    [job_id] = submit(manager, add_user(engine, Plan.FREE))
+    manager.claim("w")
+    assert manager.release(job_id, "w")
+    job = state(engine, job_id)
+    assert (job.state, job.attempts, job.worker_id) == (JobState.QUEUED, 0, None)
+
+
+def test_progress_heartbeats_write_stage_events(engine: Engine, manager: JobManager) -> None:
+    [job_id] = submit(manager, add_user(engine, Plan.FREE))
+    manager.claim("w")
+    assert manager.heartbeat(job_id, "w", progress=0.4, stage="voice") is False
+    assert manager.heartbeat(job_id, "w") is False
+    job = state(engine, job_id)
+    assert (job.progress, job.stage) == (0.4, "voice")
+    assert events(engine, job_id) == ["queued", "started", "progress"]

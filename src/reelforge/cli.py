@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from reelforge import logs
+from reelforge.cli_ops import db_app, queue_app, worker
 from reelforge.engine.pipeline import STAGES, plan, render
 from reelforge.engine.storyboard import (
     Captions,
@@ -60,6 +61,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(db_app, name="db")
+app.add_typer(queue_app, name="queue")
+app.command()(worker)
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 

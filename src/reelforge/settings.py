@@ -13,10 +13,16 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reelforge"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "reelforge"
 
 
@@ -35,12 +41,24 @@ class Settings(BaseSettings):
 
     cache_dir: Path = _default_cache_dir()
     """Content-addressed artifacts (stills, voice clips, segments): safe to delete."""
+    data_dir: Path = _default_data_dir()
+    """Finished renders (and the SQLite database, on the embedded default)."""
+    database_url: str | None = None
+    """SQLAlchemy URL; default `sqlite:///<data_dir>/reelforge.db`. For scale-out use
+    `postgresql+psycopg://user:pass@host/db`."""
     log_level: str = "WARNING"
     providers: ProviderSettings = ProviderSettings()
 
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'reelforge.db'}"
+
     def masked(self) -> dict[str, Any]:
-        """Settings as a dict safe to log: secrets shown as `**********`."""
-        return self.model_dump(mode="json")
+        """Settings as a dict safe to log: secrets and URL passwords shown as `**********`."""
+        shown = self.model_dump(mode="json")
+        if self.database_url:
+            shown["database_url"] = make_url(self.database_url).render_as_string()
+        return shown
 
 
 @lru_cache(maxsize=1)

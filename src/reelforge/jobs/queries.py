@@ -168,3 +168,28 @@ def append_event(
     return insert(events).values(
         user_id=user_id, job_id=job_id, type=kind, data=data, created_at=now
     )
+
+
+def queued_by_plan(now: datetime) -> Select[Any]:
+    return (
+        select(jobs.c.plan, func.count(), func.min(jobs.c.enqueued_at))
+        .where(jobs.c.state == JobState.QUEUED)
+        .group_by(jobs.c.plan)
+    )
+
+
+def running_by_worker() -> Select[Any]:
+    return (
+        select(jobs.c.worker_id, func.count())
+        .where(jobs.c.state == JobState.RUNNING)
+        .group_by(jobs.c.worker_id)
+    )
+
+
+def recent_finished(since: datetime, limit: int) -> Select[Any]:
+    return (
+        select(jobs.c.state, jobs.c.enqueued_at, jobs.c.started_at, jobs.c.finished_at)
+        .where(jobs.c.state.in_((JobState.SUCCEEDED, JobState.FAILED)), jobs.c.finished_at >= since)
+        .order_by(jobs.c.finished_at.desc())
+        .limit(limit)
+    )

@@ -1,0 +1,107 @@
+"""Operations commands: `reelforge db upgrade`, `reelforge worker`, `reelforge queue stats`."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import signal
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reelforge.db.migrate import upgrade
+from reelforge.db.session import make_engine
+from reelforge.jobs.kinds import default_kinds
+from reelforge.jobs.manager import JobManager
+from reelforge.jobs.stats import queue_stats
+from reelforge.jobs.worker import Worker, WorkerTimings
+from reelforge.settings import Settings, get_settings
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+queue_app = typer.Typer(help="The render queue.", no_args_is_help=True)
+out = Console(soft_wrap=True)
+
+
+def manager_for(settings: Settings) -> JobManager:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return JobManager(make_engine(settings.db_url))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest version (safe to repeat)."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    out.print(f"database is up to date: {settings.masked().get('database_url') or settings.db_url}")
+
+
+def _work(stale_after_s: float) -> None:
+    """One worker process: run jobs until SIGTERM/SIGINT, then stop gracefully."""
+    settings = get_settings()
+    worker = Worker(
+        manager_for(settings),
+        default_kinds(settings.data_dir, settings.cache_dir),
+        timings=WorkerTimings(stale_after_s=stale_after_s),
+    )
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    worker.run()
+
+
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Worker processes (renders use CPU).")
+    ] = 1,
+    stale_after: Annotated[
+        float, typer.Option(min=2.0, help="Seconds without a heartbeat before a job is requeued.")
+    ] = 15.0,
+) -> None:
+    """Run render workers against the configured database until stopped (SIGTERM is graceful)."""
+    if concurrency == 1:
+        _work(stale_after)
+        return
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_work, args=(stale_after,)) for _ in range(concurrency)]
+    for process in processes:
+        process.start()
+
+    def _forward(signum: int, frame: FrameType | None) -> None:
+        for process in processes:
+            if process.pid is not None:
+                process.terminate()  # SIGTERM: each worker stops gracefully
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    for process in processes:
+        process.join()
+
+
+@queue_app.command("stats")
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Depth per plan, running per worker, oldest wait, success rate, wait and run times."""
+    health = queue_stats(manager_for(get_settings()))
+    if as_json:
+        out.print(json.dumps(health.as_dict(), indent=2), highlight=False)
+        return
+    table = Table("metric", "value")
+    for plan, count in sorted(health.queued_by_plan.items()):
+        table.add_row(f"queued ({plan})", str(count))
+    for worker_id, count in sorted(health.running_by_worker.items()):
+        table.add_row(f"running on {worker_id}", str(count))
+    table.add_row("oldest wait", f"{health.oldest_wait_s:.1f} s")
+    rate = health.success_rate
+    table.add_row("success rate (24 h)", "—" if rate is None else f"{rate:.1%}")
+    for label, value in (
+        ("wait p50", health.wait_p50_s), ("wait p95", health.wait_p95_s),
+        ("run p50", health.run_p50_s), ("run p95", health.run_p95_s),
+    ):  # fmt: skip
+        table.add_row(label, "—" if value is None else f"{value:.2f} s")
+    out.print(table)

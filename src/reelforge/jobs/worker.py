@@ -1,0 +1,185 @@
+"""The worker loop: claim a job, run it while a heartbeat thread keeps its lease, record
+the outcome. One job at a time per worker; run several workers (processes or threads).
+
+- Heartbeats every `heartbeat_s` carry progress; the reply says if the user canceled.
+- Cancel: the job's next progress report raises `Interrupted`, the engine's cleanup
+  (temp folders, ffmpeg children) runs, and the job is marked canceled.
+- Graceful stop: no new claims; the running job gets `grace_s` to finish, then it is
+  interrupted and handed back to the queue without using up an attempt.
+- Crash: nothing to do here — the reaper in any other worker requeues the job once its
+  heartbeat is `stale_after_s` old, and the retry resumes from cached artifacts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reelforge.errors import ReelforgeError
+from reelforge.jobs.kinds import JobRunner
+from reelforge.jobs.manager import ClaimedJob, JobManager
+from reelforge.jobs.retry import ErrorClass, classify
+from reelforge.jobs.wakeup import Waker, waker_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerTimings:
+    heartbeat_s: float = 1.0
+    poll_s: float = 1.0
+    stale_after_s: float = 15.0
+    reap_every_s: float = 5.0
+    grace_s: float = 30.0
+
+
+class Interrupted(Exception):
+    """Raised inside a running job to stop it: canceled, lease lost, or shutting down."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class _Lease:
+    """The state one running job shares between the job thread and its heartbeat thread."""
+
+    def __init__(self) -> None:
+        self.progress = 0.0
+        self.stage: str | None = None
+        self.reported_stage: str | None = None
+        self.interrupt: str | None = None
+        self.done = threading.Event()
+
+    def on_progress(self, stage: str, fraction: float, message: str) -> None:
+        if self.interrupt is not None:
+            raise Interrupted(self.interrupt)
+        self.stage, self.progress = stage, fraction
+
+
+class Worker:
+    def __init__(
+        self,
+        manager: JobManager,
+        kinds: Mapping[str, JobRunner],
+        *,
+        worker_id: str | None = None,
+        timings: WorkerTimings | None = None,
+    ) -> None:
+        self.manager = manager
+        self.kinds = kinds
+        self.worker_id = worker_id or new_worker_id()
+        self.timings = timings or WorkerTimings()
+        self.stopping = threading.Event()
+        self._handback_at: float | None = None
+        self._last_reap = 0.0
+
+    def stop(self) -> None:
+        """Graceful stop: finish (or after the grace period hand back) the running job."""
+        self._handback_at = time.monotonic() + self.timings.grace_s
+        self.stopping.set()
+
+    def run(self) -> None:
+        waker: Waker = waker_for(self.manager.engine, self.manager.wakeup)
+        try:
+            while not self.stopping.is_set():
+                self._maybe_reap()
+                jobs = self.manager.claim(self.worker_id)
+                if jobs:
+                    self.run_job(jobs[0])
+                else:
+                    waker.wait(self.timings.poll_s)
+        finally:
+            waker.close()
+
+    def _maybe_reap(self) -> None:
+        now = time.monotonic()
+        if now - self._last_reap >= self.timings.reap_every_s:
+            self._last_reap = now
+            for job_id in self.manager.reap(self.timings.stale_after_s):
+                log.warning("requeued job %s: its worker stopped heartbeating", job_id)
+
+    def run_job(self, job: ClaimedJob) -> None:
+        lease = _Lease()
+        beat = threading.Thread(target=self._heartbeat, args=(job, lease), daemon=True)
+        beat.start()
+        try:
+            result = self._execute(job, lease)
+        except Interrupted as stop:
+            self._record_interruption(job, stop.reason)
+        except Exception as error:  # any failure of the job is recorded, never lost
+            self._record_failure(job, error)
+        else:
+            self.manager.succeed(job.id, self.worker_id, result)
+        finally:
+            lease.done.set()
+            beat.join()
+
+    def _execute(self, job: ClaimedJob, lease: _Lease) -> dict[str, Any]:
+        runner = self.kinds.get(job.kind)
+        if runner is None:
+            raise ReelforgeError(f"this worker cannot run jobs of kind {job.kind!r}")
+        return runner(job, lease.on_progress)
+
+    def _heartbeat(self, job: ClaimedJob, lease: _Lease) -> None:
+        while not lease.done.wait(self.timings.heartbeat_s):
+            stage = lease.stage if lease.stage != lease.reported_stage else None
+            reply = self.manager.heartbeat(
+                job.id, self.worker_id, progress=lease.progress, stage=stage
+            )
+            lease.reported_stage = lease.stage
+            if reply is None:
+                lease.interrupt = "lost"
+            elif reply:
+                lease.interrupt = "canceled"
+            elif self._handback_at is not None and time.monotonic() >= self._handback_at:
+                lease.interrupt = "shutdown"
+
+    def _record_interruption(self, job: ClaimedJob, reason: str) -> None:
+        if reason == "canceled":
+            self.manager.canceled(job.id, self.worker_id)
+        elif reason == "shutdown":
+            self.manager.release(job.id, self.worker_id)
+        # "lost": the reaper gave the job to another worker; nothing is ours to record
+
+    def _record_failure(self, job: ClaimedJob, error: Exception) -> None:
+        error_class = classify(error)
+        stage = error.stage if isinstance(error, ReelforgeError) else None
+        message = error.message if isinstance(error, ReelforgeError) else repr(error)
+        if error_class is ErrorClass.SYSTEM:
+            log.error("job %s failed with a system error", job.id, exc_info=error)
+        self.manager.fail(
+            job.id, self.worker_id, error_class, message, stage, job.attempts, job.max_attempts
+        )
+
+
+class WorkerPool:
+    """N workers as threads in this process: the embedded default (`reelforge serve`)."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+        self._threads = [
+            threading.Thread(target=w.run, name=f"worker-{i}", daemon=True)
+            for i, w in enumerate(workers)
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        for worker in self.workers:
+            worker.stop()
+        for thread in self._threads:
+            thread.join(timeout_s)

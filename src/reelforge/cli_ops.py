@@ -14,6 +14,7 @@ from rich.table import Table
 
 from reelforge.db.migrate import upgrade
 from reelforge.db.session import make_engine
+from reelforge.jobs.alerts import WebhookAlert
 from reelforge.jobs.kinds import default_kinds
 from reelforge.jobs.manager import JobManager
 from reelforge.jobs.stats import queue_stats
@@ -27,7 +28,9 @@ out = Console(soft_wrap=True)
 
 def manager_for(settings: Settings) -> JobManager:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return JobManager(make_engine(settings.db_url))
+    webhook = settings.admin_webhook_url
+    alert = WebhookAlert(webhook.get_secret_value()) if webhook else None
+    return JobManager(make_engine(settings.db_url), on_system_error=alert)
 
 
 @db_app.command("upgrade")

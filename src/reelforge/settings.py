@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; default `sqlite:///<data_dir>/reelforge.db`. For scale-out use
     `postgresql+psycopg://user:pass@host/db`."""
     log_level: str = "WARNING"
+    admin_webhook_url: SecretStr | None = None
+    """POSTed a JSON alert on every system error (a render failing on our side)."""
     providers: ProviderSettings = ProviderSettings()
 
     @property

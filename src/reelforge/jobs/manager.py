@@ -48,8 +48,11 @@ class JobManager:
         engine: Engine,
         policy: SchedulingPolicy | None = None,
         clock: Callable[[], datetime] = utcnow,
+        on_system_error: Callable[[UUID, str, str | None], object] | None = None,
     ) -> None:
         self.engine = engine
+        self.on_system_error = on_system_error
+        """Called after a system error is recorded (e.g. `alerts.WebhookAlert`)."""
         self.policy = policy or SchedulingPolicy()
         self.clock = clock
         self.wakeup = threading.Event()
@@ -237,7 +240,7 @@ class JobManager:
         return True
 
     def _notify_admins(self, job_id: UUID, message: str, stage: str | None) -> None:
-        """A system error: an event for every admin (the API shows them; webhooks later)."""
+        """A system error: an event for every admin, then the optional alert hook."""
         with Session(self.engine) as session, session.begin():
             now = self.clock()
             for admin in session.query(User).filter(User.is_admin.is_(True)):
@@ -246,6 +249,8 @@ class JobManager:
                         admin.id, job_id, "system_error", {"message": message, "stage": stage}, now
                     )
                 )
+        if self.on_system_error is not None:
+            self.on_system_error(job_id, message, stage)
 
     # -- from outside ----------------------------------------------------------------------
 

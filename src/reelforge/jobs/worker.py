@@ -61,11 +61,17 @@ class _Lease:
         self.reported_stage: str | None = None
         self.interrupt: str | None = None
         self.done = threading.Event()
+        self.completed: list[str] = []
+        """Stages finished in this attempt: the job's checkpoints (their artifacts are cached,
+        so a retry resumes there)."""
+        self.reported_completed = 0
 
     def on_progress(self, stage: str, fraction: float, message: str) -> None:
         if self.interrupt is not None:
             raise Interrupted(self.interrupt)
         self.stage, self.progress = stage, fraction
+        if fraction >= 1.0 and stage not in self.completed:
+            self.completed.append(stage)
 
 
 class Worker:
@@ -135,10 +141,15 @@ class Worker:
     def _heartbeat(self, job: ClaimedJob, lease: _Lease) -> None:
         while not lease.done.wait(self.timings.heartbeat_s):
             stage = lease.stage if lease.stage != lease.reported_stage else None
-            reply = self.manager.heartbeat(
-                job.id, self.worker_id, progress=lease.progress, stage=stage
+            completed = list(lease.completed)
+            checkpoints = (
+                {"completed": completed} if len(completed) > lease.reported_completed else None
             )
-            lease.reported_stage = lease.stage
+            reply = self.manager.heartbeat(
+                job.id, self.worker_id, progress=lease.progress, stage=stage,
+                checkpoints=checkpoints,
+            )  # fmt: skip
+            lease.reported_stage, lease.reported_completed = lease.stage, len(completed)
             if reply is None:
                 lease.interrupt = "lost"
             elif reply:

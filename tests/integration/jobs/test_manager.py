@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import MappingProxyType
 from uuid import UUID, uuid4
 
@@ -11,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import Event, JobState, Plan, RenderJob, User
+from reelforge.jobs.alerts import WebhookAlert
 from reelforge.jobs.manager import JobManager
 from reelforge.jobs.policy import DEFAULT_CONCURRENCY, SchedulingPolicy
 from reelforge.jobs.retry import ErrorClass
@@ -226,3 +230,31 @@ def test_progress_heartbeats_write_stage_events(engine: Engine, manager: JobMana
     job = state(engine, job_id)
     assert (job.progress, job.stage) == (0.4, "voice")
     assert events(engine, job_id) == ["queued", "started", "progress"]
+
+
+def test_system_errors_reach_the_admin_webhook(engine: Engine, clock: Clock) -> None:
+    received: list[dict[str, object]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            """Quiet."""
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    alerts: list[threading.Thread] = []
+    hook = WebhookAlert(f"http://127.0.0.1:{server.server_port}/alerts")
+    manager = JobManager(engine, clock=clock, on_system_error=lambda *a: alerts.append(hook(*a)))
+    [job_id] = submit(manager, add_user(engine, Plan.PRO))
+    [job] = manager.claim("w")
+    manager.fail(job.id, "w", ErrorClass.SYSTEM, "disk full", "compose", 1, 3)
+    for thread in alerts:
+        thread.join(5)
+    server.shutdown()
+    assert received == [
+        {"event": "system_error", "job_id": str(job_id), "message": "disk full", "stage": "compose"}
+    ]

@@ -1,0 +1,41 @@
+"""Admin alerts for system errors, beyond the event every admin gets: an optional webhook.
+
+The POST runs on a background thread with a short timeout: an unreachable alert
+endpoint must never slow down or break the queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+log = logging.getLogger(__name__)
+WEBHOOK_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAlert:
+    url: str
+
+    def __call__(self, job_id: UUID, message: str, stage: str | None) -> threading.Thread:
+        payload = {"event": "system_error", "job_id": str(job_id), "message": message,
+                   "stage": stage}  # fmt: skip
+        thread = threading.Thread(target=self._post, args=(payload,), daemon=True)
+        thread.start()
+        return thread
+
+    def _post(self, payload: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            self.url, data=json.dumps(payload).encode(), method="POST",
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S):
+                pass
+        except OSError as exc:
+            log.warning("admin webhook %s failed: %s", self.url, exc)

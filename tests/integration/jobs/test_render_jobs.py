@@ -1,0 +1,78 @@
+"""Real renders through the queue: progress events, checkpoints, cancel with cleanup."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from reelforge.db.models import Event, JobState, Plan
+from reelforge.engine.storyboard import Storyboard
+from reelforge.jobs.kinds import default_kinds
+from reelforge.jobs.manager import JobManager
+from reelforge.jobs.worker import Worker, WorkerTimings
+
+from .test_worker import add_user, job, submit, wait_for
+
+pytestmark = pytest.mark.slow
+TIMINGS = WorkerTimings(heartbeat_s=0.2, poll_s=0.2)
+
+
+def storyboard(*narrations: str) -> dict[str, object]:
+    return Storyboard.model_validate(
+        {"settings": {"resolution": "480p"}, "scenes": [{"narration": n} for n in narrations]}
+    ).model_dump(mode="json")
+
+
+def start(engine: Engine, tmp_path: Path) -> tuple[JobManager, Worker, threading.Thread]:
+    manager = JobManager(engine)
+    worker = Worker(manager, default_kinds(tmp_path / "data", tmp_path / "cache"), timings=TIMINGS)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    return manager, worker, thread
+
+
+def test_a_render_job_produces_a_video_with_progress_events(engine: Engine, tmp_path: Path) -> None:
+    manager, worker, thread = start(engine, tmp_path)
+    job_id = submit(
+        manager, add_user(engine, Plan.FREE), "render",
+        storyboard=storyboard("Tides rise twice a day.", "The moon pulls the oceans."),
+    )  # fmt: skip
+    wait_for(lambda: job(engine, job_id).state == JobState.SUCCEEDED, timeout_s=120)
+    worker.stop()
+    thread.join(10)
+    done = job(engine, job_id)
+    assert done.result is not None and Path(done.result["video"]).stat().st_size > 0
+    assert done.progress == 1.0
+    with Session(engine) as session:
+        kinds = list(session.scalars(select(Event.type).where(Event.job_id == job_id)))
+        stages = [
+            e.data["stage"]
+            for e in session.scalars(select(Event).where(Event.job_id == job_id))
+            if e.type == "progress"
+        ]
+    assert kinds[:2] == ["queued", "started"] and kinds[-1] == "succeeded"
+    assert stages  # heartbeats recorded the stages as they went
+
+
+def test_cancel_stops_a_real_render_and_cleans_up(engine: Engine, tmp_path: Path) -> None:
+    manager, worker, thread = start(engine, tmp_path)
+    user = add_user(engine, Plan.FREE)
+    narration = [f"Sentence number {i} keeps this render busy for a while." for i in range(12)]
+    job_id = submit(manager, user, "render", storyboard=storyboard(*narration))
+    wait_for(lambda: job(engine, job_id).stage in {"voice", "compose"}, timeout_s=60)
+    asked = time.monotonic()
+    manager.cancel(job_id, user.id)
+    wait_for(lambda: job(engine, job_id).state == JobState.CANCELED, timeout_s=10)
+    assert time.monotonic() - asked < 2.0
+    worker.stop()
+    thread.join(10)
+    out_dir = tmp_path / "data" / "renders" / str(job_id)
+    leftovers = list(out_dir.iterdir()) if out_dir.exists() else []
+    assert leftovers == []
+    tmp_cache = tmp_path / "cache" / "tmp"
+    assert not tmp_cache.exists() or list(tmp_cache.iterdir()) == []

@@ -144,7 +144,10 @@ def _render(
         cues = timed_cues(speeches, timeline, settings)
         (work / "captions.srt").write_text(cap.to_srt(cues), encoding="utf-8")
         (work / "captions.vtt").write_text(cap.to_vtt(cues), encoding="utf-8")
-        ass_scripts = [segment_ass(cues, timeline, i, settings) for i in range(len(scenes))]
+        ass_scripts = [
+            segment_ass(speech, slot, settings)
+            for speech, slot in zip(speeches, timeline.slots, strict=True)
+        ]
     with ctx.stage("music"):
         music = music_bed(ctx, settings, timeline.duration_s)
     with ctx.stage("compose"):

@@ -31,8 +31,20 @@ class SceneSlot:
     frames: int
     fade_in_frames: int
     """Frames at the start blended from the previous scene (0 = hard cut or first scene)."""
-    voice_offset_s: float
-    """Where this scene's narration starts, from the start of the video."""
+    voice_lead_frames: int
+    """Frames from the scene's start to its narration's start."""
+    fps: int
+
+    @property
+    def voice_lead_s(self) -> float:
+        """Narration start within the scene: independent of where the scene sits in the video,
+        so a scene's own captions do not change when an earlier scene does."""
+        return self.voice_lead_frames / self.fps
+
+    @property
+    def voice_offset_s(self) -> float:
+        """Where this scene's narration starts, from the start of the video."""
+        return (self.start_frame + self.voice_lead_frames) / self.fps
 
     @property
     def end_frame(self) -> int:
@@ -69,7 +81,7 @@ def build_timeline(storyboard: Storyboard, voice_durations_s: list[float]) -> Ti
         wanted = needed if scene.duration_s == "auto" else max(scene.duration_s, needed)
         frames = round(wanted * fps)
         fade_in = fade if index > 0 and scene.transition is Transition.FADE else 0
-        voice_offset = (start + round(VOICE_LEAD_S * fps)) / fps
-        slots.append(SceneSlot(index, start, frames, min(fade_in, frames // 2), voice_offset))
+        lead = round(VOICE_LEAD_S * fps)
+        slots.append(SceneSlot(index, start, frames, min(fade_in, frames // 2), lead, fps))
         start += frames
     return Timeline(fps=fps, slots=tuple(slots))

@@ -4,7 +4,17 @@ from itertools import pairwise
 from pathlib import Path
 
 from reelforge.engine.captions import Cue, layout, scene_cues, settle, to_ass, to_srt, to_vtt
-from reelforge.engine.storyboard import Aspect, CaptionPosition, Captions, CaptionStyle
+from reelforge.engine.stages.captions import segment_ass
+from reelforge.engine.storyboard import (
+    Aspect,
+    CaptionPosition,
+    Captions,
+    CaptionStyle,
+    Scene,
+    Storyboard,
+    VideoSettings,
+)
+from reelforge.engine.timeline import build_timeline
 from reelforge.providers.base import Speech, SpokenSentence, Word
 
 NINE = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -87,3 +97,14 @@ def test_plain_styles_have_one_event_per_cue() -> None:
     for style in (CaptionStyle.OUTLINE, CaptionStyle.BOX):
         ass = to_ass([cue], Captions(style=style), Aspect.LANDSCAPE, (1280, 720), shift_s=0.0)
         assert sum(line.startswith("Dialogue:") for line in ass.splitlines()) == 1
+
+
+def test_a_segments_captions_do_not_change_when_an_earlier_scene_does() -> None:
+    board = Storyboard(scenes=(Scene(narration="a"), Scene(narration="b")))
+    speech = _speech()
+    scripts = set()
+    for first_scene_s in (3.0, 3.37, 4.123, 5.999):
+        slot = build_timeline(board, [first_scene_s, speech.duration_s]).slots[1]
+        scripts.add(segment_ass(speech, slot, VideoSettings()))
+    assert len(scripts) == 1
+    assert "Dialogue:" in scripts.pop()

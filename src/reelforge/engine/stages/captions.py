@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reelforge.engine import captions as cap
 from reelforge.engine.storyboard import VideoSettings
-from reelforge.engine.timeline import Timeline
+from reelforge.engine.timeline import SceneSlot, Timeline
 from reelforge.providers.base import Speech
 
 
@@ -20,13 +20,14 @@ def timed_cues(
     return cap.settle(cues, timeline.duration_s)
 
 
-def segment_ass(
-    cues: list[cap.Cue], timeline: Timeline, index: int, settings: VideoSettings
-) -> str:
-    """The ASS script burned into scene `index`'s segment ('' when captions are off)."""
+def segment_ass(speech: Speech, slot: SceneSlot, settings: VideoSettings) -> str:
+    """The ASS script burned into one scene's segment ('' when captions are off).
+
+    Built from scene-relative times only (the scene's speech, its lead and length), so
+    it — and the segment's cache key — stays the same when other scenes change.
+    """
     if not settings.captions.enabled:
         return ""
-    slot = timeline.slots[index]
-    start_s, end_s = slot.start_frame / timeline.fps, slot.end_frame / timeline.fps
-    mine = [c for c in cues if start_s <= c.start_s < end_s]
-    return cap.to_ass(mine, settings.captions, settings.aspect, settings.size, start_s)
+    cues = cap.scene_cues(speech, slot.voice_lead_s, settings.captions.max_words_per_cue)
+    settled = cap.settle(cues, slot.frames / slot.fps)
+    return cap.to_ass(settled, settings.captions, settings.aspect, settings.size, shift_s=0.0)

@@ -24,6 +24,12 @@ from reelforge.providers.base import Speech
 
 PARALLEL_SEGMENTS = 2
 """Two encoders overlap one's frame making with the other's encoding on 2 cores."""
+PARALLEL_MAX_PIXELS = 1280 * 720
+"""Above this frame size one encoder at a time: each x264 at 1080p holds ~340 MiB."""
+
+
+def parallel_segments(size: tuple[int, int]) -> int:
+    return PARALLEL_SEGMENTS if size[0] * size[1] <= PARALLEL_MAX_PIXELS else 1
 MUX_SHARE = 0.05
 """Part of the compose progress bar left for joining."""
 
@@ -161,7 +167,7 @@ def compose_video(
     segments = _Segments(ctx, settings, timeline, visuals, encoder)
     with (
         ThreadPoolExecutor(max_workers=1) as mixer,
-        ThreadPoolExecutor(max_workers=PARALLEL_SEGMENTS) as encoders,
+        ThreadPoolExecutor(max_workers=parallel_segments(settings.size)) as encoders,
     ):
         audio: Future[Path] = mixer.submit(
             _audio, ctx, settings, timeline, voices, music, encoder, work

@@ -13,10 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from reelforge.db.migrate import upgrade
+from reelforge.db.models import Plan
 from reelforge.db.session import make_engine
 from reelforge.jobs.alerts import WebhookAlert
 from reelforge.jobs.kinds import default_kinds
 from reelforge.jobs.manager import JobManager
+from reelforge.jobs.policy import SchedulingPolicy
 from reelforge.jobs.stats import queue_stats
 from reelforge.jobs.worker import Worker, WorkerTimings
 from reelforge.settings import Settings, get_settings
@@ -30,7 +32,18 @@ def manager_for(settings: Settings) -> JobManager:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     webhook = settings.admin_webhook_url
     alert = WebhookAlert(webhook.get_secret_value()) if webhook else None
-    return JobManager(make_engine(settings.db_url), on_system_error=alert)
+    return JobManager(make_engine(settings.db_url), policy_for(settings), on_system_error=alert)
+
+
+def policy_for(settings: Settings) -> SchedulingPolicy:
+    knobs = settings.queue
+    concurrency = {
+        Plan.FREE: knobs.concurrency_free,
+        Plan.BASIC: knobs.concurrency_basic,
+        Plan.PRO: knobs.concurrency_pro,
+        Plan.ENTERPRISE: knobs.concurrency_enterprise,
+    }
+    return SchedulingPolicy(ageing_s=knobs.ageing_s, concurrency=concurrency)
 
 
 @db_app.command("upgrade")

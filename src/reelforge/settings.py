@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import make_url
 
@@ -34,6 +34,16 @@ class ProviderSettings(BaseModel):
     llm_model: str | None = None
 
 
+class QueueSettings(BaseModel):
+    """Scheduling knobs (docs/queue.md): ageing period and concurrent renders per plan."""
+
+    ageing_s: float = Field(default=60.0, gt=0)
+    concurrency_free: int = Field(default=1, ge=1)
+    concurrency_basic: int = Field(default=2, ge=1)
+    concurrency_pro: int = Field(default=4, ge=1)
+    concurrency_enterprise: int = Field(default=8, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFORGE_", env_nested_delimiter="__", extra="ignore"
@@ -50,6 +60,7 @@ class Settings(BaseSettings):
     admin_webhook_url: SecretStr | None = None
     """POSTed a JSON alert on every system error (a render failing on our side)."""
     providers: ProviderSettings = ProviderSettings()
+    queue: QueueSettings = QueueSettings()
 
     @property
     def db_url(self) -> str:

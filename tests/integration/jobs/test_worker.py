@@ -24,7 +24,7 @@ from reelforge.db.models import Base, Event, JobState, Plan, RenderJob, User
 from reelforge.jobs.kinds import noop, sleep
 from reelforge.jobs.manager import JobManager
 from reelforge.jobs.policy import DEFAULT_CONCURRENCY
-from reelforge.jobs.worker import Worker, WorkerTimings
+from reelforge.jobs.worker import Worker, WorkerPool, WorkerTimings
 
 FAST = WorkerTimings(heartbeat_s=0.2, poll_s=0.2, stale_after_s=2.0, reap_every_s=0.5, grace_s=30)
 KINDS = {"noop": noop, "sleep": sleep}
@@ -216,3 +216,16 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes_once(
     assert job(engine, job_id).attempts == 2
     assert output.read_text().splitlines() == [f"{job_id} attempt 2"]
     assert survivor.returncode == 0  # SIGTERM is a graceful stop
+
+
+def test_an_in_process_pool_runs_jobs_in_parallel_and_stops(engine: Engine) -> None:
+    manager = JobManager(engine)
+    user = add_user(engine, Plan.PRO)
+    ids = [submit(manager, user, "sleep", seconds=0.5) for _ in range(4)]
+    pool = WorkerPool([Worker(manager, KINDS, timings=FAST) for _ in range(4)])
+    started = time.monotonic()
+    pool.start()
+    wait_for(lambda: all(job(engine, i).state == JobState.SUCCEEDED for i in ids))
+    assert time.monotonic() - started < 1.9  # four 0.5 s jobs, not one after another
+    pool.stop(timeout_s=5)
+    assert not any(t.is_alive() for t in pool._threads)

@@ -30,6 +30,8 @@ PARALLEL_MAX_PIXELS = 1280 * 720
 
 def parallel_segments(size: tuple[int, int]) -> int:
     return PARALLEL_SEGMENTS if size[0] * size[1] <= PARALLEL_MAX_PIXELS else 1
+
+
 MUX_SHARE = 0.05
 """Part of the compose progress bar left for joining."""
 

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+
+from reelforge.cli_ops import policy_for
+from reelforge.db.models import Plan
+from reelforge.settings import Settings
+
+
+def test_defaults_put_the_database_in_the_data_dir(tmp_path: object) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.db_url == f"sqlite:///{tmp_path}/reelforge.db"
+
+
+def test_queue_knobs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REELFORGE_QUEUE__CONCURRENCY_FREE", "3")
+    monkeypatch.setenv("REELFORGE_QUEUE__AGEING_S", "30")
+    policy = policy_for(Settings())
+    assert policy.concurrency[Plan.FREE] == 3 and policy.concurrency[Plan.PRO] == 4
+    assert policy.ageing_s == 30
+
+
+def test_masked_settings_hide_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(
+        database_url="postgresql+psycopg://app:hunter2@db/reelforge",
+        admin_webhook_url="https://hooks.example/T0K3N",
+    )
+    shown = str(settings.masked())
+    assert "hunter2" not in shown and "T0K3N" not in shown

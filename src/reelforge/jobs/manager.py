@@ -116,7 +116,7 @@ class JobManager:
 
     def _claim_best(self, conn: Connection, worker_id: str, now: datetime) -> ClaimedJob | None:
         """Start the best job the policy allows (heads are re-read: the last claim changed them)."""
-        heads = conn.execute(q.candidate_heads(now, CANDIDATES_PER_CLAIM)).all()
+        heads = conn.execute(q.candidate_heads(), {"now": now, "limit": CANDIDATES_PER_CLAIM}).all()
         candidates = [
             Candidate(r.id, r.owner_id, Plan(r.plan), r.enqueued_at, r.running, r.last_claimed_at)
             for r in heads
@@ -137,8 +137,8 @@ class JobManager:
         limit = self.policy.concurrency[candidate.plan]
         if conn.execute(q.running_count(owner)).scalar_one() >= limit:
             return None
-        if conn.execute(q.lock_queued_job(candidate.job_id)).first() is None:
-            return None
+        # No separate job-row lock: only a holder of the owner's row starts their jobs, and
+        # the update re-checks `state = 'queued'`, so a job can never be started twice.
         row = conn.execute(q.start_job(candidate.job_id, worker_id, now)).first()
         if row is None:
             return None

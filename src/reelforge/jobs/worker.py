@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from reelforge.errors import ReelforgeError
 from reelforge.jobs.kinds import JobRunner
 from reelforge.jobs.manager import ClaimedJob, JobManager
@@ -100,8 +102,13 @@ class Worker:
         waker: Waker = waker_for(self.manager.engine, self.manager.wakeup)
         try:
             while not self.stopping.is_set():
-                self._maybe_reap()
-                jobs = self.manager.claim(self.worker_id)
+                try:
+                    self._maybe_reap()
+                    jobs = self.manager.claim(self.worker_id)
+                except OperationalError as exc:  # database restarting or unreachable
+                    log.warning("queue database unavailable, retrying: %s", exc)
+                    self.stopping.wait(self.timings.poll_s)
+                    continue
                 if jobs:
                     self.run_job(jobs[0])
                 else:

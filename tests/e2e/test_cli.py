@@ -213,3 +213,21 @@ def test_settings_are_logged_with_secrets_masked(tmp_path: Path) -> None:
     assert '"event": "settings"' in done.stderr
     assert "sk-very-secret" not in done.stderr + done.stdout
     assert "**********" in done.stderr
+
+
+def test_db_upgrade_then_queue_stats(tmp_path: Path) -> None:
+    env = {**os.environ, "REELFORGE_DATA_DIR": str(tmp_path / "data")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "reelforge", *args], cwd=tmp_path, env=env,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    for _ in range(2):  # idempotent
+        upgraded = run("db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+    assert (tmp_path / "data" / "reelforge.db").is_file()
+    stats = run("queue", "stats", "--json")
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["queued_by_plan"] == {}

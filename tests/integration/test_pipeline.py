@@ -152,7 +152,7 @@ def test_a_users_music_file_is_mixed_under_the_voice(tmp_path: Path) -> None:
     silent = Storyboard.model_validate(
         {
             "settings": {**SETTINGS, "music": {"enabled": False}},
-            "scenes": [{"narration": NARRATIONS[0]}],
+            "scenes": [{"narration": NARRATIONS[0], "duration_s": 6.0}],
         }
     )
     cache = tmp_path / "cache"

@@ -1,0 +1,1 @@
+"""Benchmarks for reelforge (`make bench`); results land in bench/RESULTS.md and bench/results/."""

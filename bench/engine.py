@@ -34,7 +34,7 @@ from bench.engine_report import (
     load_results,
     machine_facts,
     render_section,
-    replace_section,
+    write_section,
 )
 from bench.measure import MIB, measure, wait_for_quiet
 from reelforge.engine.pipeline import RenderResult, render
@@ -377,7 +377,7 @@ def write_results(cases: list[CaseResult], warmup: RenderRun) -> None:
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
     payload = results_json(cases, warmup, machine)
     RESULTS_JSON.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    replace_section(RESULTS_MD, render_section(cases, warmup, machine))
+    write_section(RESULTS_MD, render_section(cases, warmup, machine))
     project = BENCH_DIR.parent
     say(f"\nwrote {RESULTS_JSON.relative_to(project)} and {RESULTS_MD.relative_to(project)}")
 
@@ -397,7 +397,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.report_only:
-        replace_section(RESULTS_MD, render_section(*load_results(RESULTS_JSON)))
+        write_section(RESULTS_MD, render_section(*load_results(RESULTS_JSON)))
         return 0
     cases = [c for c in CASES if not args.case or c.key in args.case]
     started = time.perf_counter()

@@ -10,11 +10,12 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 from dataclasses import dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
+
+from bench.report import cpu_model, mark, markdown_table, replace_section
 
 T = TypeVar("T")
 GIB = 1024**3
@@ -79,7 +80,7 @@ class Target:
 
     @property
     def mark(self) -> str:
-        return ("met" if self.met else "missed") + (" (noisy)" if self.noisy else "")
+        return mark(self.met, self.noisy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,18 +123,13 @@ class CaseResult:
 
 def machine_facts() -> dict[str, str]:
     """What the numbers depend on: CPUs, memory, tool versions, when."""
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-        cpu = found.group(1).strip() if found else cpu
     import imageio_ffmpeg
     import psutil
 
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "memory": f"{psutil.virtual_memory().total / GIB:.1f} GiB",
         "python": platform.python_version(),
         "ffmpeg": imageio_ffmpeg.get_ffmpeg_version(),
@@ -153,11 +149,6 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{stage} {n}" for stage, n in counts.items()) or "none"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def _first_row(what: str, run: RenderRun, target: str) -> list[str]:
     realtime, other = f"{run.realtime_x:.2f}x", f"{run.other_cpu_pct:.0f} %"
     peak = f"{_mib(run.peak_rss_mib)} (+{_mib(run.added_rss_mib)})"
@@ -173,7 +164,7 @@ def _first_renders(cases: list[CaseResult], warmup: RenderRun) -> list[str]:
         marks = _target_marks(case, ("realtime", "duration", "memory"))
         rows.append(_first_row(what, case.first, marks))
     header = ["first render (cold cache)", "video", "wall", "realtime", "peak RSS (+added)"]
-    return _table([*header, "other CPU", "target"], rows)
+    return markdown_table([*header, "other CPU", "target"], rows)
 
 
 def _stages(cases: list[CaseResult]) -> list[str]:
@@ -183,7 +174,7 @@ def _stages(cases: list[CaseResult]) -> list[str]:
         share = seconds.get("compose", 0.0) / case.first.wall_s
         cells = [_s(seconds[s]) if s in seconds else "—" for s in STAGE_ORDER]
         rows.append([case.label, *cells, f"{share:.0%}"])
-    return _table(["case", *STAGE_ORDER, "compose share"], rows)
+    return markdown_table(["case", *STAGE_ORDER, "compose share"], rows)
 
 
 def _rerender_row(case: CaseResult, what: str, run: RenderRun, target: str) -> list[str]:
@@ -203,7 +194,7 @@ def _rerenders(cases: list[CaseResult]) -> list[str]:
         rows.append(_rerender_row(case, "unchanged storyboard", case.cached, cached_target))
         rows.append(_rerender_row(case, edit_what, case.edit, _target_marks(case, ("edit",))))
     header = ["case", "re-render", "wall", "of first", "cache misses", "other CPU", "target"]
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def _versus_moviepy(cases: list[CaseResult]) -> list[str]:
@@ -237,7 +228,7 @@ def _versus_moviepy(cases: list[CaseResult]) -> list[str]:
         "other CPU ours / MoviePy",
         "target",
     ]
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def _probes(cases: list[CaseResult]) -> list[str]:
@@ -255,12 +246,12 @@ def _probes(cases: list[CaseResult]) -> list[str]:
         for name, p in case.probes.items()
     ]
     header = ["case", "output", "frames", "video", "audio", "size", "format"]
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def _targets(cases: list[CaseResult]) -> list[str]:
     rows = [[t.goal, t.case, t.measured, t.mark] for c in cases for t in c.targets]
-    return _table(["target", "case", "measured", "result"], rows)
+    return markdown_table(["target", "case", "measured", "result"], rows)
 
 
 def _mark(ok: bool) -> str:
@@ -339,16 +330,9 @@ def render_section(cases: list[CaseResult], warmup: RenderRun, machine: dict[str
     return "\n".join(line for block in blocks for line in block)
 
 
-def replace_section(path: Path, section: str) -> None:
-    """Write `section` into `path`, replacing only an existing `## Engine` section."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\s*$.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    body = section.rstrip() + "\n\n"
-    if pattern.search(text):
-        text = pattern.sub(lambda _: body, text, count=1)
-    else:
-        text = text.rstrip() + "\n\n" + body
-    path.write_text(text.rstrip() + "\n", encoding="utf-8")
+def write_section(path: Path, section: str) -> None:
+    """Replace only the `## Engine` section of `path`."""
+    replace_section(path, SECTION, section)
 
 
 def _pick(cls: type[T], data: dict[str, Any]) -> T:

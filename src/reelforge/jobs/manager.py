@@ -132,18 +132,22 @@ class JobManager:
     ) -> ClaimedJob | None:
         owner = candidate.owner_id
         assert isinstance(owner, UUID) and isinstance(candidate.job_id, UUID)
-        if conn.execute(q.lock_user(owner)).first() is None:
+        # SQLite's BEGIN IMMEDIATE already serialises claims; PostgreSQL needs the row lock.
+        if not is_sqlite(self.engine) and conn.execute(q.lock_user(owner)).first() is None:
             return None  # another worker is claiming for this user right now
         limit = self.policy.concurrency[candidate.plan]
         if conn.execute(q.running_count(owner)).scalar_one() >= limit:
             return None
         # No separate job-row lock: only a holder of the owner's row starts their jobs, and
         # the update re-checks `state = 'queued'`, so a job can never be started twice.
-        row = conn.execute(q.start_job(candidate.job_id, worker_id, now)).first()
+        # `started_at` is read after the lock, so it never predates the previous job's end.
+        started = max(self.clock(), now)
+        row = conn.execute(q.start_job(candidate.job_id, worker_id, started)).first()
         if row is None:
             return None
-        conn.execute(q.mark_served(owner, now))
-        conn.execute(q.append_event(owner, row.id, "started", {"attempt": row.attempts}, now))
+        conn.execute(q.mark_served(owner, started))
+        event = q.append_event(owner, row.id, "started", {"attempt": row.attempts}, started)
+        conn.execute(event)
         return ClaimedJob(
             row.id, row.owner_id, row.kind, row.payload, row.attempts, row.max_attempts,
             row.checkpoints,

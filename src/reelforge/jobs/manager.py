@@ -265,7 +265,7 @@ class JobManager:
         """
         with self.engine.begin() as conn:
             now = self.clock()
-            row = conn.execute(q.request_cancel(job_id, owner_id, now)).first()
+            row = conn.execute(q.request_cancel(job_id, owner_id)).first()
             if row is None:
                 return None
             state = JobState(row.state)

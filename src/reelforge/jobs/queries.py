@@ -150,7 +150,7 @@ def finish(job_id: UUID, worker_id: str, values: dict[str, Any]) -> Update:
     )
 
 
-def request_cancel(job_id: UUID, owner_id: UUID, now: datetime) -> Update:
+def request_cancel(job_id: UUID, owner_id: UUID) -> Update:
     """Queued jobs are canceled at once; running ones are flagged for their worker."""
     return (
         update(jobs)
@@ -196,7 +196,7 @@ def append_event(
     )
 
 
-def queued_by_plan(now: datetime) -> Select[Any]:
+def queued_by_plan() -> Select[Any]:
     return (
         select(jobs.c.plan, func.count(), func.min(jobs.c.enqueued_at))
         .where(jobs.c.state == JobState.QUEUED)

@@ -42,7 +42,7 @@ def queue_stats(manager: JobManager) -> QueueStats:
     """Health over the last 24 h (at most the latest 5 000 finished jobs)."""
     now = manager.clock()
     with manager.engine.connect() as conn:
-        queued = conn.execute(q.queued_by_plan(now)).all()
+        queued = conn.execute(q.queued_by_plan()).all()
         running = conn.execute(q.running_by_worker()).all()
         finished = conn.execute(q.recent_finished(now - WINDOW, SAMPLE_LIMIT)).all()
     oldest = min((row[2] for row in queued), default=None)

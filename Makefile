@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast lint format bench clean
+.PHONY: setup run demo test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
+	$(BIN)/reelforge serve
+
+demo: setup
 	$(BIN)/reelforge render --prompt-file examples/demo.txt -o out/demo.mp4
 
 lint: setup

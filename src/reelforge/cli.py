@@ -1,4 +1,4 @@
-"""The `reelforge` command: render, storyboard, voices, doctor.
+"""The `reelforge` command: render, storyboard, voices, doctor; serve, worker, user, db, queue.
 
 Exit codes: 0 ok, 2 bad input (one readable line), 1 failure naming the stage.
 """
@@ -16,9 +16,11 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import OperationalError
 
 from reelforge import logs
 from reelforge.cli_ops import db_app, queue_app, worker
+from reelforge.cli_platform import serve, user_app
 from reelforge.engine.pipeline import STAGES, plan, render
 from reelforge.engine.storyboard import (
     Captions,
@@ -28,7 +30,7 @@ from reelforge.engine.storyboard import (
     VisualStyle,
     describe_validation_error,
 )
-from reelforge.errors import InvalidInput, ReelforgeError
+from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError
 from reelforge.providers.registry import Providers
 from reelforge.settings import Settings, get_settings
 
@@ -64,6 +66,8 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(queue_app, name="queue")
 app.command()(worker)
+app.command()(serve)
+app.add_typer(user_app, name="user")
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
@@ -293,6 +297,12 @@ def main() -> None:
     os.environ.setdefault("ORT_LOGGING_LEVEL", "3")
     try:
         app()
+    except (InvalidInput, NotFound, Conflict) as exc:
+        err.print(f"[red]error:[/] {exc.message}", highlight=False)
+        sys.exit(EXIT_BAD_INPUT)
     except ReelforgeError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(EXIT_FAILURE)
+    except OperationalError as exc:
+        err.print(f"[red]error:[/] database unavailable: {exc.orig}", highlight=False)
         sys.exit(EXIT_FAILURE)

@@ -13,37 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from reelforge.db.migrate import upgrade
-from reelforge.db.models import Plan
-from reelforge.db.session import make_engine
-from reelforge.jobs.alerts import WebhookAlert
-from reelforge.jobs.kinds import default_kinds
-from reelforge.jobs.manager import JobManager
-from reelforge.jobs.policy import SchedulingPolicy
 from reelforge.jobs.stats import queue_stats
 from reelforge.jobs.worker import Worker, WorkerTimings
-from reelforge.settings import Settings, get_settings
+from reelforge.platform import Platform
+from reelforge.settings import get_settings
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 queue_app = typer.Typer(help="The render queue.", no_args_is_help=True)
 out = Console(soft_wrap=True)
-
-
-def manager_for(settings: Settings) -> JobManager:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    webhook = settings.admin_webhook_url
-    alert = WebhookAlert(webhook.get_secret_value()) if webhook else None
-    return JobManager(make_engine(settings.db_url), policy_for(settings), on_system_error=alert)
-
-
-def policy_for(settings: Settings) -> SchedulingPolicy:
-    knobs = settings.queue
-    concurrency = {
-        Plan.FREE: knobs.concurrency_free,
-        Plan.BASIC: knobs.concurrency_basic,
-        Plan.PRO: knobs.concurrency_pro,
-        Plan.ENTERPRISE: knobs.concurrency_enterprise,
-    }
-    return SchedulingPolicy(ageing_s=knobs.ageing_s, concurrency=concurrency)
 
 
 @db_app.command("upgrade")
@@ -58,9 +35,10 @@ def db_upgrade() -> None:
 def _work(stale_after_s: float) -> None:
     """One worker process: run jobs until SIGTERM/SIGINT, then stop gracefully."""
     settings = get_settings()
+    platform = Platform(settings)
     worker = Worker(
-        manager_for(settings),
-        default_kinds(settings.data_dir, settings.cache_dir),
+        platform.jobs,
+        platform.job_kinds(),
         timings=WorkerTimings(stale_after_s=stale_after_s),
     )
 
@@ -103,7 +81,7 @@ def worker(
 @queue_app.command("stats")
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Depth per plan, running per worker, oldest wait, success rate, wait and run times."""
-    health = queue_stats(manager_for(get_settings()))
+    health = queue_stats(Platform(get_settings()).jobs)
     if as_json:
         out.print(json.dumps(health.as_dict(), indent=2), highlight=False)
         return

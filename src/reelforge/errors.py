@@ -7,7 +7,12 @@
     ├── RenderError                composition failed
     │   └── FFmpegError            ffmpeg exited non-zero: command, code, stderr tail
     ├── JobError                   the queue could not run a job
-    └── StorageError               the cache or blob store could not read/write
+    ├── StorageError               the cache or blob store could not read/write
+    ├── Unauthorized               missing, expired or revoked credentials
+    ├── Forbidden                  signed in, but not allowed (e.g. not an admin)
+    ├── Conflict                   the request clashes with the current state
+    ├── LimitExceeded              a plan limit (duration, resolution, minutes) is reached
+    └── RateLimited                too many requests; `retry_after_s` says when to retry
 
 `retryable` tells the job queue whether another attempt may succeed.
 """
@@ -62,3 +67,25 @@ class JobError(ReelforgeError):
 
 class StorageError(ReelforgeError):
     retryable = True
+
+
+class Unauthorized(ReelforgeError):
+    pass
+
+
+class Forbidden(ReelforgeError):
+    pass
+
+
+class Conflict(ReelforgeError):
+    pass
+
+
+class LimitExceeded(ReelforgeError):
+    pass
+
+
+class RateLimited(ReelforgeError):
+    def __init__(self, message: str, *, retry_after_s: int, stage: str | None = None) -> None:
+        super().__init__(message, stage=stage)
+        self.retry_after_s = retry_after_s

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +44,48 @@ class QueueSettings(BaseModel):
     concurrency_enterprise: int = Field(default=8, ge=1)
 
 
+class AuthSettings(BaseModel):
+    """Sessions: short JWT access tokens, rotating refresh tokens (docs/api.md)."""
+
+    access_ttl_s: int = Field(default=900, ge=60, le=3600)
+    idle_timeout_s: int = Field(default=3 * 24 * 3600, ge=60)
+    """A session not refreshed for this long ends."""
+    absolute_timeout_s: int = Field(default=30 * 24 * 3600, ge=60)
+    """A session ends this long after login, however active."""
+    issuer: str = "reelforge"
+    audience: str = "reelforge-api"
+    secure_cookies: bool = True
+    """`Secure` on the refresh cookie (browsers accept it on http://localhost too)."""
+
+
+class ApiSettings(BaseModel):
+    """The HTTP face: CORS, size and rate limits (`limits` syntax, e.g. `10/minute`)."""
+
+    cors_origins: list[str] = []
+    """Origins allowed to call the API from a browser, e.g. `["https://app.example"]`."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    rate_auth: str = "10/minute"
+    """Per client IP, on register, login and refresh."""
+    rate_submit: str = "30/minute"
+    """Per user, on render submissions."""
+    rate_api: str = "600/minute"
+    """Per user or IP, on everything else."""
+    trust_proxy_headers: bool = False
+    """Take the client IP from `X-Forwarded-For` (only behind your own load balancer)."""
+
+
+class S3Settings(BaseModel):
+    bucket: str | None = None
+    endpoint_url: str | None = None
+    """For S3-compatible servers (SeaweedFS, MinIO); empty for AWS."""
+    region: str = "us-east-1"
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    prefix: str = ""
+    url_ttl_s: int = Field(default=900, ge=10, le=7 * 24 * 3600)
+    """How long a signed download URL stays valid."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFORGE_", env_nested_delimiter="__", extra="ignore"
@@ -61,6 +103,16 @@ class Settings(BaseSettings):
     """POSTed a JSON alert on every system error (a render failing on our side)."""
     providers: ProviderSettings = ProviderSettings()
     queue: QueueSettings = QueueSettings()
+    secret_key: SecretStr | None = None
+    """Signs tokens and keys stored secrets. Unset: generated once into
+    `<data_dir>/secret.key` (fine for one host; set it for several)."""
+    redis_url: str | None = None
+    """Shared rate-limit counters across API replicas; memory when unset."""
+    storage: Literal["local", "s3"] = "local"
+    """Where renders and uploads live: `<data_dir>/blobs` or the `s3` bucket."""
+    s3: S3Settings = S3Settings()
+    auth: AuthSettings = AuthSettings()
+    api: ApiSettings = ApiSettings()
 
     @property
     def db_url(self) -> str:
@@ -69,8 +121,9 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """Settings as a dict safe to log: secrets and URL passwords shown as `**********`."""
         shown = self.model_dump(mode="json")
-        if self.database_url:
-            shown["database_url"] = make_url(self.database_url).render_as_string()
+        for name in ("database_url", "redis_url"):
+            if getattr(self, name):
+                shown[name] = make_url(getattr(self, name)).render_as_string()
         return shown
 
 

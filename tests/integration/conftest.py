@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 from reelforge.db.migrate import upgrade
 from reelforge.db.models import Base
 from reelforge.db.session import make_engine
+from tests.support.seaweed import S3Endpoint, seaweed_s3
 
 PG_SERVER = os.environ.get("REELFORGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
@@ -62,3 +63,10 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """One real SeaweedFS S3 server for the whole session (it takes ~3 s to start)."""
+    with seaweed_s3(tmp_path_factory.mktemp("seaweed")) as endpoint:
+        yield endpoint

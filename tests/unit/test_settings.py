@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from reelforge.cli_ops import policy_for
+from reelforge.platform import policy_for
 from reelforge.db.models import Plan
 from reelforge.settings import Settings
 

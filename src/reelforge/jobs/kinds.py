@@ -3,6 +3,7 @@ exist for benchmarks and crash/cancel tests and run the same queue paths."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,37 +11,74 @@ from pathlib import Path
 from typing import Any
 
 from reelforge.engine.context import ProgressCallback
+from reelforge.engine.storyboard import Storyboard, VideoSettings, describe_validation_error
 from reelforge.errors import InvalidInput, ProviderError
 from reelforge.jobs.manager import ClaimedJob
+from reelforge.storage import BlobStore
 
 JobRunner = Callable[[ClaimedJob, ProgressCallback], dict[str, Any]]
 
 
+RENDER_FILES = {
+    "video": ("video.mp4", "video/mp4"),
+    "thumbnail": ("thumbnail.jpg", "image/jpeg"),
+    "srt": ("subtitles.srt", "application/x-subrip"),
+    "vtt": ("subtitles.vtt", "text/vtt"),
+    "manifest": ("manifest.json", "application/json"),
+}
+"""What a finished render publishes: result key → (blob name, content type)."""
+
+
+def render_blob_key(job_id: object, name: str) -> str:
+    return f"renders/{job_id}/{name}"
+
+
 @dataclass(frozen=True, slots=True)
 class RenderKind:
-    """Renders the storyboard in the job's payload into `data_dir/renders/<job id>/`."""
+    """Renders the job's storyboard (or its prompt + settings) into `data_dir/renders/<id>/`;
+    with a blob store, publishes the files there (`renders/<id>/...`) and removes the copy."""
 
     data_dir: Path
     cache_dir: Path
+    blobs: BlobStore | None = None
 
     def __call__(self, job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
         from reelforge.engine.pipeline import render
-        from reelforge.engine.storyboard import Storyboard, describe_validation_error
 
-        try:
-            storyboard = Storyboard.model_validate(job.payload["storyboard"])
-        except (KeyError, ValueError) as exc:
-            message = f"job has no valid storyboard: {describe_validation_error(exc)}"
-            raise InvalidInput(message, stage="input") from exc
-        output = self.data_dir / "renders" / str(job.id) / "video.mp4"
+        source, settings = self._source(job.payload)
+        out_dir = self.data_dir / "renders" / str(job.id)
         result = render(
-            storyboard, output=output, cache_dir=self.cache_dir, on_progress=on_progress
-        )
-        return {
-            "video": str(result.video), "srt": str(result.srt), "vtt": str(result.vtt),
-            "thumbnail": str(result.thumbnail), "manifest": str(result.manifest),
+            source, settings=settings, output=out_dir / "video.mp4", cache_dir=self.cache_dir,
+            on_progress=on_progress,
+        )  # fmt: skip
+        files = {
+            "video": result.video, "srt": result.srt, "vtt": result.vtt,
+            "thumbnail": result.thumbnail, "manifest": result.manifest,
+        }  # fmt: skip
+        summary: dict[str, Any] = {
             "duration_s": result.duration_s, "stage_seconds": result.stage_seconds,
         }  # fmt: skip
+        if self.blobs is None:
+            return summary | {name: str(path) for name, path in files.items()}
+        on_progress("publish", 0.0, "uploading the files")
+        for name, path in files.items():
+            blob_name, content_type = RENDER_FILES[name]
+            self.blobs.put_file(render_blob_key(job.id, blob_name), path, content_type)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        on_progress("publish", 1.0, "published")
+        return summary | {"blobs": {name: RENDER_FILES[name][0] for name in files}}
+
+    @staticmethod
+    def _source(payload: dict[str, Any]) -> tuple[Storyboard | str, VideoSettings | None]:
+        """The payload's storyboard, or its prompt and settings for the script stage."""
+        try:
+            if "storyboard" in payload:
+                return Storyboard.model_validate(payload["storyboard"]), None
+            settings = VideoSettings.model_validate(payload.get("settings") or {})
+            return str(payload["prompt"]), settings
+        except (KeyError, ValueError) as exc:
+            message = f"job has no valid storyboard or prompt: {describe_validation_error(exc)}"
+            raise InvalidInput(message, stage="input") from exc
 
 
 def noop(job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
@@ -68,5 +106,7 @@ def sleep(job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
     return {"slept_s": seconds}
 
 
-def default_kinds(data_dir: Path, cache_dir: Path) -> dict[str, JobRunner]:
-    return {"render": RenderKind(data_dir, cache_dir), "noop": noop, "sleep": sleep}
+def default_kinds(
+    data_dir: Path, cache_dir: Path, blobs: BlobStore | None = None
+) -> dict[str, JobRunner]:
+    return {"render": RenderKind(data_dir, cache_dir, blobs), "noop": noop, "sleep": sleep}

@@ -258,21 +258,29 @@ class JobManager:
 
     # -- from outside ----------------------------------------------------------------------
 
-    def cancel(self, job_id: UUID, owner_id: UUID) -> JobState | None:
-        """Cancel a queued job now, or ask a running one's worker to stop.
+    def cancel(
+        self, job_id: UUID, owner_id: UUID, session: Session | None = None
+    ) -> JobState | None:
+        """Cancel a queued job now, or ask a running one's worker to stop; in the caller's
+        transaction when `session` is given (the caller commits), else in its own.
 
         Returns the job's state before, or None if the owner has no such live job.
         """
+        if session is not None:
+            return self._cancel(session.connection(), job_id, owner_id)
         with self.engine.begin() as conn:
-            now = self.clock()
-            row = conn.execute(q.request_cancel(job_id, owner_id)).first()
-            if row is None:
-                return None
-            state = JobState(row.state)
-            if state is JobState.QUEUED:
-                conn.execute(q.cancel_queued(job_id, now))
-                conn.execute(q.append_event(owner_id, job_id, "canceled", {}, now))
-            return state
+            return self._cancel(conn, job_id, owner_id)
+
+    def _cancel(self, conn: Connection, job_id: UUID, owner_id: UUID) -> JobState | None:
+        now = self.clock()
+        row = conn.execute(q.request_cancel(job_id, owner_id)).first()
+        if row is None:
+            return None
+        state = JobState(row.state)
+        if state is JobState.QUEUED:
+            conn.execute(q.cancel_queued(job_id, now))
+            conn.execute(q.append_event(owner_id, job_id, "canceled", {}, now))
+        return state
 
     def reap(self, stale_after_s: float) -> list[UUID]:
         """Requeue running jobs whose worker stopped heartbeating (it died)."""

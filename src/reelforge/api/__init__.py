@@ -1,0 +1,1 @@
+"""The platform's HTTP face (FastAPI): `create_app(platform)` builds it."""

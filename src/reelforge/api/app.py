@@ -1,0 +1,77 @@
+"""`create_app(platform)`: the routers under `/api/v1`, error handling, middleware, and
+the app's lifetime (the live-event poller; in-process render workers when asked)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry
+
+from reelforge.api import errors
+from reelforge.api.live import EventHub
+from reelforge.api.middleware import LimitsAndHeaders
+from reelforge.api.routes import admin, auth, health, live, projects, renders, users
+from reelforge.jobs.metrics import QueueCollector
+from reelforge.jobs.worker import Worker, WorkerPool
+from reelforge.logs import get_logger
+from reelforge.platform import Platform
+
+API_PREFIX = "/api/v1"
+log = get_logger("reelforge.api")
+
+
+def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
+    """The API for `platform`; `workers` > 0 also runs that many render workers in this
+    process (the embedded default: one command, no separate worker to start)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("starting", settings=platform.settings.masked(), workers=workers)
+        hub.start()
+        pool = WorkerPool([Worker(platform.jobs, platform.job_kinds()) for _ in range(workers)])
+        pool.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            pool.stop()
+            platform.engine.dispose()
+
+    app = FastAPI(
+        title="reelforge",
+        version=version("reelforge"),
+        summary="Prompt in, narrated MP4 out: projects, renders and live progress.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    hub = EventHub(platform.engine)
+    metrics = CollectorRegistry()
+    metrics.register(QueueCollector(platform.jobs))
+    app.state.platform = platform
+    app.state.hub = hub
+    app.state.metrics = metrics
+    errors.install(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (auth, users, projects, renders, live, health, admin):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    app.add_middleware(LimitsAndHeaders, max_body_bytes=platform.settings.api.max_body_bytes)
+    if platform.settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=platform.settings.api.cors_origins,
+            allow_credentials=True,  # the refresh cookie
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+            expose_headers=["Location", "Retry-After", "Idempotent-Replayed"],
+            max_age=600,
+        )
+    return app

@@ -1,0 +1,103 @@
+"""One place turns every error into `application/problem+json` (RFC 9457).
+
+Each problem has a stable `type` URN clients can switch on (listed in docs/api.md), a
+`title`, the HTTP `status`, and a `detail` line written for the person using the app.
+A server bug answers a generic 500 and is logged with its traceback, never shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from reelforge import errors
+from reelforge.logs import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:reelforge:problem:"
+log = get_logger("reelforge.api")
+
+_BY_CLASS: list[tuple[type[errors.ReelforgeError], int, str, str]] = [
+    (errors.InvalidInput, 422, "invalid-input", "Invalid input"),
+    (errors.NotFound, 404, "not-found", "Not found"),
+    (errors.Unauthorized, 401, "unauthorized", "Not signed in"),
+    (errors.Forbidden, 403, "forbidden", "Not allowed"),
+    (errors.Conflict, 409, "conflict", "Conflict"),
+    (errors.LimitExceeded, 402, "plan-limit", "Plan limit reached"),
+    (errors.RateLimited, 429, "rate-limited", "Too many requests"),
+    (errors.StorageError, 503, "storage-unavailable", "Storage unavailable"),
+]
+_BY_STATUS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Not signed in"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    416: ("range-not-satisfiable", "Range not satisfiable"),
+}
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {"type": TYPE_PREFIX + slug, "title": title, "status": status, "detail": detail}
+    return JSONResponse(body | extra, status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _reelforge_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.ReelforgeError)
+    for cls, status, slug, title in _BY_CLASS:
+        if isinstance(exc, cls):
+            headers: dict[str, str] = {}
+            if isinstance(exc, errors.RateLimited):
+                headers["Retry-After"] = str(exc.retry_after_s)
+            if isinstance(exc, errors.Unauthorized):
+                headers["WWW-Authenticate"] = "Bearer"
+            return problem(status, slug, title, exc.message, headers=headers)
+    return _internal(request, exc)
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in location if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"field": _field(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
+        for err in exc.errors()
+    ]
+    first = problems[0] if problems else {"field": "body", "message": "invalid"}
+    detail = f"{first['field']}: {first['message']}"
+    return problem(422, "validation", "Invalid request", detail, errors=problems)
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _BY_STATUS.get(exc.status_code, ("http-error", "HTTP error"))
+    return problem(exc.status_code, slug, title, str(exc.detail), headers=exc.headers)
+
+
+def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", path=request.url.path, exc_info=exc)
+    return problem(500, "internal", "Internal error", "something went wrong on our side")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.ReelforgeError, _reelforge_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal)

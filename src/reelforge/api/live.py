@@ -1,0 +1,98 @@
+"""Live events for WebSocket and SSE clients.
+
+The events table is the source of truth; a client reads its rows after the last id it
+has seen, so a reconnect with `after=<id>` loses nothing. To know *when* to read, each
+API process runs one poller that asks the database which users got new events (one
+indexed query every `poll_s` while anyone listens) and wakes those users' subscribers.
+This works the same for in-process workers, worker processes and worker hosts, on
+SQLite and PostgreSQL, with any number of API replicas and no sticky sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from reelforge.db.crud import events
+from reelforge.logs import get_logger
+
+POLL_S = 0.05
+log = get_logger("reelforge.api.live")
+
+
+class Subscription:
+    def __init__(self) -> None:
+        self._flag = asyncio.Event()
+
+    def wake(self) -> None:
+        self._flag.set()
+
+    def clear(self) -> None:
+        """Call before reading the log: a wake-up after this point is not lost."""
+        self._flag.clear()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """True when woken by new events, False after `timeout_s` of quiet."""
+        try:
+            await asyncio.wait_for(self._flag.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+
+class EventHub:
+    def __init__(self, engine: Engine, poll_s: float = POLL_S) -> None:
+        self.engine = engine
+        self.poll_s = poll_s
+        self._subscribers: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+
+    @contextlib.contextmanager
+    def subscribe(self, user_id: uuid.UUID) -> Iterator[Subscription]:
+        subscription = Subscription()
+        self._subscribers[user_id].add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscribers[user_id].discard(subscription)
+            if not self._subscribers[user_id]:
+                del self._subscribers[user_id]
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._poll(), name="event-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _poll(self) -> None:
+        last: int | None = None
+        while True:
+            await asyncio.sleep(self.poll_s)
+            if not self._subscribers:
+                last = None  # nobody listens: don't query; re-anchor when someone does
+                continue
+            try:
+                if last is None:
+                    # Anchoring: wake everyone once, so an event written between a client's
+                    # first read and this anchor is not left waiting for the next one.
+                    last = await asyncio.to_thread(events.latest_id, self.engine)
+                    users = set(self._subscribers)
+                else:
+                    users, last = await asyncio.to_thread(
+                        events.users_with_events_after, self.engine, last
+                    )
+            except OperationalError as exc:  # database restarting: clients keep waiting
+                log.warning("event poll failed, retrying", error=str(exc))
+                continue
+            for user_id in users:
+                for subscription in self._subscribers.get(user_id, ()):
+                    subscription.wake()

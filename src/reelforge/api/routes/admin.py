@@ -1,0 +1,105 @@
+"""Administration (admins only): queue health, failed renders, alerts, users and plans."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from reelforge.api import schemas
+from reelforge.api.deps import AdminUser, ClientIp, DbSession, PlatformDep
+from reelforge.db.crud import audit, users
+from reelforge.db.models import Event, JobState, Plan, RenderJob, User
+from reelforge.errors import NotFound
+from reelforge.jobs.stats import queue_stats
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/queue")
+def queue_health(admin: AdminUser, platform: PlatformDep) -> dict[str, Any]:
+    return queue_stats(platform.jobs).as_dict()
+
+
+@router.get("/renders/failed")
+def failed_renders(
+    admin: AdminUser, session: DbSession, limit: Limit = 50, offset: Offset = 0,
+    error_class: Annotated[str | None, Query(max_length=20)] = None,
+) -> list[schemas.FailedRenderOut]:  # fmt: skip
+    query = select(RenderJob).where(RenderJob.state == JobState.FAILED)
+    if error_class:
+        query = query.where(RenderJob.error_class == error_class)
+    rows = session.scalars(query.order_by(RenderJob.finished_at.desc()).limit(limit).offset(offset))
+    return [
+        schemas.FailedRenderOut(
+            id=job.id,
+            owner_id=job.owner_id,
+            error_class=job.error_class,
+            error_stage=job.error_stage,
+            error_message=job.error_message,
+            attempts=job.attempts,
+            finished_at=job.finished_at,
+        )
+        for job in rows
+    ]
+
+
+@router.get("/alerts")
+def system_alerts(
+    admin: AdminUser, session: DbSession, limit: Limit = 50, offset: Offset = 0
+) -> list[schemas.EventOut]:
+    """System-error notifications the queue raised (the same ones the webhook gets)."""
+    rows = session.scalars(
+        select(Event)
+        .where(Event.type == "system_error")
+        .order_by(Event.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        schemas.EventOut(
+            id=e.id, type=e.type, render_id=e.job_id, data=e.data, created_at=e.created_at
+        )
+        for e in rows
+    ]
+
+
+@router.get("/users")
+def list_users(
+    admin: AdminUser, session: DbSession, limit: Limit = 50, offset: Offset = 0
+) -> list[schemas.UserOut]:
+    rows = session.scalars(select(User).order_by(User.created_at).limit(limit).offset(offset))
+    return [schemas.UserOut.model_validate(u) for u in rows]
+
+
+@router.patch("/users/{user_id}")
+def update_user(
+    user_id: uuid.UUID, body: schemas.PlanPatch, admin: AdminUser, session: DbSession,
+    ip: ClientIp,
+) -> schemas.UserOut:  # fmt: skip
+    user = users.get(session, user_id)
+    if user is None:
+        raise NotFound("no such user", stage="input")
+    changes = body.model_dump(exclude_unset=True, exclude_none=True, mode="json")
+    if "plan" in changes:
+        user.plan = Plan(changes["plan"])
+    if "is_admin" in changes:
+        user.is_admin = bool(changes["is_admin"])
+    audit.record(
+        session, "admin.user.update", actor_id=admin.id, target=str(user.id), ip=ip, detail=changes
+    )
+    return schemas.UserOut.model_validate(user)
+
+
+@router.get("/audit")
+def audit_log(
+    admin: AdminUser, session: DbSession, limit: Limit = 50, offset: Offset = 0
+) -> list[schemas.AuditOut]:
+    return [
+        schemas.AuditOut.model_validate(a)
+        for a in audit.recent(session, limit=limit, offset=offset)
+    ]

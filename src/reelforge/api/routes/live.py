@@ -1,0 +1,148 @@
+"""Live events: a WebSocket (`/ws`) and Server-Sent Events (`/events`) as a fallback.
+
+Both send the user's events in id order, starting after `after` (or `Last-Event-ID`), so
+a client that reconnects with the last id it saw misses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+from reelforge.api.deps import Principal, authenticate
+from reelforge.api.live import EventHub
+from reelforge.api.routes.renders import render_links
+from reelforge.db.crud import events
+from reelforge.db.models import Event, utcnow
+from reelforge.errors import ReelforgeError, Unauthorized
+from reelforge.platform import Platform
+
+router = APIRouter(tags=["live"])
+BATCH = 200
+KEEPALIVE_S = 15.0
+WS_UNAUTHORIZED = 4401
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    data = dict(event.data)
+    if event.type == "succeeded" and event.job_id is not None:
+        data["links"] = render_links(event.job_id).model_dump()
+    return {
+        "id": event.id, "type": event.type,
+        "render_id": str(event.job_id) if event.job_id else None,
+        "data": data, "created_at": event.created_at.isoformat(),
+    }  # fmt: skip
+
+
+async def _principal(platform: Platform, token: str) -> Principal:
+    def check() -> Principal:
+        with platform.sessions() as session:
+            principal = authenticate(platform, session, token, utcnow())
+            session.commit()
+            return principal
+
+    return await run_in_threadpool(check)
+
+
+async def _follow(
+    request: HTTPConnection, principal: Principal, after: int,
+    send: Callable[[Event], Awaitable[None]], keepalive: Callable[[], Awaitable[None]],
+) -> None:  # fmt: skip
+    """Send every event after `after`, then each new one as it is written, until cancelled."""
+    hub: EventHub = request.app.state.hub
+    platform: Platform = request.app.state.platform
+    with hub.subscribe(principal.user.id) as subscription:
+        while True:
+            subscription.clear()
+            batch = await run_in_threadpool(
+                events.after, platform.engine, principal.user.id, after, BATCH
+            )
+            for event in batch:
+                await send(event)
+                after = event.id
+            if len(batch) < BATCH and not await subscription.wait(KEEPALIVE_S):
+                await keepalive()
+
+
+@router.websocket("/ws")
+async def websocket_events(
+    websocket: WebSocket,
+    token: Annotated[str, Query(description="An access token or API key")] = "",
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> None:
+    platform: Platform = websocket.app.state.platform
+    try:
+        principal = await _principal(platform, token)
+    except ReelforgeError as exc:
+        await websocket.close(code=WS_UNAUTHORIZED, reason=exc.message[:120])
+        return
+    await websocket.accept()
+
+    async def send(event: Event) -> None:
+        await websocket.send_text(json.dumps(event_json(event)))
+
+    async def ping() -> None:
+        await websocket.send_text('{"type": "keepalive"}')
+
+    follower = asyncio.create_task(_follow(websocket, principal, after, send, ping))
+    try:
+        while True:  # the client says nothing we need, but we must notice it leaving
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        follower.cancel()
+
+
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Event stream"}},
+    status_code=status.HTTP_200_OK,
+)
+async def event_stream(
+    request: Request,
+    token: Annotated[
+        str | None, Query(description="For EventSource, which cannot send headers")
+    ] = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    last_event_id: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    platform: Platform = request.app.state.platform
+    bearer = (authorization or "").removeprefix("Bearer ").strip()
+    credential = bearer or token
+    if not credential:
+        raise Unauthorized("sign in first: send `Authorization: Bearer <token>`", stage="auth")
+    principal = await _principal(platform, credential)
+    if last_event_id and last_event_id.isdigit():
+        after = max(after, int(last_event_id))
+    queue: asyncio.Queue[str] = asyncio.Queue(maxsize=BATCH)
+
+    async def send(event: Event) -> None:
+        await queue.put(
+            f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(event_json(event))}\n\n"
+        )
+
+    async def comment() -> None:
+        await queue.put(": keepalive\n\n")
+
+    async def stream() -> AsyncIterator[str]:
+        follower = asyncio.create_task(_follow(request, principal, after, send, comment))
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            follower.cancel()
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )  # fmt: skip

@@ -1,0 +1,144 @@
+"""Projects, their editable storyboard, and submitting a render of one."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+
+from reelforge.api import schemas
+from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep, limit_submit
+from reelforge.api.routes.renders import render_out
+from reelforge.db.crud import projects, renders
+from reelforge.db.models import Project
+from reelforge.engine.storyboard import Storyboard
+from reelforge.errors import InvalidInput, NotFound
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def project_out(project: Project) -> schemas.ProjectOut:
+    return schemas.ProjectOut(
+        id=project.id, name=project.name, prompt=project.prompt,
+        settings=project.settings, template_id=project.template_id,
+        has_storyboard=project.storyboard is not None,
+        created_at=project.created_at, updated_at=project.updated_at,
+    )  # fmt: skip
+
+
+@router.get("")
+def list_projects(
+    user: CurrentUser,
+    session: DbSession,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    sort: projects.ProjectSort = "-updated_at",
+    q: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
+) -> schemas.Page[schemas.ProjectOut]:
+    page = projects.listing(session, user.id, limit=limit, offset=offset, sort=sort, search=q)
+    return schemas.Page(
+        items=[project_out(p) for p in page.items], total=page.total, limit=limit, offset=offset
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_project(
+    body: schemas.ProjectCreate, user: CurrentUser, session: DbSession
+) -> schemas.ProjectOut:
+    project = projects.create(
+        session, user.id, name=body.name.strip(), prompt=body.prompt,
+        settings=body.settings.model_dump(mode="json"), template_id=body.template_id,
+    )  # fmt: skip
+    return project_out(project)
+
+
+@router.get("/{project_id}")
+def read_project(
+    project_id: uuid.UUID, user: CurrentUser, session: DbSession
+) -> schemas.ProjectOut:
+    return project_out(projects.owned(session, user.id, project_id))
+
+
+@router.patch("/{project_id}")
+def update_project(
+    project_id: uuid.UUID, body: schemas.ProjectPatch, user: CurrentUser, session: DbSession
+) -> schemas.ProjectOut:
+    project = projects.owned(session, user.id, project_id)
+    given = body.model_dump(exclude_unset=True, mode="json")
+    for field in ("name", "prompt", "template_id"):
+        if field in given and given[field] is not None:
+            setattr(project, field, given[field])
+    if body.settings is not None:
+        project.settings = given["settings"]
+    session.flush()
+    return project_out(project)
+
+
+@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_project(project_id: uuid.UUID, user: CurrentUser, session: DbSession) -> None:
+    """Deletes the project; its renders stay listed (and downloadable) under /renders."""
+    session.delete(projects.owned(session, user.id, project_id))
+
+
+@router.get("/{project_id}/storyboard")
+def read_storyboard(project_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Storyboard:
+    project = projects.owned(session, user.id, project_id)
+    if project.storyboard is None:
+        raise NotFound("this project has no storyboard yet: PUT one, or render the prompt")
+    return Storyboard.model_validate(project.storyboard)
+
+
+def _server_files(storyboard: Storyboard) -> list[str]:
+    """Paths on the server a storyboard names: never accepted from the API (a user could
+    read any file the server can); the asset library will hand out references instead."""
+    named: list[Any] = [scene.visual.path for scene in storyboard.scenes]
+    named.append(storyboard.settings.music.file)
+    return [str(path) for path in named if path is not None]
+
+
+@router.put("/{project_id}/storyboard")
+def write_storyboard(
+    project_id: uuid.UUID, body: Storyboard, user: CurrentUser, session: DbSession
+) -> Storyboard:
+    project = projects.owned(session, user.id, project_id)
+    if files := _server_files(body):
+        raise InvalidInput(f"storyboards sent to the API cannot name server files ({files[0]})")
+    project.storyboard = body.model_dump(mode="json")
+    project.settings = body.settings.model_dump(mode="json")
+    session.flush()
+    return body
+
+
+@router.delete("/{project_id}/storyboard", status_code=status.HTTP_204_NO_CONTENT)
+def clear_storyboard(project_id: uuid.UUID, user: CurrentUser, session: DbSession) -> None:
+    """Back to rendering from the prompt."""
+    projects.owned(session, user.id, project_id).storyboard = None
+
+
+@router.post(
+    "/{project_id}/renders",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(limit_submit)],
+    responses={402: {"description": "Plan limit"}, 429: {"description": "Too many requests"}},
+)
+def submit_render(
+    project_id: uuid.UUID,
+    user: CurrentUser,
+    session: DbSession,
+    platform: PlatformDep,
+    at: Now,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> schemas.RenderOut:
+    """Queue a render of the project as it is now; repeat-safe with `Idempotency-Key`."""
+    project = projects.owned(session, user.id, project_id)
+    submitted = renders.submit(
+        session, platform.jobs, user, project, at, idempotency_key=idempotency_key
+    )
+    if not submitted.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/api/v1/renders/{submitted.job.id}"
+    return render_out(session, submitted.job, at)

@@ -1,0 +1,163 @@
+"""Render status, cancel, retry and downloads (Range-capable, for `<video>` seeking)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import FileResponse, RedirectResponse
+from sqlalchemy.orm import Session
+
+from reelforge.api import schemas
+from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep
+from reelforge.db.crud import renders
+from reelforge.db.crud.projects import Page
+from reelforge.db.models import JobState, RenderJob
+from reelforge.errors import Conflict
+from reelforge.jobs.kinds import RENDER_FILES, render_blob_key
+
+router = APIRouter(prefix="/renders", tags=["renders"])
+MIN_PROGRESS_FOR_ETA = 0.05
+DOWNLOADS = {
+    "video": "video",
+    "thumbnail": "thumbnail",
+    "subtitles.srt": "srt",
+    "subtitles.vtt": "vtt",
+}
+"""URL name → the render's file (see `jobs.kinds.RENDER_FILES`)."""
+
+
+def _eta_s(job: RenderJob, now: datetime) -> float | None:
+    """Remaining seconds, extrapolated from the progress so far (None until it means something)."""
+    if job.state != JobState.RUNNING or job.started_at is None:
+        return None
+    if job.progress < MIN_PROGRESS_FOR_ETA:
+        return None
+    elapsed = (now - job.started_at).total_seconds()
+    return round(max(elapsed * (1.0 - job.progress) / job.progress, 0.0), 1)
+
+
+def render_links(render_id: uuid.UUID) -> schemas.RenderLinks:
+    base = f"/api/v1/renders/{render_id}"
+    return schemas.RenderLinks(
+        video=f"{base}/video", thumbnail=f"{base}/thumbnail",
+        srt=f"{base}/subtitles.srt", vtt=f"{base}/subtitles.vtt",
+    )  # fmt: skip
+
+
+def render_out(session: Session, job: RenderJob, now: datetime) -> schemas.RenderOut:
+    finished = job.state == JobState.SUCCEEDED and bool(job.result)
+    error = (
+        schemas.RenderError(
+            error_class=job.error_class, message=job.error_message or "", stage=job.error_stage
+        )
+        if job.error_class
+        else None
+    )
+    return schemas.RenderOut(
+        id=job.id, project_id=job.project_id, status=JobState(job.state), stage=job.stage,
+        progress=round(100.0 * (1.0 if finished else job.progress), 1),
+        queue_position=renders.queue_position(session, job), eta_s=_eta_s(job, now),
+        attempts=job.attempts, error=error, cost_usd=job.cost_usd,
+        duration_s=(job.result or {}).get("duration_s"),
+        created_at=job.enqueued_at, started_at=job.started_at, finished_at=job.finished_at,
+        links=render_links(job.id) if finished else None,
+    )  # fmt: skip
+
+
+def _page(
+    session: Session, page: Page, now: datetime, limit: int, offset: int
+) -> schemas.Page[schemas.RenderOut]:
+    return schemas.Page(
+        items=[render_out(session, job, now) for job in page.items],
+        total=page.total, limit=limit, offset=offset,
+    )  # fmt: skip
+
+
+@router.get("")
+def list_renders(
+    user: CurrentUser,
+    session: DbSession,
+    at: Now,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    sort: renders.RenderSort = "-created_at",
+    status_: Annotated[JobState | None, Query(alias="status")] = None,
+    project_id: uuid.UUID | None = None,
+) -> schemas.Page[schemas.RenderOut]:
+    page = renders.listing(
+        session, user.id, limit=limit, offset=offset, sort=sort, state=status_,
+        project_id=project_id,
+    )  # fmt: skip
+    return _page(session, page, at, limit, offset)
+
+
+@router.get("/{render_id}")
+def read_render(
+    render_id: uuid.UUID, user: CurrentUser, session: DbSession, at: Now
+) -> schemas.RenderOut:
+    return render_out(session, renders.owned(session, user.id, render_id), at)
+
+
+@router.post("/{render_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+def cancel_render(
+    render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now
+) -> schemas.RenderOut:
+    """A queued render stops at once; a running one within about two seconds."""
+    job = renders.owned(session, user.id, render_id)
+    if platform.jobs.cancel(job.id, user.id, session) is None:
+        raise Conflict(f"this render has already finished ({job.state})")
+    session.refresh(job)
+    return render_out(session, job, at)
+
+
+@router.post("/{render_id}/retry", status_code=status.HTTP_202_ACCEPTED)
+def retry_render(
+    render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now,
+    response: Response,
+) -> schemas.RenderOut:  # fmt: skip
+    """A new render of the same snapshot, for a failed or canceled one."""
+    job = renders.retry(
+        session, platform.jobs, user, renders.owned(session, user.id, render_id), at
+    )
+    response.headers["Location"] = f"/api/v1/renders/{job.id}"
+    return render_out(session, job, at)
+
+
+@router.get(
+    "/{render_id}/{file}",
+    response_class=Response,
+    responses={
+        200: {"description": "The file", "content": {"video/mp4": {}, "image/jpeg": {}}},
+        206: {"description": "Part of the file (Range)"},
+        307: {"description": "Redirect to a signed object-storage URL"},
+    },
+)
+def download(
+    render_id: uuid.UUID,
+    file: Literal["video", "thumbnail", "subtitles.srt", "subtitles.vtt"],
+    user: CurrentUser,
+    session: DbSession,
+    platform: PlatformDep,
+    download: Annotated[bool, Query(description="Save instead of showing inline")] = False,
+) -> Response:
+    job = renders.owned(session, user.id, render_id)
+    if job.state != JobState.SUCCEEDED or not (job.result or {}).get("blobs"):
+        raise Conflict(f"this render has no files yet ({job.state})")
+    blob_name, content_type = RENDER_FILES[DOWNLOADS[file]]
+    key = render_blob_key(job.id, blob_name)
+    filename = f"reelforge-{str(job.id)[:8]}-{blob_name}"
+    local = platform.blobs.local_path(key)
+    if local is not None:
+        return FileResponse(
+            local, media_type=content_type, filename=filename,
+            content_disposition_type="attachment" if download else "inline",
+        )  # fmt: skip
+    url = platform.blobs.signed_url(
+        key, expires_s=platform.settings.s3.url_ttl_s,
+        filename=filename if download else None, content_type=content_type,
+    )  # fmt: skip
+    assert url is not None  # a store without local files signs URLs
+    return RedirectResponse(url, status.HTTP_307_TEMPORARY_REDIRECT)

@@ -1,0 +1,90 @@
+"""My profile, plan limits and usage; the secrets I store (my own provider API keys)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+from sqlalchemy import select
+
+from reelforge.api import schemas
+from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep
+from reelforge.db.crud import users
+from reelforge.db.models import Plan, User, UserSecret
+from reelforge.errors import NotFound
+from reelforge.plans import PLAN_LIMITS
+from reelforge.platform import Platform
+
+router = APIRouter(prefix="/users", tags=["users"])
+SecretName = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,60}$")]
+
+
+def me_out(platform: Platform, user: User, usage: users.Usage) -> schemas.MeOut:
+    plan = Plan(user.plan)
+    limits = PLAN_LIMITS[plan]
+    return schemas.MeOut(
+        **schemas.UserOut.model_validate(user).model_dump(),
+        limits=schemas.LimitsOut(
+            concurrent_renders=platform.jobs.policy.concurrency[plan],
+            max_duration_s=limits.max_duration_s,
+            max_resolution=limits.max_resolution,
+            monthly_minutes=limits.monthly_minutes,
+            max_waiting=limits.max_waiting,
+        ),
+        usage=schemas.UsageOut(
+            minutes_this_month=round(usage.minutes_this_month, 2),
+            running=usage.running,
+            waiting=usage.waiting,
+        ),
+    )
+
+
+@router.get("/me")
+def read_me(user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now) -> schemas.MeOut:
+    return me_out(platform, user, users.usage(session, user.id, at))
+
+
+@router.patch("/me")
+def update_me(
+    body: schemas.UserPatch, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now
+) -> schemas.MeOut:
+    if body.name is not None:
+        user.name = body.name.strip()
+    return me_out(platform, user, users.usage(session, user.id, at))
+
+
+@router.get("/me/secrets")
+def list_secrets(user: CurrentUser, session: DbSession) -> list[schemas.SecretOut]:
+    """Names and dates only: a stored secret is never sent back."""
+    rows = session.scalars(
+        select(UserSecret).where(UserSecret.user_id == user.id).order_by(UserSecret.name)
+    )
+    return [schemas.SecretOut.model_validate(row) for row in rows]
+
+
+@router.put("/me/secrets/{name}")
+def put_secret(
+    name: SecretName, body: schemas.SecretIn, user: CurrentUser, session: DbSession,
+    platform: PlatformDep,
+) -> schemas.SecretOut:  # fmt: skip
+    ciphertext = platform.secret_box.encrypt(body.value, context=f"{user.id}:{name}")
+    row = session.scalar(
+        select(UserSecret).where(UserSecret.user_id == user.id, UserSecret.name == name)
+    )
+    if row is None:
+        row = UserSecret(user_id=user.id, name=name, ciphertext=ciphertext)
+        session.add(row)
+    else:
+        row.ciphertext = ciphertext
+    session.flush()
+    return schemas.SecretOut.model_validate(row)
+
+
+@router.delete("/me/secrets/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_secret(name: SecretName, user: CurrentUser, session: DbSession) -> None:
+    row = session.scalar(
+        select(UserSecret).where(UserSecret.user_id == user.id, UserSecret.name == name)
+    )
+    if row is None:
+        raise NotFound("no such secret", stage="input")
+    session.delete(row)

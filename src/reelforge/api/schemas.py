@@ -1,0 +1,233 @@
+"""Request and response shapes, kept apart from the tables (`db/models.py`) so the wire
+format can stay stable while the storage changes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelforge.db.models import JobState, Plan
+from reelforge.engine.storyboard import VideoSettings
+
+T = TypeVar("T")
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Password = Annotated[str, Field(min_length=1, max_length=128)]
+Email = Annotated[str, Field(min_length=3, max_length=320)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(_Out, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+# -- auth --------------------------------------------------------------------------------
+
+
+class RegisterIn(_In):
+    email: Email
+    password: Password
+    name: Annotated[str, Field(max_length=200)] = ""
+
+
+class LoginIn(_In):
+    email: Email
+    password: Password
+    client: Literal["api", "browser"] = "api"
+    """`browser`: the refresh token comes only as an HttpOnly cookie; `api`: in the body."""
+
+
+class RefreshIn(_In):
+    refresh_token: str | None = None
+    """Omit to use the `reelforge_refresh` cookie."""
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    session_id: uuid.UUID
+    refresh_token: str | None = None
+
+
+class SessionOut(_Out):
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    ip: str
+    current: bool = False
+
+
+class ApiKeyIn(_In):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ApiKeyOut(_Out):
+    id: uuid.UUID
+    name: str
+    lookup_prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str
+    """The whole key: shown this once, store it now."""
+
+
+# -- users -------------------------------------------------------------------------------
+
+
+class LimitsOut(BaseModel):
+    concurrent_renders: int
+    max_duration_s: float
+    max_resolution: str
+    monthly_minutes: float | None
+    max_waiting: int
+
+
+class UsageOut(BaseModel):
+    minutes_this_month: float
+    running: int
+    waiting: int
+
+
+class UserOut(_Out):
+    id: uuid.UUID
+    email: str
+    name: str
+    plan: Plan
+    is_admin: bool
+    created_at: datetime
+
+
+class MeOut(UserOut):
+    limits: LimitsOut
+    usage: UsageOut
+
+
+class UserPatch(_In):
+    name: Annotated[str, Field(max_length=200)] | None = None
+
+
+class SecretIn(_In):
+    value: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class SecretOut(_Out):
+    name: str
+    updated_at: datetime
+
+
+class PlanPatch(_In):
+    plan: Plan | None = None
+    is_admin: bool | None = None
+
+
+# -- projects ------------------------------------------------------------------------------
+
+
+class ProjectCreate(_In):
+    name: Name
+    prompt: Annotated[str, Field(max_length=20_000)] = ""
+    settings: VideoSettings = VideoSettings()
+    template_id: Annotated[str, Field(max_length=100)] | None = None
+
+
+class ProjectPatch(_In):
+    name: Name | None = None
+    prompt: Annotated[str, Field(max_length=20_000)] | None = None
+    settings: VideoSettings | None = None
+    template_id: Annotated[str, Field(max_length=100)] | None = None
+
+
+class ProjectOut(_Out):
+    id: uuid.UUID
+    name: str
+    prompt: str
+    settings: VideoSettings
+    template_id: str | None
+    has_storyboard: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- renders -------------------------------------------------------------------------------
+
+
+class RenderError(BaseModel):
+    error_class: str
+    message: str
+    stage: str | None
+
+
+class RenderLinks(BaseModel):
+    video: str
+    thumbnail: str
+    srt: str
+    vtt: str
+
+
+class RenderOut(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID | None
+    status: JobState
+    stage: str | None
+    progress: float
+    """Percent, 0–100."""
+    queue_position: int | None
+    eta_s: float | None
+    attempts: int
+    error: RenderError | None
+    cost_usd: float
+    duration_s: float | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    links: RenderLinks | None
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str
+    render_id: uuid.UUID | None
+    data: dict[str, Any]
+    created_at: datetime
+
+
+# -- admin ---------------------------------------------------------------------------------
+
+
+class FailedRenderOut(BaseModel):
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    error_class: str | None
+    error_stage: str | None
+    error_message: str | None
+    attempts: int
+    finished_at: datetime | None
+
+
+class AuditOut(_Out):
+    id: int
+    at: datetime
+    actor_id: uuid.UUID | None
+    action: str
+    target: str
+    ip: str
+    detail: dict[str, Any]

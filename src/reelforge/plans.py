@@ -1,0 +1,33 @@
+"""What each plan may do. Concurrency lives with the queue (`REELFORGE_QUEUE__*`); the
+limits checked when a render is submitted live here, one table for docs and code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reelforge.db.models import Plan
+from reelforge.engine.storyboard import Resolution
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLimits:
+    max_duration_s: float
+    max_resolution: Resolution
+    monthly_minutes: float | None
+    """Rendered minutes per calendar month (UTC); None = unlimited."""
+    max_waiting: int
+    """Renders queued at once; more is a 429 (the queue is not a to-do list)."""
+
+
+PLAN_LIMITS: dict[Plan, PlanLimits] = {
+    Plan.FREE: PlanLimits(60, Resolution.HD, 30, 5),
+    Plan.BASIC: PlanLimits(180, Resolution.FHD, 120, 20),
+    Plan.PRO: PlanLimits(600, Resolution.FHD, 600, 50),
+    Plan.ENTERPRISE: PlanLimits(600, Resolution.FHD, None, 200),
+}
+
+RESOLUTION_ORDER = (Resolution.SD, Resolution.HD, Resolution.FHD)
+
+
+def resolution_allowed(limits: PlanLimits, resolution: Resolution) -> bool:
+    return RESOLUTION_ORDER.index(resolution) <= RESOLUTION_ORDER.index(limits.max_resolution)

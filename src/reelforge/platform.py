@@ -1,0 +1,138 @@
+"""The composition root: turns `Settings` into the live objects the API, the workers and
+the CLI share (database engine, job manager, blob store, token signer, rate limiter).
+
+Everything else receives these objects; nothing below this module reads settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from reelforge.db.crud.auth import SessionTimeouts
+from reelforge.db.models import Plan
+from reelforge.db.session import make_engine, session_factory
+from reelforge.jobs.alerts import WebhookAlert
+from reelforge.jobs.kinds import JobRunner, default_kinds
+from reelforge.jobs.manager import JobManager
+from reelforge.jobs.policy import SchedulingPolicy
+from reelforge.security.crypto import SecretBox
+from reelforge.security.ratelimit import RateLimiter
+from reelforge.security.tokens import AccessTokens
+from reelforge.settings import Settings
+from reelforge.storage import BlobStore, LocalBlobStore, S3BlobStore
+
+SECRET_KEY_FILE = "secret.key"
+
+
+def policy_for(settings: Settings) -> SchedulingPolicy:
+    knobs = settings.queue
+    concurrency = {
+        Plan.FREE: knobs.concurrency_free,
+        Plan.BASIC: knobs.concurrency_basic,
+        Plan.PRO: knobs.concurrency_pro,
+        Plan.ENTERPRISE: knobs.concurrency_enterprise,
+    }
+    return SchedulingPolicy(ageing_s=knobs.ageing_s, concurrency=concurrency)
+
+
+def load_secret_key(settings: Settings) -> str:
+    """`REELFORGE_SECRET_KEY`, or a random key made once in the data folder (mode 0600),
+    so the embedded default is safe without configuration and survives restarts."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    path = settings.data_dir / SECRET_KEY_FILE
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(os.urandom(32).hex())
+    return path.read_text(encoding="ascii").strip()
+
+
+def blob_store_for(settings: Settings) -> BlobStore:
+    if settings.storage == "local":
+        return LocalBlobStore(settings.data_dir / "blobs")
+    s3 = settings.s3
+    if not s3.bucket:
+        raise ValueError("REELFORGE_STORAGE=s3 needs REELFORGE_S3__BUCKET")
+    return S3BlobStore(
+        s3.bucket,
+        endpoint_url=s3.endpoint_url,
+        region=s3.region,
+        access_key_id=s3.access_key_id.get_secret_value() if s3.access_key_id else None,
+        secret_access_key=s3.secret_access_key.get_secret_value() if s3.secret_access_key else None,
+        prefix=s3.prefix,
+        create_bucket=True,
+    )
+
+
+@dataclass
+class Platform:
+    """Built once per process; cheap attributes are created on first use."""
+
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return make_engine(self.settings.db_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    @cached_property
+    def writer_sessions(self) -> sessionmaker[Session]:
+        """Sessions that will write: on SQLite they take the write lock when they begin,
+        so a read-then-write request never fails on a snapshot another writer moved."""
+        return session_factory(self.engine.execution_options(sqlite_immediate=True))
+
+    @cached_property
+    def jobs(self) -> JobManager:
+        webhook = self.settings.admin_webhook_url
+        alert = WebhookAlert(webhook.get_secret_value()) if webhook else None
+        return JobManager(self.engine, policy_for(self.settings), on_system_error=alert)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return blob_store_for(self.settings)
+
+    @cached_property
+    def secret_key(self) -> str:
+        return load_secret_key(self.settings)
+
+    @cached_property
+    def tokens(self) -> AccessTokens:
+        auth = self.settings.auth
+        return AccessTokens(
+            secret=self.secret_key, issuer=auth.issuer, audience=auth.audience,
+            ttl_s=auth.access_ttl_s,
+        )  # fmt: skip
+
+    @property
+    def timeouts(self) -> SessionTimeouts:
+        auth = self.settings.auth
+        return SessionTimeouts(idle_s=auth.idle_timeout_s, absolute_s=auth.absolute_timeout_s)
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        return SecretBox(self.secret_key)
+
+    @cached_property
+    def limiter(self) -> RateLimiter:
+        return RateLimiter(self.settings.redis_url or "memory://")
+
+    def job_kinds(self) -> dict[str, JobRunner]:
+        return default_kinds(self.settings.data_dir, self.settings.cache_dir, self.blobs)
+
+    @property
+    def work_dir(self) -> Path:
+        return self.settings.data_dir / "work"

@@ -1,0 +1,112 @@
+"""`reelforge serve` as `make run` starts it: a real server process on a free port, used
+over HTTP by an account made with `reelforge user create`; SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REELFORGE_DATA_DIR": str(tmp_path / "data"),
+        "REELFORGE_CACHE_DIR": str(tmp_path / "cache"),
+    }
+
+
+def reelforge(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reelforge", *args],
+        env=env_for(tmp_path), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reelforge", "serve", "--port", str(port)],
+        env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api/v1/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise AssertionError(f"server did not start: {process.communicate()[1][-2000:]}")
+    yield base, process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_serve_renders_for_a_user_made_on_the_command_line(
+    server: tuple[str, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    base, process = server
+    made = reelforge(tmp_path, "user", "create", "Ops@Example.org", "--password", PASSWORD)
+    assert made.returncode == 0, made.stderr
+    assert reelforge(tmp_path, "user", "set-plan", "ops@example.org", "pro").returncode == 0
+    weak = reelforge(tmp_path, "user", "create", "b@example.org", "--password", "short")
+    assert weak.returncode == 2 and "Traceback" not in weak.stderr
+    assert len(weak.stderr.strip().splitlines()) == 1
+
+    with httpx.Client(base_url=base, timeout=30) as http:
+        tokens = http.post(
+            "/api/v1/auth/login", json={"email": "ops@example.org", "password": PASSWORD}
+        ).json()
+        http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+        assert http.get("/api/v1/users/me").json()["plan"] == "pro"
+        project = http.post(
+            "/api/v1/projects",
+            json={
+                "name": "Bees",
+                "prompt": "Bees make honey from nectar. They fan it with their wings.",
+                "settings": {"resolution": "480p", "target_duration_s": 10, "aspect": "9:16"},
+            },
+        ).json()
+        render = http.post(f"/api/v1/projects/{project['id']}/renders").json()
+        deadline = time.monotonic() + 240
+        while (status := http.get(f"/api/v1/renders/{render['id']}").json())["status"] in (
+            "queued", "running",
+        ):  # fmt: skip
+            assert time.monotonic() < deadline, status
+            time.sleep(0.5)
+        assert status["status"] == "succeeded", status
+        video = http.get(status["links"]["video"])
+    with av.open(io.BytesIO(video.content)) as container:
+        codec = container.streams.video[0].codec_context
+        assert (codec.width, codec.height) == (480, 854)
+
+    process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then re-raises the signal so the exit status tells it.
+    assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    stdout, stderr = process.communicate()
+    assert "serving at http://127.0.0.1" in stdout and "Traceback" not in stderr

@@ -1,0 +1,87 @@
+"""User isolation: every route that names a resource answers 404 for another user's one
+(never 403, which would leak that it exists). The table must cover every such route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from reelforge.db.models import JobState, RenderJob
+
+from .conftest import new_project, sign_up
+
+STORYBOARD = {"scenes": [{"narration": "Tides rise twice a day."}]}
+ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/api/v1/projects/{project_id}", None),
+    ("PATCH", "/api/v1/projects/{project_id}", {"name": "mine now"}),
+    ("DELETE", "/api/v1/projects/{project_id}", None),
+    ("GET", "/api/v1/projects/{project_id}/storyboard", None),
+    ("PUT", "/api/v1/projects/{project_id}/storyboard", STORYBOARD),
+    ("DELETE", "/api/v1/projects/{project_id}/storyboard", None),
+    ("POST", "/api/v1/projects/{project_id}/renders", None),
+    ("GET", "/api/v1/renders/{render_id}", None),
+    ("POST", "/api/v1/renders/{render_id}/cancel", None),
+    ("POST", "/api/v1/renders/{render_id}/retry", None),
+    ("GET", "/api/v1/renders/{render_id}/{file}", None),
+    ("DELETE", "/api/v1/auth/sessions/{session_id}", None),
+    ("DELETE", "/api/v1/auth/api-keys/{key_id}", None),
+    ("DELETE", "/api/v1/users/me/secrets/{name}", None),
+]
+EXEMPT = {
+    ("PATCH", "/api/v1/admin/users/{user_id}"),
+    ("PUT", "/api/v1/users/me/secrets/{name}"),
+}
+"""Admin routes act on any user by design (admins only); PUT on /me creates the caller's own."""
+
+
+def test_the_table_covers_every_route_with_an_id(client: TestClient) -> None:
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    with_ids = {
+        (method.upper(), path)
+        for path, methods in paths.items()
+        if "{" in path
+        for method in methods
+    }
+    assert with_ids - EXEMPT == {(method, path) for method, path, _ in ROUTES}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+def test_another_users_resource_is_404(
+    client: TestClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    owner = sign_up(client)
+    project = new_project(client, owner)
+    client.put(f"/api/v1/projects/{project['id']}/storyboard", json=STORYBOARD, headers=owner)
+    render = client.post(f"/api/v1/projects/{project['id']}/renders", headers=owner).json()
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    with platform.engine.begin() as conn:  # finished, so every render route applies
+        conn.execute(update(RenderJob).values(state=JobState.FAILED, error_class="provider"))
+    owner_session = client.get("/api/v1/auth/sessions", headers=owner).json()[0]["id"]
+    owner_key = client.post("/api/v1/auth/api-keys", json={"name": "k"}, headers=owner).json()["id"]
+    secret = {"value": "sk-owner"}
+    assert client.put("/api/v1/users/me/secrets/openai", json=secret, headers=owner).is_success
+    url = path.format(
+        project_id=project["id"], render_id=render["id"], session_id=owner_session,
+        key_id=owner_key, file="video", name="openai",
+    )  # fmt: skip
+
+    intruder = sign_up(client)
+    response = client.request(method, url, json=body, headers=intruder)
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    # ...and the owner still has it, untouched.
+    assert client.get(f"/api/v1/projects/{project['id']}", headers=owner).json()["name"] == "Tides"
+    assert client.get(f"/api/v1/renders/{render['id']}", headers=owner).status_code == 200
+    secrets = client.get("/api/v1/users/me/secrets", headers=owner).json()
+    assert [s["name"] for s in secrets] == ["openai"]
+
+
+def test_lists_only_show_my_own(client: TestClient) -> None:
+    mine, theirs = sign_up(client), sign_up(client)
+    new_project(client, mine, name="mine")
+    new_project(client, theirs, name="theirs")
+    listed = client.get("/api/v1/projects", headers=mine).json()
+    assert [p["name"] for p in listed["items"]] == ["mine"] and listed["total"] == 1

@@ -1,0 +1,129 @@
+"""Edges: rate limits, body size, validation problems, plan limits, idempotent submits,
+security headers and CORS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi.testclient import TestClient
+
+from .conftest import PASSWORD, ClientFactory, new_project, sign_up
+
+
+def test_login_rate_limit_is_429_with_retry_after(make_client: ClientFactory) -> None:
+    client = make_client(api={"rate_auth": "3/minute"})
+    body = {"email": "who@example.org", "password": PASSWORD}
+    answers = [client.post("/api/v1/auth/login", json=body).status_code for _ in range(4)]
+    assert answers == [401, 401, 401, 429]
+    limited = client.post("/api/v1/auth/login", json=body)
+    assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
+    assert limited.json()["type"] == "urn:reelforge:problem:rate-limited"
+
+
+def test_submit_rate_limit_is_per_user(make_client: ClientFactory) -> None:
+    client = make_client(api={"rate_submit": "2/minute"})
+    ann, bob = sign_up(client), sign_up(client)
+    project = new_project(client, ann)
+    codes = [
+        client.post(f"/api/v1/projects/{project['id']}/renders", headers=ann).status_code
+        for _ in range(3)
+    ]
+    assert codes == [202, 202, 429]
+    other = new_project(client, bob)
+    assert client.post(f"/api/v1/projects/{other['id']}/renders", headers=bob).status_code == 202
+
+
+def test_oversize_body_is_413(make_client: ClientFactory) -> None:
+    client = make_client(api={"max_body_bytes": 2048})
+    headers = sign_up(client)
+    big = {"name": "x", "prompt": "y" * 5000}
+    declared = client.post("/api/v1/projects", json=big, headers=headers)
+    assert declared.status_code == 413
+    assert declared.json()["type"] == "urn:reelforge:problem:payload-too-large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
+        yield b'{"name": "x", "prompt": "'
+        for _ in range(10):
+            yield b"y" * 500
+        yield b'"}'
+
+    streamed = client.post(
+        "/api/v1/projects", content=chunks(), headers=headers | {"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert client.get("/api/v1/projects", headers=headers).json()["total"] == 0
+
+
+def test_invalid_settings_are_422_naming_the_field(client: TestClient) -> None:
+    headers = sign_up(client)
+    response = client.post(
+        "/api/v1/projects", json={"name": "p", "settings": {"resolution": "4k"}}, headers=headers
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"] == "urn:reelforge:problem:validation"
+    assert problem["detail"].startswith("settings.resolution:")
+    assert problem["errors"][0]["field"] == "settings.resolution"
+    unknown = client.post("/api/v1/projects", json={"name": "p", "colour": 1}, headers=headers)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "colour"
+
+
+def test_storyboards_cannot_name_server_files(client: TestClient) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers)
+    storyboard = {
+        "scenes": [{"narration": "Hi.", "visual": {"kind": "file", "path": "/etc/passwd"}}]
+    }
+    response = client.put(
+        f"/api/v1/projects/{project['id']}/storyboard", json=storyboard, headers=headers
+    )
+    assert response.status_code == 422 and "/etc/passwd" in response.json()["detail"]
+
+
+def test_plan_limits_are_enforced_on_submit(client: TestClient) -> None:
+    headers = sign_up(client)  # free: 60 s, 720p, 5 waiting
+    long = new_project(client, headers, settings={"target_duration_s": 120})
+    too_long = client.post(f"/api/v1/projects/{long['id']}/renders", headers=headers)
+    assert too_long.status_code == 402 and "60 s" in too_long.json()["detail"]
+    sharp = new_project(client, headers, settings={"resolution": "1080p"})
+    too_sharp = client.post(f"/api/v1/projects/{sharp['id']}/renders", headers=headers)
+    assert too_sharp.status_code == 402 and "720p" in too_sharp.json()["detail"]
+    fine = new_project(client, headers)
+    codes = [
+        client.post(f"/api/v1/projects/{fine['id']}/renders", headers=headers).status_code
+        for _ in range(6)
+    ]
+    assert codes == [202] * 5 + [429]
+    me = client.get("/api/v1/users/me", headers=headers).json()
+    assert me["usage"]["waiting"] == 5 and me["limits"]["max_waiting"] == 5
+
+
+def test_an_idempotency_key_makes_submit_repeat_safe(client: TestClient) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers)
+    url = f"/api/v1/projects/{project['id']}/renders"
+    first = client.post(url, headers=headers | {"Idempotency-Key": "abc"})
+    again = client.post(url, headers=headers | {"Idempotency-Key": "abc"})
+    other = client.post(url, headers=headers | {"Idempotency-Key": "def"})
+    assert first.status_code == again.status_code == 202
+    assert first.json()["id"] == again.json()["id"] != other.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert client.get("/api/v1/renders", headers=headers).json()["total"] == 2
+
+
+def test_security_headers_and_cors(make_client: ClientFactory) -> None:
+    client = make_client(api={"cors_origins": ["https://app.example"]})
+    response = client.get("/api/v1/healthz")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    allowed = client.options(
+        "/api/v1/projects",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    denied = client.options(
+        "/api/v1/projects",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in denied.headers

@@ -1,0 +1,100 @@
+"""Live events: WebSocket order, replay after a reconnect (`after`), live delivery, SSE."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
+from starlette.websockets import WebSocketDisconnect
+
+from .conftest import new_project, sign_up
+
+
+def receive(ws: Any, count: int) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    while len(got) < count:
+        message = json.loads(ws.receive_text())
+        if message["type"] != "keepalive":
+            got.append(message)
+    return got
+
+
+def test_reconnect_with_after_replays_exactly_what_was_missed(client: TestClient) -> None:
+    headers = sign_up(client)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    project = new_project(client, headers)
+    submit = f"/api/v1/projects/{project['id']}/renders"
+    first = client.post(submit, headers=headers).json()
+    client.post(submit, headers=headers)
+
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        before = receive(ws, 2)
+    assert [e["type"] for e in before] == ["queued", "queued"]
+    last_seen = before[-1]["id"]
+
+    # While disconnected: one render canceled, one more submitted.
+    assert client.post(f"/api/v1/renders/{first['id']}/cancel", headers=headers).status_code == 202
+    third = client.post(submit, headers=headers).json()
+
+    with client.websocket_connect(f"/api/v1/ws?token={token}&after={last_seen}") as ws:
+        missed = receive(ws, 2)
+        assert [(e["type"], e["render_id"]) for e in missed] == [
+            ("canceled", first["id"]), ("queued", third["id"]),
+        ]  # fmt: skip
+        assert all(e["id"] > last_seen for e in missed)
+        # ...and then live: a new event arrives without reconnecting.
+        client.post(f"/api/v1/renders/{third['id']}/cancel", headers=headers)
+        [live] = receive(ws, 1)
+        assert (live["type"], live["render_id"]) == ("canceled", third["id"])
+
+
+def test_events_are_private(client: TestClient) -> None:
+    ann, bob = sign_up(client), sign_up(client)
+    client.post(f"/api/v1/projects/{new_project(client, ann)['id']}/renders", headers=ann)
+    bobs = client.post(f"/api/v1/projects/{new_project(client, bob)['id']}/renders", headers=bob)
+    token = ann["Authorization"].removeprefix("Bearer ")
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        client.post(f"/api/v1/renders/{bobs.json()['id']}/cancel", headers=bob)
+        ann_project = new_project(client, ann)
+        client.post(f"/api/v1/projects/{ann_project['id']}/renders", headers=ann)
+        events = receive(ws, 2)
+    assert [e["type"] for e in events] == ["queued", "queued"]
+    assert bobs.json()["id"] not in {e["render_id"] for e in events}
+
+
+def test_a_bad_token_closes_the_websocket(client: TestClient) -> None:
+    with (
+        pytest.raises((WebSocketDisconnect, WebSocketDenialResponse)) as closed,
+        client.websocket_connect("/api/v1/ws?token=nope") as ws,
+    ):
+        ws.receive_text()
+    if isinstance(closed.value, WebSocketDisconnect):
+        assert closed.value.code == 4401
+
+
+def test_server_sent_events_resume_from_last_event_id(client: TestClient) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers)
+    for _ in range(3):
+        client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)
+    with client.stream("GET", "/api/v1/events", headers=headers | {"Last-Event-ID": "0"}) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        ids: list[int] = []
+        for line in stream.iter_lines():
+            if line.startswith("id: "):
+                ids.append(int(line.removeprefix("id: ")))
+            if len(ids) == 3:
+                break
+    with client.stream(
+        "GET", "/api/v1/events", headers=headers | {"Last-Event-ID": str(ids[0])}
+    ) as stream:
+        resumed: list[int] = []
+        for line in stream.iter_lines():
+            if line.startswith("id: "):
+                resumed.append(int(line.removeprefix("id: ")))
+            if len(resumed) == 2:
+                break
+    assert resumed == ids[1:]

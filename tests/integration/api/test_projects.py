@@ -1,0 +1,103 @@
+"""Projects: CRUD, pagination, sorting, search; the storyboard; renders' status fields."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from .conftest import new_project, sign_up
+
+STORYBOARD = {
+    "title": "Tides",
+    "settings": {"resolution": "480p", "target_duration_s": 10},
+    "scenes": [{"narration": "Tides rise twice a day."}, {"narration": "The moon pulls."}],
+}
+
+
+def test_create_read_update_delete(client: TestClient) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers, settings={"aspect": "9:16"})
+    assert project["settings"]["aspect"] == "9:16" and project["has_storyboard"] is False
+    url = f"/api/v1/projects/{project['id']}"
+    patched = client.patch(
+        url, json={"name": "Moon", "settings": {"voice": "joe"}}, headers=headers
+    )
+    assert patched.status_code == 200 and patched.json()["name"] == "Moon"
+    assert client.get(url, headers=headers).json()["name"] == "Moon"
+    assert client.delete(url, headers=headers).status_code == 204
+    assert client.get(url, headers=headers).status_code == 404
+
+
+def test_pagination_sorting_and_search(client: TestClient) -> None:
+    headers = sign_up(client)
+    for name in ("delta", "alpha", "charlie", "bravo", "echo"):
+        new_project(client, headers, name=name)
+    page = client.get("/api/v1/projects?sort=name&limit=2&offset=2", headers=headers).json()
+    assert [p["name"] for p in page["items"]] == ["charlie", "delta"] and page["total"] == 5
+    newest = client.get("/api/v1/projects?sort=-created_at&limit=1", headers=headers).json()
+    assert newest["items"][0]["name"] == "echo"
+    found = client.get("/api/v1/projects?q=RAV", headers=headers).json()
+    assert [p["name"] for p in found["items"]] == ["bravo"] and found["total"] == 1
+    bad = client.get("/api/v1/projects?limit=1000", headers=headers)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.limit"
+
+
+def test_storyboard_round_trip(client: TestClient) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers)
+    url = f"/api/v1/projects/{project['id']}/storyboard"
+    assert client.get(url, headers=headers).status_code == 404
+    saved = client.put(url, json=STORYBOARD, headers=headers)
+    assert saved.status_code == 200
+    read = client.get(url, headers=headers).json()
+    assert [s["narration"] for s in read["scenes"]] == [
+        "Tides rise twice a day.",
+        "The moon pulls.",
+    ]
+    assert read["settings"]["resolution"] == "480p"
+    project_now = client.get(f"/api/v1/projects/{project['id']}", headers=headers).json()
+    assert project_now["has_storyboard"] and project_now["settings"]["resolution"] == "480p"
+    invalid = client.put(url, json={"scenes": []}, headers=headers)
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "scenes"
+    assert client.delete(url, headers=headers).status_code == 204
+    assert client.get(url, headers=headers).status_code == 404
+
+
+def test_render_status_cancel_and_retry(client: TestClient) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers)
+    submit = f"/api/v1/projects/{project['id']}/renders"
+    first, second = (client.post(submit, headers=headers).json() for _ in range(2))
+    assert (first["status"], first["queue_position"]) == ("queued", 1)
+    assert second["queue_position"] == 2 and first["links"] is None
+    assert client.get(f"/api/v1/renders/{first['id']}/video", headers=headers).status_code == 409
+
+    canceled = client.post(f"/api/v1/renders/{first['id']}/cancel", headers=headers)
+    assert canceled.status_code == 202 and canceled.json()["status"] == "canceled"
+    assert client.post(f"/api/v1/renders/{first['id']}/cancel", headers=headers).status_code == 409
+    assert (
+        client.get(f"/api/v1/renders/{second['id']}", headers=headers).json()["queue_position"] == 1
+    )
+
+    assert client.post(f"/api/v1/renders/{second['id']}/retry", headers=headers).status_code == 409
+    retried = client.post(f"/api/v1/renders/{first['id']}/retry", headers=headers)
+    assert retried.status_code == 202 and retried.json()["id"] != first["id"]
+    listing = client.get("/api/v1/renders?status=queued", headers=headers).json()
+    assert {r["id"] for r in listing["items"]} == {second["id"], retried.json()["id"]}
+    by_project = client.get(f"/api/v1/renders?project_id={project['id']}", headers=headers)
+    assert by_project.json()["total"] == 3
+
+
+def test_a_project_without_prompt_or_storyboard_cannot_render(client: TestClient) -> None:
+    headers = sign_up(client)
+    empty = new_project(client, headers, prompt="")
+    response = client.post(f"/api/v1/projects/{empty['id']}/renders", headers=headers)
+    assert response.status_code == 422 and "no prompt or storyboard" in response.json()["detail"]
+
+
+def test_deleting_a_project_keeps_its_renders(client: TestClient) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers)
+    render = client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers).json()
+    client.delete(f"/api/v1/projects/{project['id']}", headers=headers)
+    kept = client.get(f"/api/v1/renders/{render['id']}", headers=headers)
+    assert kept.status_code == 200 and kept.json()["project_id"] is None

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from .conftest import new_project, sign_up
+from .conftest import ClientFactory, new_project, sign_up
 
 
 def receive(ws: Any, count: int) -> list[dict[str, Any]]:
@@ -49,6 +49,18 @@ def test_reconnect_with_after_replays_exactly_what_was_missed(client: TestClient
         client.post(f"/api/v1/renders/{third['id']}/cancel", headers=headers)
         [live] = receive(ws, 1)
         assert (live["type"], live["render_id"]) == ("canceled", third["id"])
+
+
+def test_events_reach_a_client_on_another_api_replica(make_client: ClientFactory) -> None:
+    """Two app instances on one database, as behind a load balancer: no sticky sessions."""
+    replica_a, replica_b = make_client(), make_client()
+    headers = sign_up(replica_a)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    project = new_project(replica_b, headers)
+    with replica_a.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        submitted = replica_b.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)
+        [event] = receive(ws, 1)
+    assert (event["type"], event["render_id"]) == ("queued", submitted.json()["id"])
 
 
 def test_events_are_private(client: TestClient) -> None:

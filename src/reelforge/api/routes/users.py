@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
-from sqlalchemy import select
 
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep
-from reelforge.db.crud import users
-from reelforge.db.models import Plan, User, UserSecret
-from reelforge.errors import NotFound
+from reelforge.db.crud import secrets, users
+from reelforge.db.models import Plan, User
 from reelforge.plans import PLAN_LIMITS
 from reelforge.platform import Platform
 
@@ -53,13 +51,15 @@ def update_me(
     return me_out(platform, user, users.usage(session, user.id, at))
 
 
+def secret_context(user_id: object, name: str) -> str:
+    """Binds a ciphertext to its owner and name: copied to another row, it won't decrypt."""
+    return f"{user_id}:{name}"
+
+
 @router.get("/me/secrets")
 def list_secrets(user: CurrentUser, session: DbSession) -> list[schemas.SecretOut]:
     """Names and dates only: a stored secret is never sent back."""
-    rows = session.scalars(
-        select(UserSecret).where(UserSecret.user_id == user.id).order_by(UserSecret.name)
-    )
-    return [schemas.SecretOut.model_validate(row) for row in rows]
+    return [schemas.SecretOut.model_validate(row) for row in secrets.names(session, user.id)]
 
 
 @router.put("/me/secrets/{name}")
@@ -67,24 +67,10 @@ def put_secret(
     name: SecretName, body: schemas.SecretIn, user: CurrentUser, session: DbSession,
     platform: PlatformDep,
 ) -> schemas.SecretOut:  # fmt: skip
-    ciphertext = platform.secret_box.encrypt(body.value, context=f"{user.id}:{name}")
-    row = session.scalar(
-        select(UserSecret).where(UserSecret.user_id == user.id, UserSecret.name == name)
-    )
-    if row is None:
-        row = UserSecret(user_id=user.id, name=name, ciphertext=ciphertext)
-        session.add(row)
-    else:
-        row.ciphertext = ciphertext
-    session.flush()
-    return schemas.SecretOut.model_validate(row)
+    ciphertext = platform.secret_box.encrypt(body.value, context=secret_context(user.id, name))
+    return schemas.SecretOut.model_validate(secrets.put(session, user.id, name, ciphertext))
 
 
 @router.delete("/me/secrets/{name}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_secret(name: SecretName, user: CurrentUser, session: DbSession) -> None:
-    row = session.scalar(
-        select(UserSecret).where(UserSecret.user_id == user.id, UserSecret.name == name)
-    )
-    if row is None:
-        raise NotFound("no such secret", stage="input")
-    session.delete(row)
+    secrets.delete(session, user.id, name)

@@ -1,0 +1,41 @@
+"""Secrets users store (their own provider API keys), as ciphertext only: the caller
+encrypts before `put` and nothing here ever returns the value."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reelforge.db.models import UserSecret
+from reelforge.errors import NotFound
+
+
+def names(session: Session, user_id: uuid.UUID) -> list[UserSecret]:
+    query = select(UserSecret).where(UserSecret.user_id == user_id).order_by(UserSecret.name)
+    return list(session.scalars(query))
+
+
+def get(session: Session, user_id: uuid.UUID, name: str) -> UserSecret | None:
+    return session.scalar(
+        select(UserSecret).where(UserSecret.user_id == user_id, UserSecret.name == name)
+    )
+
+
+def put(session: Session, user_id: uuid.UUID, name: str, ciphertext: str) -> UserSecret:
+    row = get(session, user_id, name)
+    if row is None:
+        row = UserSecret(user_id=user_id, name=name, ciphertext=ciphertext)
+        session.add(row)
+    else:
+        row.ciphertext = ciphertext
+    session.flush()
+    return row
+
+
+def delete(session: Session, user_id: uuid.UUID, name: str) -> None:
+    row = get(session, user_id, name)
+    if row is None:
+        raise NotFound("no such secret", stage="input")
+    session.delete(row)

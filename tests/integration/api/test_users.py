@@ -1,0 +1,48 @@
+"""My profile, plan limits and usage; secrets I store are encrypted at rest, never returned."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from reelforge.db.models import UserSecret
+
+from .conftest import new_project, sign_up
+
+
+def test_me_shows_plan_limits_and_usage(client: TestClient) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers, settings={"target_duration_s": 30})
+    client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)
+    me = client.get("/api/v1/users/me", headers=headers).json()
+    assert me["limits"] == {
+        "concurrent_renders": 1, "max_duration_s": 60.0, "max_resolution": "720p",
+        "monthly_minutes": 30.0, "max_waiting": 5,
+    }  # fmt: skip
+    assert me["usage"] == {"minutes_this_month": 0.5, "running": 0, "waiting": 1}
+    renamed = client.patch("/api/v1/users/me", json={"name": " Ann "}, headers=headers)
+    assert renamed.json()["name"] == "Ann"
+    assert (
+        client.patch("/api/v1/users/me", json={"plan": "pro"}, headers=headers).status_code == 422
+    )
+
+
+def test_secrets_are_encrypted_at_rest_and_never_returned(client: TestClient) -> None:
+    headers = sign_up(client)
+    stored = client.put(
+        "/api/v1/users/me/secrets/openai", json={"value": "sk-very-secret-123"}, headers=headers
+    )
+    assert stored.status_code == 200 and "sk-very" not in stored.text
+    listed = client.get("/api/v1/users/me/secrets", headers=headers)
+    assert [s["name"] for s in listed.json()] == ["openai"] and "sk-very" not in listed.text
+
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    with platform.sessions() as session:
+        row = session.scalar(select(UserSecret))
+        assert row is not None and "sk-very" not in row.ciphertext
+        context = f"{row.user_id}:openai"
+        assert platform.secret_box.decrypt(row.ciphertext, context=context) == "sk-very-secret-123"
+    bad_name = client.put("/api/v1/users/me/secrets/Bad Name", json={"value": "x"}, headers=headers)
+    assert bad_name.status_code == 422
+    assert client.delete("/api/v1/users/me/secrets/openai", headers=headers).status_code == 204
+    assert client.get("/api/v1/users/me/secrets", headers=headers).json() == []

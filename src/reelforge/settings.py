@@ -26,12 +26,55 @@ def _default_data_dir() -> Path:
     return Path(base) / "reelforge"
 
 
+DEFAULT_PRICES: dict[str, dict[str, float]] = {
+    "openai-chat": {"input_tokens": 0.15, "output_tokens": 0.60},
+    "openai-images": {"images": 0.04},
+    "openai-tts": {"characters": 15.0},
+    "elevenlabs": {"characters": 180.0},
+    "pexels": {},
+    "pixabay": {},
+}
+"""USD: per 1 000 000 tokens or characters, per image or request (`Prices` in
+providers/usage.py). Override with `REELFORGE_PROVIDERS__PRICES` (JSON)."""
+
+
 class ProviderSettings(BaseModel):
+    """Remote AI providers (docs/providers.md). Everything is off until configured:
+    the offline defaults need no key and no network."""
+
     voices_dir: Path | None = None
     """Extra Piper voices (`NAME.onnx` + `NAME.onnx.json`) beside the bundled `joe`."""
     llm_base_url: str | None = None
+    """An OpenAI-compatible Chat Completions server: OpenAI, Ollama, vLLM, LocalAI,
+    llama.cpp server (e.g. `http://127.0.0.1:11434/v1`)."""
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
+    llm_model_path: Path | None = None
+    """A local GGUF model run in-process by llama-cpp-python (`reelforge[local-llm]`)."""
+    openai_base_url: str = "https://api.openai.com/v1"
+    """For the OpenAI Images and speech APIs (or a compatible server)."""
+    openai_api_key: SecretStr | None = None
+    image_model: str = "gpt-image-1"
+    tts_model: str = "gpt-4o-mini-tts"
+    pexels_api_key: SecretStr | None = None
+    pexels_base_url: str = "https://api.pexels.com"
+    pixabay_api_key: SecretStr | None = None
+    pixabay_base_url: str = "https://pixabay.com/api"
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    visual_chain: list[str] = [
+        "pexels-video",
+        "pixabay-video",
+        "pexels",
+        "pixabay",
+        "openai-images",
+    ]
+    """Sources tried per scene, in order, among those with a key; the procedural card is
+    always the last resort."""
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_concurrency: int = Field(default=4, ge=1)
+    """Calls in flight per provider."""
+    prices: dict[str, dict[str, float]] = DEFAULT_PRICES
 
 
 class QueueSettings(BaseModel):

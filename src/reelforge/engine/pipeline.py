@@ -24,6 +24,7 @@ from reelforge.engine.stages.captions import segment_ass, timed_cues
 from reelforge.engine.stages.compose import compose_video
 from reelforge.engine.stages.music import music_bed
 from reelforge.engine.stages.scenes import plan_scenes
+from reelforge.engine.stages.script import write_script
 from reelforge.engine.stages.visuals import Visual, make_visual
 from reelforge.engine.stages.voice import speak
 from reelforge.engine.storyboard import Storyboard, VideoSettings
@@ -46,6 +47,8 @@ class RenderResult:
     storyboard: Storyboard
     duration_s: float
     stage_seconds: dict[str, float]
+    cost_usd: float
+    """What this render's remote provider calls cost (cache hits cost nothing)."""
     cache_hits: dict[str, int]
     cache_misses: dict[str, int]
     stills: tuple[Path | None, ...] = ()
@@ -102,7 +105,7 @@ def render(
         storyboard = prompt_or_storyboard
     else:
         with ctx.stage("script"):
-            script = ctx.providers.script.write(prompt_or_storyboard, settings or VideoSettings())
+            script = write_script(ctx, prompt_or_storyboard, settings or VideoSettings())
             topic_only = script.topic_only
         with ctx.stage("scenes"):
             storyboard = plan_scenes(script, settings or VideoSettings())
@@ -153,7 +156,7 @@ def _render(
     with ctx.stage("compose"):
         compose_video(ctx, settings, timeline, visuals, voices, ass_scripts, music, encoder, work)
         _thumbnail(visuals, settings, work / "thumb.jpg")
-    manifest = _manifest(storyboard, timeline, ctx, [s.duration_s for s in speeches])
+    manifest = _manifest(storyboard, timeline, ctx, [s.duration_s for s in speeches], visuals)
     (work / "manifest.json").write_text(manifest, encoding="utf-8")
     # Publish only now that everything exists: sidecars first, the video last.
     srt, vtt = output.with_suffix(".srt"), output.with_suffix(".vtt")
@@ -169,7 +172,8 @@ def _render(
     return RenderResult(
         video=output, srt=srt, vtt=vtt, thumbnail=thumbnail, manifest=manifest_path,
         storyboard=storyboard, duration_s=timeline.duration_s,
-        stage_seconds=dict(ctx.stage_seconds), cache_hits=dict(ctx.cache.hits),
+        stage_seconds=dict(ctx.stage_seconds), cost_usd=ctx.providers.meter.cost_usd,
+        cache_hits=dict(ctx.cache.hits),
         cache_misses=dict(ctx.cache.misses), stills=tuple(v.still for v in visuals),
         topic_only=topic_only,
     )  # fmt: skip
@@ -185,7 +189,11 @@ def _thumbnail(visuals: list[Visual], settings: VideoSettings, out: Path) -> Non
 
 
 def _manifest(
-    storyboard: Storyboard, timeline: Timeline, ctx: RenderContext, voice_s: list[float]
+    storyboard: Storyboard,
+    timeline: Timeline,
+    ctx: RenderContext,
+    voice_s: list[float],
+    visuals: list[Visual],
 ) -> str:
     scenes = [
         {
@@ -194,8 +202,9 @@ def _manifest(
             "end_s": slot.end_frame / timeline.fps,
             "voice_offset_s": slot.voice_offset_s,
             "voice_s": round(spoken, 3),
+            "visual": visual.credit,
         }
-        for slot, spoken in zip(timeline.slots, voice_s, strict=True)
+        for slot, spoken, visual in zip(timeline.slots, voice_s, visuals, strict=True)
     ]
     return json.dumps(
         {
@@ -206,7 +215,8 @@ def _manifest(
             "providers": ctx.providers.ids(),
             "stage_seconds": ctx.stage_seconds,
             "cache": {"hits": ctx.cache.hits, "misses": ctx.cache.misses},
-            "cost": {"total_usd": 0.0},
+            "cost": {"total_usd": ctx.providers.meter.cost_usd},
+            "usage": ctx.providers.meter.summary()["providers"],
         },
         indent=2,
     )

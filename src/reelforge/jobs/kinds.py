@@ -14,6 +14,7 @@ from reelforge.engine.context import ProgressCallback
 from reelforge.engine.storyboard import Storyboard, VideoSettings, describe_validation_error
 from reelforge.errors import InvalidInput, ProviderError
 from reelforge.jobs.manager import ClaimedJob
+from reelforge.providers.registry import Providers
 from reelforge.storage import BlobStore
 
 JobRunner = Callable[[ClaimedJob, ProgressCallback], dict[str, Any]]
@@ -41,6 +42,8 @@ class RenderKind:
     data_dir: Path
     cache_dir: Path
     blobs: BlobStore | None = None
+    providers_for: Callable[[ClaimedJob], Providers] | None = None
+    """The job owner's providers (their own keys, else the server's); offline if unset."""
 
     def __call__(self, job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
         from reelforge.engine.pipeline import render
@@ -50,6 +53,7 @@ class RenderKind:
         result = render(
             source, settings=settings, output=out_dir / "video.mp4", cache_dir=self.cache_dir,
             on_progress=on_progress,
+            providers=self.providers_for(job) if self.providers_for else None,
         )  # fmt: skip
         files = {
             "video": result.video, "srt": result.srt, "vtt": result.vtt,
@@ -57,6 +61,7 @@ class RenderKind:
         }  # fmt: skip
         summary: dict[str, Any] = {
             "duration_s": result.duration_s, "stage_seconds": result.stage_seconds,
+            "cost_usd": result.cost_usd,
         }  # fmt: skip
         if self.blobs is None:
             return summary | {name: str(path) for name, path in files.items()}
@@ -107,6 +112,10 @@ def sleep(job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
 
 
 def default_kinds(
-    data_dir: Path, cache_dir: Path, blobs: BlobStore | None = None
+    data_dir: Path,
+    cache_dir: Path,
+    blobs: BlobStore | None = None,
+    providers_for: Callable[[ClaimedJob], Providers] | None = None,
 ) -> dict[str, JobRunner]:
-    return {"render": RenderKind(data_dir, cache_dir, blobs), "noop": noop, "sleep": sleep}
+    render = RenderKind(data_dir, cache_dir, blobs, providers_for)
+    return {"render": render, "noop": noop, "sleep": sleep}

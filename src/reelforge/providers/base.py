@@ -53,6 +53,25 @@ class Speech:
     sentences: tuple[SpokenSentence, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Credit for a stock photo or clip, recorded in the manifest (licences ask for it)."""
+
+    source: str
+    author: str
+    url: str
+    license: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VisualAsset:
+    """A scene's picture from a visual source: a still image or a video clip file."""
+
+    path: Path
+    is_video: bool = False
+    attribution: Attribution | None = None
+
+
 class ScriptProvider(Protocol):
     id: str
     version: str
@@ -68,6 +87,28 @@ class ImageProvider(Protocol):
         self, scene: Scene, index: int, settings: VideoSettings, size: tuple[int, int], out: Path
     ) -> None:
         """Write an RGB image of exactly `size` (width, height) to `out` (PNG)."""
+
+
+class VisualSource(Protocol):
+    """One link of a scene's fallback chain (stock video → generated image → procedural)."""
+
+    id: str
+    version: str
+
+    def find(
+        self,
+        scene: Scene,
+        index: int,
+        settings: VideoSettings,
+        size: tuple[int, int],
+        out_dir: Path,
+    ) -> VisualAsset | None:
+        """Write the scene's visual into `out_dir` (any size: the engine fills and crops),
+        or return None when this source has nothing that fits, so the next one is tried.
+
+        Raises:
+            InvalidInput: bad key or request (not retried). ProviderError: the call failed.
+        """
 
 
 class VoiceProvider(Protocol):

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from reelforge.providers.base import ImageProvider, MusicProvider, ScriptProvider, VoiceProvider
+from reelforge.providers.base import (
+    ImageProvider,
+    MusicProvider,
+    ScriptProvider,
+    VisualSource,
+    VoiceProvider,
+)
+from reelforge.providers.usage import Meter
 
 
 class _Versioned(Protocol):
@@ -23,8 +30,13 @@ def provider_id(provider: _Versioned) -> str:
 class Providers:
     script: ScriptProvider
     images: ImageProvider
+    """The last resort for every scene: always produces a picture (procedural offline)."""
     voice: VoiceProvider
     music: MusicProvider
+    visuals: tuple[VisualSource, ...] = ()
+    """Tried in order for each generated/stock scene before `images`."""
+    meter: Meter = field(default_factory=Meter)
+    """Usage and cost of the remote calls this render made."""
 
     @classmethod
     def offline(cls, voices_dir: Path | None = None) -> Providers:
@@ -40,6 +52,7 @@ class Providers:
         return {
             "script": provider_id(self.script),
             "images": provider_id(self.images),
+            "visuals": ",".join(provider_id(source) for source in self.visuals),
             "voice": provider_id(self.voice),
             "music": provider_id(self.music),
         }

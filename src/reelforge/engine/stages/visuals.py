@@ -1,9 +1,18 @@
-"""Visuals: one still per scene (from the image provider or a user's image), or a user's clip."""
+"""Visuals: one still or clip per scene — a user's file, the first visual source in the
+chain that has something (stock video, stock photo, generated image), else the offline
+image provider. Whatever was chosen is cached with its credit, so a re-render calls no one.
+
+A source that *fails* (bad key, provider down) raises: the job is retried later and
+resumes from the cache, rather than silently caching a fallback picture forever.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -18,7 +27,10 @@ from reelforge.engine.frames import (
     still_size,
 )
 from reelforge.engine.storyboard import Scene, VideoSettings, VisualKind
+from reelforge.providers.base import VisualSource
 from reelforge.providers.registry import provider_id
+
+META = "meta.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +39,8 @@ class Visual:
     """Cache key of the picture itself: segments that show it depend on it."""
     still: Path | None
     clip: Path | None
+    credit: dict[str, Any] | None = None
+    """Which source supplied it and the attribution it asks for (for the manifest)."""
 
     def source(self, settings: VideoSettings, index: int, span: int) -> FrameSource:
         """Frames of this visual for scene `index`, with motion planned over `span` frames."""
@@ -59,21 +73,57 @@ def _from_file(ctx: RenderContext, path: Path, size: tuple[int, int]) -> Visual:
     return Visual(key, ctx.cache.fetch("visuals", key, build) / "still.png", None)
 
 
+def _sources_for(ctx: RenderContext, scene: Scene) -> tuple[VisualSource, ...]:
+    """Stock-first for `stock` scenes, generator-first for `generated` ones."""
+    sources = ctx.providers.visuals
+    if scene.visual.kind is VisualKind.COLOR:
+        return ()
+    generators = tuple(s for s in sources if s.id.endswith("images"))
+    stock = tuple(s for s in sources if s not in generators)
+    return stock + generators if scene.visual.kind is VisualKind.STOCK else generators + stock
+
+
 def make_visual(ctx: RenderContext, scene: Scene, index: int, settings: VideoSettings) -> Visual:
     """The scene's picture, from the cache when nothing it depends on changed."""
     size = still_size(settings.size)
     if scene.visual.kind is VisualKind.FILE and scene.visual.path is not None:
         return _from_file(ctx, scene.visual.path, size)
+    sources = _sources_for(ctx, scene)
     images = ctx.providers.images
+    chain = "+".join([*(provider_id(source) for source in sources), provider_id(images)])
     depends = scene.model_dump(mode="json", include={"headline", "keywords", "visual", "narration"})
     key = artifact_key(
         "visuals",
-        provider_id(images),
+        chain,
         {"scene": depends, "index": index, "style": settings.visual_style,
          "seed": settings.seed, "size": size},
     )  # fmt: skip
 
     def build(out: Path) -> None:
+        for source in sources:
+            asset = source.find(scene, index, settings, size, out / "fetched")
+            if asset is None:
+                continue
+            if asset.is_video:
+                shutil.move(asset.path, out / "clip.mp4")
+            else:
+                with Image.open(asset.path) as img:
+                    fill_crop(img.convert("RGB"), size).save(out / "still.png")
+            credit: dict[str, Any] = {"source": source.id, "attribution": None}
+            if asset.attribution is not None:
+                credit["attribution"] = {
+                    "source": asset.attribution.source, "author": asset.attribution.author,
+                    "url": asset.attribution.url, "license": asset.attribution.license,
+                }  # fmt: skip
+            (out / META).write_text(json.dumps(credit), encoding="utf-8")
+            shutil.rmtree(out / "fetched", ignore_errors=True)
+            return
         images.render(scene, index, settings, size, out / "still.png")
+        (out / META).write_text(json.dumps({"source": images.id, "attribution": None}))
 
-    return Visual(key, ctx.cache.fetch("visuals", key, build) / "still.png", None)
+    folder = ctx.cache.fetch("visuals", key, build)
+    meta = folder / META
+    credit = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else None
+    if (folder / "clip.mp4").is_file():
+        return Visual(key, None, folder / "clip.mp4", credit)
+    return Visual(key, folder / "still.png", None, credit)

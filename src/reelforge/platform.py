@@ -23,6 +23,7 @@ from reelforge.jobs.manager import JobManager
 from reelforge.jobs.policy import SchedulingPolicy
 from reelforge.security.crypto import SecretBox
 from reelforge.security.ratelimit import RateLimiter
+from reelforge.security.signing import UrlSigner
 from reelforge.security.tokens import AccessTokens
 from reelforge.settings import Settings
 from reelforge.storage import BlobStore, LocalBlobStore, S3BlobStore
@@ -121,6 +122,10 @@ class Platform:
     def timeouts(self) -> SessionTimeouts:
         auth = self.settings.auth
         return SessionTimeouts(idle_s=auth.idle_timeout_s, absolute_s=auth.absolute_timeout_s)
+
+    @cached_property
+    def url_signer(self) -> UrlSigner:
+        return UrlSigner(self.secret_key)
 
     @cached_property
     def secret_box(self) -> SecretBox:

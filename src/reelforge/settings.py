@@ -11,9 +11,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import make_url
+
+MIN_SECRET_KEY_BYTES = 32
 
 
 def _default_cache_dir() -> Path:
@@ -113,6 +115,8 @@ class ApiSettings(BaseModel):
     """Per user, on render submissions."""
     rate_api: str = "600/minute"
     """Per user or IP, on everything else."""
+    download_url_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    """How long the signed download links in a render's status stay valid."""
     trust_proxy_headers: bool = False
     """Take the client IP from `X-Forwarded-For` (only behind your own load balancer)."""
 
@@ -156,6 +160,16 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     auth: AuthSettings = AuthSettings()
     api: ApiSettings = ApiSettings()
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(
+                f"REELFORGE_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes, e.g. "
+                "the output of `python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return value
 
     @property
     def db_url(self) -> str:

@@ -71,7 +71,14 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             allow_credentials=True,  # the refresh cookie
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
-            expose_headers=["Location", "Retry-After", "Idempotent-Replayed"],
+            expose_headers=[
+                "Location",
+                "Retry-After",
+                "Idempotent-Replayed",
+                "Content-Range",
+                "Content-Disposition",
+                "Content-Length",
+            ],
             max_age=600,
         )
     return app

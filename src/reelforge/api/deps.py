@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,13 @@ from reelforge.db.models import User, utcnow
 from reelforge.errors import Forbidden, Unauthorized
 from reelforge.platform import Platform
 from reelforge.security.tokens import API_KEY_PREFIX
+
+MAX_OFFSET = 2**31 - 1
+"""Paging deeper is meaningless, and a bigger number overflows the database's integers."""
+MAX_EVENT_ID = 2**63 - 1
+"""Event ids are 64-bit (SQLite INTEGER, PostgreSQL BIGINT)."""
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+AfterEventId = Annotated[int, Query(ge=0, le=MAX_EVENT_ID, description="The last event id seen")]
 
 bearer = HTTPBearer(auto_error=False, description="An access token or a personal API key")
 

@@ -3,16 +3,19 @@
 Each problem has a stable `type` URN clients can switch on (listed in docs/api.md), a
 `title`, the HTTP `status`, and a `detail` line written for the person using the app.
 A server bug answers a generic 500 and is logged with its traceback, never shown.
+The OpenAPI schema says so too: every operation documents its 4xx/5xx answers as
+problems (`document_problems`), replacing FastAPI's default `application/json` 422.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reelforge import errors
@@ -43,6 +46,28 @@ _BY_STATUS = {
 }
 
 
+class Problem(BaseModel):
+    """An error answer (RFC 9457); `type` is stable, `detail` is for people."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ValidationProblem(Problem):
+    """A 422: the request does not match this schema (`validation`, with one entry per
+    bad field in `errors`), or its values are refused (`invalid-input`)."""
+
+    errors: list[FieldProblem] = []
+
+
 def problem(
     status: int,
     slug: str,
@@ -69,17 +94,17 @@ def _reelforge_error(request: Request, exc: Exception) -> JSONResponse:
     return _internal(request, exc)
 
 
-def _field(location: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in location if p not in ("body",)]
+def _field(error: Mapping[str, Any]) -> str:
+    """`settings.resolution`, `query.limit`... (a JSON syntax error is the whole body)."""
+    if error.get("type") == "json_invalid":
+        return "body"
+    parts = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
     return ".".join(parts) or "body"
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        {"field": _field(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
-        for err in exc.errors()
-    ]
+    problems = [{"field": _field(err), "message": str(err.get("msg", ""))} for err in exc.errors()]
     first = problems[0] if problems else {"field": "body", "message": "invalid"}
     detail = f"{first['field']}: {first['message']}"
     return problem(422, "validation", "Invalid request", detail, errors=problems)
@@ -101,3 +126,49 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal)
+    app.openapi = document_problems(app.openapi)  # type: ignore[method-assign]
+
+
+def _problem_content(model: type[Problem]) -> dict[str, Any]:
+    return {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+
+
+def _document(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's, never sent
+        components.pop(name, None)
+    for model in (Problem, ValidationProblem):
+        shown = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(shown.pop("$defs", {}))
+        components[model.__name__] = shown
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = _problem_content(Problem)
+            if "422" in responses:
+                responses["422"] = {
+                    "description": "Invalid request",
+                    "content": _problem_content(ValidationProblem),
+                }
+            # Any operation may be refused (auth, rate limits, body size) or fail.
+            responses.setdefault("4XX", {"description": "Refused: see the problem's `type`"})
+            responses.setdefault("5XX", {"description": "Failed on our side, or a dependency"})
+            for status in ("4XX", "5XX"):
+                responses[status]["content"] = _problem_content(Problem)
+
+
+def document_problems(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Wraps FastAPI's `app.openapi` so the schema documents the problems we send."""
+    documented: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        if not documented:
+            schema = build()  # FastAPI caches it: the same dict on every call
+            _document(schema)
+            documented.update(schema=schema)
+        result: dict[str, Any] = documented["schema"]
+        return result
+
+    return openapi

@@ -46,6 +46,8 @@ async def _send_413(send: Send, limit: int) -> None:
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *SECURITY_HEADERS,
+                API_CSP,
             ],
         }
     )

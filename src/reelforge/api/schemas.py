@@ -152,7 +152,8 @@ class ProjectCreate(_In):
 class ProjectPatch(_In):
     name: Name | None = None
     prompt: Annotated[str, Field(max_length=20_000)] | None = None
-    settings: VideoSettings | None = None
+    settings: dict[str, Any] | None = None
+    """Only the settings sent change (nested groups merge); the result must be valid."""
     template_id: Annotated[str, Field(max_length=100)] | None = None
 
 

@@ -30,6 +30,28 @@ RENDER_FILES = {
 """What a finished render publishes: result key → (blob name, content type)."""
 
 
+STAGE_SHARES = {
+    "script": 0.03, "scenes": 0.01, "visuals": 0.15, "voice": 0.15, "captions": 0.01,
+    "music": 0.03, "compose": 0.57, "publish": 0.05,
+}  # fmt: skip
+"""Rough share of a render's time per stage (bench/RESULTS.md), to turn each stage's own
+fraction into one overall progress that only moves forward."""
+
+
+def overall_progress(on_progress: ProgressCallback) -> ProgressCallback:
+    starts: dict[str, float] = {}
+    total = 0.0
+    for stage, share in STAGE_SHARES.items():
+        starts[stage] = total
+        total += share
+
+    def report(stage: str, fraction: float, message: str) -> None:
+        share = STAGE_SHARES.get(stage, 0.0)
+        on_progress(stage, min(starts.get(stage, 0.0) + share * fraction, 1.0), message)
+
+    return report
+
+
 def render_blob_key(job_id: object, name: str) -> str:
     return f"renders/{job_id}/{name}"
 
@@ -48,6 +70,7 @@ class RenderKind:
     def __call__(self, job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
         from reelforge.engine.pipeline import render
 
+        on_progress = overall_progress(on_progress)
         source, settings = self._source(job.payload)
         out_dir = self.data_dir / "renders" / str(job.id)
         result = render(

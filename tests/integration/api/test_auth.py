@@ -160,6 +160,7 @@ def test_api_keys_authenticate_until_revoked(client: TestClient) -> None:
     assert "key" not in listed[0] and listed[0]["name"] == "ci"
     as_key = {"Authorization": f"Bearer {key}"}
     assert client.get("/api/v1/projects", headers=as_key).status_code == 200
+    assert client.post("/api/v1/auth/logout", headers=as_key).status_code == 422  # not a session
     assert (
         client.delete(f"/api/v1/auth/api-keys/{listed[0]['id']}", headers=headers).status_code
         == 204

@@ -69,7 +69,14 @@ def test_journey_from_sign_up_to_download(make_client: ClientFactory) -> None:
     assert part.status_code == 206 and part.content == video.content[100:1100]
     assert part.headers["content-range"] == f"bytes 100-1099/{len(video.content)}"
 
-    saved = client.get(links["video"] + "?download=true", headers=headers)
+    anonymous = client.get(links["video"])  # the signed link alone, as `<video src>` uses it
+    assert anonymous.status_code == 200 and anonymous.content == video.content
+    forged = client.get(links["video"].replace("sig=", "sig=0"))
+    assert forged.status_code == 401
+    bare = links["video"].split("?")[0]
+    assert client.get(bare).status_code == 401
+
+    saved = client.get(links["video"] + "&download=true", headers=headers)
     assert saved.headers["content-disposition"].startswith("attachment;")
     srt = client.get(links["srt"], headers=headers)
     assert srt.status_code == 200 and "-->" in srt.text and "moon" in srt.text.lower()

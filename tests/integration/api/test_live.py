@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from .conftest import ClientFactory, new_project, sign_up
@@ -77,14 +76,28 @@ def test_events_are_private(client: TestClient) -> None:
     assert bobs.json()["id"] not in {e["render_id"] for e in events}
 
 
-def test_a_bad_token_closes_the_websocket(client: TestClient) -> None:
+def test_a_bad_token_closes_the_websocket_with_4401(client: TestClient) -> None:
     with (
-        pytest.raises((WebSocketDisconnect, WebSocketDenialResponse)) as closed,
+        pytest.raises(WebSocketDisconnect) as closed,
         client.websocket_connect("/api/v1/ws?token=nope") as ws,
     ):
         ws.receive_text()
-    if isinstance(closed.value, WebSocketDisconnect):
-        assert closed.value.code == 4401
+    assert closed.value.code == 4401 and "invalid" in closed.value.reason.lower()
+
+
+def test_logout_ends_an_open_stream(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("reelforge.api.routes.live.RECHECK_S", 0.0)
+    headers = sign_up(client)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    project = new_project(client, headers)
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)
+        assert receive(ws, 1)[0]["type"] == "queued"
+        assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+        client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)  # 401 now
+        with pytest.raises(WebSocketDisconnect) as closed:
+            receive(ws, 5)
+    assert closed.value.code == 4401
 
 
 def test_server_sent_events_resume_from_last_event_id(client: TestClient) -> None:

@@ -101,3 +101,44 @@ def test_deleting_a_project_keeps_its_renders(client: TestClient) -> None:
     client.delete(f"/api/v1/projects/{project['id']}", headers=headers)
     kept = client.get(f"/api/v1/renders/{render['id']}", headers=headers)
     assert kept.status_code == 200 and kept.json()["project_id"] is None
+
+
+def test_settings_patches_merge_and_a_storyboard_without_settings_keeps_them(
+    client: TestClient,
+) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers, settings={"target_duration_s": 45, "aspect": "9:16"})
+    url = f"/api/v1/projects/{project['id']}"
+    patched = client.patch(
+        url, json={"settings": {"resolution": "480p", "music": {"volume": 0.1}}}, headers=headers
+    ).json()["settings"]
+    assert (patched["resolution"], patched["target_duration_s"], patched["aspect"]) == (
+        "480p", 45, "9:16",
+    )  # fmt: skip
+    assert patched["music"]["volume"] == 0.1 and patched["music"]["enabled"] is True
+    bad = client.patch(url, json={"settings": {"resolution": "8k"}}, headers=headers)
+    assert bad.status_code == 422 and "resolution" in bad.json()["detail"]
+    client.put(f"{url}/storyboard", json={"scenes": [{"narration": "Hi."}]}, headers=headers)
+    kept = client.get(url, headers=headers).json()["settings"]
+    assert (kept["resolution"], kept["target_duration_s"]) == ("480p", 45)
+    cleared = client.patch(url, json={"template_id": "news"}, headers=headers).json()
+    assert cleared["template_id"] == "news"
+    assert (
+        client.patch(url, json={"template_id": None}, headers=headers).json()["template_id"] is None
+    )
+
+
+def test_an_idempotency_key_cannot_be_reused_for_another_project(client: TestClient) -> None:
+    headers = sign_up(client) | {"Idempotency-Key": "k1"}
+    first, second = new_project(client, headers), new_project(client, headers)
+    assert (
+        client.post(f"/api/v1/projects/{first['id']}/renders", headers=headers).status_code == 202
+    )
+    reused = client.post(f"/api/v1/projects/{second['id']}/renders", headers=headers)
+    assert reused.status_code == 409
+
+
+def test_malformed_json_is_a_problem_about_the_body(client: TestClient) -> None:
+    headers = sign_up(client) | {"Content-Type": "application/json"}
+    response = client.post("/api/v1/projects", content=b'{"name":', headers=headers)
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "body"

@@ -57,7 +57,7 @@ def test_a_render_on_s3_downloads_through_a_signed_url(
     assert httpx.get(tampered).status_code == 403
 
     saved = client.get(
-        status["links"]["video"] + "?download=true", headers=headers, follow_redirects=False
+        status["links"]["video"] + "&download=true", headers=headers, follow_redirects=False
     )
     attachment = httpx.get(saved.headers["location"])
     assert attachment.headers["content-disposition"].startswith("attachment")

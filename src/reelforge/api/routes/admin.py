@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from reelforge.api import schemas
-from reelforge.api.deps import AdminUser, ClientIp, DbSession, PlatformDep
+from reelforge.api.deps import AdminUser, ClientIp, DbSession, Offset, PlatformDep
 from reelforge.db.crud import audit, users
 from reelforge.db.models import Event, JobState, Plan, RenderJob, User
 from reelforge.errors import NotFound
@@ -17,7 +17,6 @@ from reelforge.jobs.stats import queue_stats
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/queue")

@@ -19,7 +19,7 @@ from reelforge.api.deps import (
 )
 from reelforge.db.crud import audit, auth, users
 from reelforge.db.crud.auth import IssuedSession
-from reelforge.errors import Unauthorized
+from reelforge.errors import InvalidInput, Unauthorized
 from reelforge.platform import Platform
 from reelforge.security import passwords
 
@@ -97,6 +97,7 @@ def refresh(
     platform: PlatformDep,
     session: DbSession,
     at: Now,
+    ip: ClientIp,
     body: schemas.RefreshIn | None = None,
     cookie: Annotated[str | None, Cookie(alias=REFRESH_COOKIE)] = None,
 ) -> schemas.TokenOut:
@@ -105,7 +106,13 @@ def refresh(
         raise Unauthorized("send the refresh token (body or cookie)", stage="auth")
     try:
         issued = auth.rotate(session, presented, at, platform.timeouts)
-    except Unauthorized:
+    except Unauthorized as exc:
+        reused = auth.session_for_token(session, presented)
+        if reused is not None and reused.revoked_reason == "refresh token reuse":
+            audit.record(
+                session, "session.reuse_detected", actor_id=reused.user_id,
+                target=str(reused.id), ip=ip, detail={"message": exc.message},
+            )  # fmt: skip
         session.commit()  # keep the revocation that reuse detection made
         raise
     return _tokens(platform, issued, response, browser=body is None or not body.refresh_token)
@@ -113,16 +120,19 @@ def refresh(
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(
-    principal: CurrentPrincipal, session: DbSession, at: Now, ip: ClientIp, response: Response
-) -> None:
+    principal: CurrentPrincipal, session: DbSession, at: Now, ip: ClientIp, response: Response,
+    platform: PlatformDep,
+) -> None:  # fmt: skip
     """Ends the session behind this access token; its refresh tokens stop working."""
-    if principal.session_id is not None:
-        auth_session = auth.owned_session(session, principal.user.id, principal.session_id)
-        auth.revoke(session, auth_session, at, "logout")
-        audit.record(
-            session, "logout", actor_id=principal.user.id, target=str(auth_session.id), ip=ip
-        )
-    response.delete_cookie(REFRESH_COOKIE, path=COOKIE_PATH)
+    if principal.session_id is None:
+        raise InvalidInput("API keys are not sessions: revoke one with DELETE /auth/api-keys/{id}")
+    auth_session = auth.owned_session(session, principal.user.id, principal.session_id)
+    auth.revoke(session, auth_session, at, "logout")
+    audit.record(session, "logout", actor_id=principal.user.id, target=str(auth_session.id), ip=ip)
+    response.delete_cookie(
+        REFRESH_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict",
+        secure=platform.settings.auth.secure_cookies,
+    )  # fmt: skip
 
 
 @router.get("/sessions")

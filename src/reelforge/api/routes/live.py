@@ -7,7 +7,9 @@ a client that reconnects with the last id it saw misses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
@@ -16,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from reelforge.api.deps import Principal, authenticate
+from reelforge.api.deps import MAX_EVENT_ID, AfterEventId, Principal, authenticate
 from reelforge.api.live import EventHub
 from reelforge.api.routes.renders import render_links
 from reelforge.db.crud import events
@@ -27,6 +29,8 @@ from reelforge.platform import Platform
 router = APIRouter(tags=["live"])
 BATCH = 200
 KEEPALIVE_S = 15.0
+RECHECK_S = 5.0
+"""How often a live stream re-checks its credentials."""
 WS_UNAUTHORIZED = 4401
 
 
@@ -52,14 +56,18 @@ async def _principal(platform: Platform, token: str) -> Principal:
 
 
 async def _follow(
-    request: HTTPConnection, principal: Principal, after: int,
+    request: HTTPConnection, principal: Principal, token: str, after: int,
     send: Callable[[Event], Awaitable[None]], keepalive: Callable[[], Awaitable[None]],
 ) -> None:  # fmt: skip
     """Send every event after `after`, then each new one as it is written, until cancelled."""
     hub: EventHub = request.app.state.hub
     platform: Platform = request.app.state.platform
+    recheck_at = time.monotonic() + RECHECK_S
     with hub.subscribe(principal.user.id) as subscription:
         while True:
+            if time.monotonic() >= recheck_at:  # a logout or revoked key ends the stream
+                await _principal(platform, token)
+                recheck_at = time.monotonic() + RECHECK_S
             subscription.clear()
             batch = await run_in_threadpool(
                 events.after, platform.engine, principal.user.id, after, BATCH
@@ -75,15 +83,15 @@ async def _follow(
 async def websocket_events(
     websocket: WebSocket,
     token: Annotated[str, Query(description="An access token or API key")] = "",
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: AfterEventId = 0,
 ) -> None:
     platform: Platform = websocket.app.state.platform
+    await websocket.accept()  # then close with a reason: a refused handshake loses it
     try:
         principal = await _principal(platform, token)
     except ReelforgeError as exc:
         await websocket.close(code=WS_UNAUTHORIZED, reason=exc.message[:120])
         return
-    await websocket.accept()
 
     async def send(event: Event) -> None:
         await websocket.send_text(json.dumps(event_json(event)))
@@ -91,14 +99,20 @@ async def websocket_events(
     async def ping() -> None:
         await websocket.send_text('{"type": "keepalive"}')
 
-    follower = asyncio.create_task(_follow(websocket, principal, after, send, ping))
-    try:
-        while True:  # the client says nothing we need, but we must notice it leaving
+    follower = asyncio.create_task(_follow(websocket, principal, token, after, send, ping))
+    listener = asyncio.create_task(_until_closed(websocket))
+    done, pending = await asyncio.wait({follower, listener}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    if follower in done and isinstance(follower.exception(), Unauthorized):
+        await websocket.close(code=WS_UNAUTHORIZED, reason="signed out")
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """The client says nothing we need, but we must notice it leaving."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
             await websocket.receive_text()
-    except WebSocketDisconnect:
-        pass
-    finally:
-        follower.cancel()
 
 
 @router.get(
@@ -112,7 +126,7 @@ async def event_stream(
     token: Annotated[
         str | None, Query(description="For EventSource, which cannot send headers")
     ] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: AfterEventId = 0,
     last_event_id: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
@@ -122,8 +136,9 @@ async def event_stream(
     if not credential:
         raise Unauthorized("sign in first: send `Authorization: Bearer <token>`", stage="auth")
     principal = await _principal(platform, credential)
-    if last_event_id and last_event_id.isdigit():
-        after = max(after, int(last_event_id))
+    # isascii: str.isdigit() also accepts "²", which int() refuses.
+    if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
+        after = max(after, min(int(last_event_id), MAX_EVENT_ID))
     queue: asyncio.Queue[str] = asyncio.Queue(maxsize=BATCH)
 
     async def send(event: Event) -> None:
@@ -135,7 +150,9 @@ async def event_stream(
         await queue.put(": keepalive\n\n")
 
     async def stream() -> AsyncIterator[str]:
-        follower = asyncio.create_task(_follow(request, principal, after, send, comment))
+        follower = asyncio.create_task(
+            _follow(request, principal, credential, after, send, comment)
+        )
         try:
             while True:
                 yield await queue.get()

@@ -6,18 +6,18 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import ValidationError
 
 from reelforge.api import schemas
-from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep, limit_submit
+from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
 from reelforge.api.routes.renders import render_out
 from reelforge.db.crud import projects, renders
 from reelforge.db.models import Project
-from reelforge.engine.storyboard import Storyboard
+from reelforge.engine.storyboard import Storyboard, VideoSettings, describe_validation_error
 from reelforge.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def project_out(project: Project) -> schemas.ProjectOut:
@@ -68,13 +68,29 @@ def update_project(
 ) -> schemas.ProjectOut:
     project = projects.owned(session, user.id, project_id)
     given = body.model_dump(exclude_unset=True, mode="json")
-    for field in ("name", "prompt", "template_id"):
-        if field in given and given[field] is not None:
+    for field in ("name", "prompt"):
+        if given.get(field) is not None:
             setattr(project, field, given[field])
-    if body.settings is not None:
-        project.settings = given["settings"]
+    if "template_id" in given:  # null clears it
+        project.template_id = given["template_id"]
+    if given.get("settings") is not None:  # only the fields sent change
+        merged = deep_merge(project.settings, given["settings"])
+        try:
+            project.settings = VideoSettings.model_validate(merged).model_dump(mode="json")
+        except ValidationError as exc:
+            raise InvalidInput(f"settings.{describe_validation_error(exc)}") from exc
     session.flush()
     return project_out(project)
+
+
+def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -106,6 +122,8 @@ def write_storyboard(
     project = projects.owned(session, user.id, project_id)
     if files := _server_files(body):
         raise InvalidInput(f"storyboards sent to the API cannot name server files ({files[0]})")
+    if "settings" not in body.model_fields_set:  # keep the project's, don't reset them
+        body = body.model_copy(update={"settings": VideoSettings.model_validate(project.settings)})
     project.storyboard = body.model_dump(mode="json")
     project.settings = body.settings.model_dump(mode="json")
     session.flush()
@@ -141,4 +159,4 @@ def submit_render(
     if not submitted.created:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/renders/{submitted.job.id}"
-    return render_out(session, submitted.job, at)
+    return render_out(session, submitted.job, at, platform)

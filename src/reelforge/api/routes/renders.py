@@ -6,17 +6,29 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
 from reelforge.api import schemas
-from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep
+from reelforge.api.deps import (
+    CurrentUser,
+    DbSession,
+    Now,
+    Offset,
+    PlatformDep,
+    authenticate,
+    bearer,
+    limit_submit,
+)
 from reelforge.db.crud import renders
 from reelforge.db.crud.projects import Page
 from reelforge.db.models import JobState, RenderJob
-from reelforge.errors import Conflict
+from reelforge.errors import Conflict, NotFound, Unauthorized
 from reelforge.jobs.kinds import RENDER_FILES, render_blob_key
+from reelforge.platform import Platform
+from reelforge.security.signing import UrlSigner
 
 router = APIRouter(prefix="/renders", tags=["renders"])
 MIN_PROGRESS_FOR_ETA = 0.05
@@ -39,15 +51,28 @@ def _eta_s(job: RenderJob, now: datetime) -> float | None:
     return round(max(elapsed * (1.0 - job.progress) / job.progress, 0.0), 1)
 
 
-def render_links(render_id: uuid.UUID) -> schemas.RenderLinks:
+def render_links(
+    render_id: uuid.UUID, signer: UrlSigner | None = None, ttl_s: int = 0
+) -> schemas.RenderLinks:
+    """Download paths; signed (`?expires=&sig=`) so a `<video src>` can play them without
+    an Authorization header, until they expire."""
     base = f"/api/v1/renders/{render_id}"
+
+    def link(file: str) -> str:
+        if signer is None:
+            return f"{base}/{file}"
+        expires, sig = signer.sign(f"{base}/{file}", ttl_s)
+        return f"{base}/{file}?expires={expires}&sig={sig}"
+
     return schemas.RenderLinks(
-        video=f"{base}/video", thumbnail=f"{base}/thumbnail",
-        srt=f"{base}/subtitles.srt", vtt=f"{base}/subtitles.vtt",
+        video=link("video"), thumbnail=link("thumbnail"),
+        srt=link("subtitles.srt"), vtt=link("subtitles.vtt"),
     )  # fmt: skip
 
 
-def render_out(session: Session, job: RenderJob, now: datetime) -> schemas.RenderOut:
+def render_out(
+    session: Session, job: RenderJob, now: datetime, platform: Platform
+) -> schemas.RenderOut:
     finished = job.state == JobState.SUCCEEDED and bool(job.result)
     error = (
         schemas.RenderError(
@@ -64,15 +89,17 @@ def render_out(session: Session, job: RenderJob, now: datetime) -> schemas.Rende
         cost_usd=job.cost_usd or float((job.result or {}).get("cost_usd", 0.0)),
         duration_s=(job.result or {}).get("duration_s"),
         created_at=job.enqueued_at, started_at=job.started_at, finished_at=job.finished_at,
-        links=render_links(job.id) if finished else None,
+        links=render_links(job.id, platform.url_signer, platform.settings.api.download_url_ttl_s)
+        if finished
+        else None,
     )  # fmt: skip
 
 
 def _page(
-    session: Session, page: Page, now: datetime, limit: int, offset: int
+    session: Session, page: Page, now: datetime, limit: int, offset: int, platform: Platform
 ) -> schemas.Page[schemas.RenderOut]:
     return schemas.Page(
-        items=[render_out(session, job, now) for job in page.items],
+        items=[render_out(session, job, now, platform) for job in page.items],
         total=page.total, limit=limit, offset=offset,
     )  # fmt: skip
 
@@ -81,9 +108,10 @@ def _page(
 def list_renders(
     user: CurrentUser,
     session: DbSession,
+    platform: PlatformDep,
     at: Now,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     sort: renders.RenderSort = "-created_at",
     status_: Annotated[JobState | None, Query(alias="status")] = None,
     project_id: uuid.UUID | None = None,
@@ -92,14 +120,14 @@ def list_renders(
         session, user.id, limit=limit, offset=offset, sort=sort, state=status_,
         project_id=project_id,
     )  # fmt: skip
-    return _page(session, page, at, limit, offset)
+    return _page(session, page, at, limit, offset, platform)
 
 
 @router.get("/{render_id}")
 def read_render(
-    render_id: uuid.UUID, user: CurrentUser, session: DbSession, at: Now
+    render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now
 ) -> schemas.RenderOut:
-    return render_out(session, renders.owned(session, user.id, render_id), at)
+    return render_out(session, renders.owned(session, user.id, render_id), at, platform)
 
 
 @router.post("/{render_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
@@ -111,10 +139,14 @@ def cancel_render(
     if platform.jobs.cancel(job.id, user.id, session) is None:
         raise Conflict(f"this render has already finished ({job.state})")
     session.refresh(job)
-    return render_out(session, job, at)
+    return render_out(session, job, at, platform)
 
 
-@router.post("/{render_id}/retry", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{render_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(limit_submit)],
+)
 def retry_render(
     render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now,
     response: Response,
@@ -124,7 +156,23 @@ def retry_render(
         session, platform.jobs, user, renders.owned(session, user.id, render_id), at
     )
     response.headers["Location"] = f"/api/v1/renders/{job.id}"
-    return render_out(session, job, at)
+    return render_out(session, job, at, platform)
+
+
+def _downloadable(
+    render_id: uuid.UUID, path: str, session: DbSession, platform: Platform, at: datetime,
+    credentials: HTTPAuthorizationCredentials | None, expires: int | None, sig: str | None,
+) -> RenderJob:  # fmt: skip
+    """The render, if the link is signed for it or the caller owns it."""
+    if expires is not None and sig is not None and platform.url_signer.verify(path, expires, sig):
+        job = session.get(RenderJob, render_id)
+        if job is None or job.kind != "render":
+            raise NotFound("render not found", stage="input")
+        return job
+    if credentials is None:
+        raise Unauthorized("sign in, or use the signed link from the render's status", stage="auth")
+    principal = authenticate(platform, session, credentials.credentials, at)
+    return renders.owned(session, principal.user.id, render_id)
 
 
 @router.get(
@@ -139,12 +187,16 @@ def retry_render(
 def download(
     render_id: uuid.UUID,
     file: Literal["video", "thumbnail", "subtitles.srt", "subtitles.vtt"],
-    user: CurrentUser,
     session: DbSession,
     platform: PlatformDep,
+    at: Now,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     download: Annotated[bool, Query(description="Save instead of showing inline")] = False,
+    expires: Annotated[int | None, Query(description="From a signed link")] = None,
+    sig: Annotated[str | None, Query(max_length=64, description="From a signed link")] = None,
 ) -> Response:
-    job = renders.owned(session, user.id, render_id)
+    path = f"/api/v1/renders/{render_id}/{file}"
+    job = _downloadable(render_id, path, session, platform, at, credentials, expires, sig)
     if job.state != JobState.SUCCEEDED or not (job.result or {}).get("blobs"):
         raise Conflict(f"this render has no files yet ({job.state})")
     blob_name, content_type = RENDER_FILES[DOWNLOADS[file]]

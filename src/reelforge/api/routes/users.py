@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from reelforge.api import schemas
-from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep
-from reelforge.db.crud import secrets, users
+from reelforge.api.deps import ClientIp, CurrentUser, DbSession, Now, PlatformDep
+from reelforge.db.crud import audit, secrets, users
 from reelforge.db.models import Plan, User
 from reelforge.plans import PLAN_LIMITS
 from reelforge.platform import Platform
@@ -65,12 +65,14 @@ def list_secrets(user: CurrentUser, session: DbSession) -> list[schemas.SecretOu
 @router.put("/me/secrets/{name}")
 def put_secret(
     name: SecretName, body: schemas.SecretIn, user: CurrentUser, session: DbSession,
-    platform: PlatformDep,
+    platform: PlatformDep, ip: ClientIp,
 ) -> schemas.SecretOut:  # fmt: skip
     ciphertext = platform.secret_box.encrypt(body.value, context=secret_context(user.id, name))
+    audit.record(session, "secret.put", actor_id=user.id, target=name, ip=ip)
     return schemas.SecretOut.model_validate(secrets.put(session, user.id, name, ciphertext))
 
 
 @router.delete("/me/secrets/{name}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_secret(name: SecretName, user: CurrentUser, session: DbSession) -> None:
+def delete_secret(name: SecretName, user: CurrentUser, session: DbSession, ip: ClientIp) -> None:
     secrets.delete(session, user.id, name)
+    audit.record(session, "secret.delete", actor_id=user.id, target=name, ip=ip)

@@ -99,6 +99,8 @@ def submit(
         InvalidInput: nothing to render. LimitExceeded / RateLimited: plan limits.
     """
     if idempotency_key and (earlier := by_idempotency_key(session, user.id, idempotency_key)):
+        if earlier.project_id != project.id:
+            raise Conflict("this Idempotency-Key was already used for another project's render")
         return Submitted(earlier, created=False)
     payload, settings = _payload(project)
     _check_plan(session, user, settings, now)

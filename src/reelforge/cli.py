@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from reelforge import logs
@@ -31,7 +32,9 @@ from reelforge.engine.storyboard import (
     describe_validation_error,
 )
 from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError
+from reelforge.provider_setup import build_providers, estimate
 from reelforge.providers.registry import Providers
+from reelforge.providers.usage import Prices
 from reelforge.settings import Settings, get_settings
 
 EXIT_FAILURE = 1
@@ -126,7 +129,22 @@ def _start() -> None:
 
 
 def _providers(settings: Settings) -> Providers:
-    return Providers.offline(voices_dir=settings.providers.voices_dir)
+    """Offline defaults plus every remote provider configured (docs/providers.md)."""
+    return build_providers(settings.providers)
+
+
+def _print_estimate(
+    providers: Providers, settings: VideoSettings, prompt: str, config: Settings
+) -> None:
+    lines = estimate(providers, settings, prompt, prices=Prices(config.providers.prices))
+    table = Table("provider", "units", "cost (USD)", title="estimated cost of this render")
+    for line in lines:
+        units = ", ".join(f"{amount:g} {unit}" for unit, amount in line.units.items())
+        table.add_row(line.provider, units, f"{line.cost_usd:.4f}")
+    table.add_row("total", "", f"{sum(line.cost_usd for line in lines):.4f}")
+    out.print(table)
+    if not lines:
+        out.print("offline providers only: this render costs nothing", highlight=False)
 
 
 Opt = typer.Option
@@ -151,6 +169,9 @@ def render_command(
     style: Annotated[str | None, Opt(help="Visual style: " + ", ".join(VisualStyle))] = None,
     seed: Annotated[int | None, Opt(help="Seed for visuals, motion and music.")] = None,
     keep_work: Annotated[bool, Opt(help="Keep the temporary work folder.")] = False,
+    estimate_only: Annotated[
+        bool, Opt("--estimate", help="Print the estimated provider cost and stop.")
+    ] = False,
 ) -> None:
     """Render a prompt (or a storyboard) to an MP4 with captions, thumbnail and manifest."""
     config = get_settings()
@@ -173,6 +194,12 @@ def render_command(
             source: str | Storyboard = Storyboard.load(storyboard)
         else:
             source = _read_prompt(prompt, prompt_file)
+        providers = _providers(config)
+        if estimate_only:
+            video = source.settings if isinstance(source, Storyboard) else settings
+            text = source if isinstance(source, str) else ""
+            _print_estimate(providers, video, text, config)
+            return
         with _ProgressBars() as (progress, tasks):
 
             def on_progress(stage: str, fraction: float, message: str) -> None:
@@ -182,7 +209,7 @@ def render_command(
                 source,
                 output=output,
                 settings=settings,
-                providers=_providers(config),
+                providers=providers,
                 on_progress=on_progress,
                 cache_dir=config.cache_dir,
                 keep_work=keep_work,
@@ -198,6 +225,8 @@ def render_command(
         f"{result.manifest.name})",
         highlight=False,
     )
+    if result.cost_usd > 0:
+        out.print(f"provider cost: ${result.cost_usd:.4f} (details in {result.manifest.name})")
 
 
 class _ProgressBars:

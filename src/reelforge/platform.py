@@ -14,13 +14,16 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from reelforge.db.crud import secrets
 from reelforge.db.crud.auth import SessionTimeouts
 from reelforge.db.models import Plan
 from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.alerts import WebhookAlert
 from reelforge.jobs.kinds import JobRunner, default_kinds
-from reelforge.jobs.manager import JobManager
+from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.policy import SchedulingPolicy
+from reelforge.provider_setup import USER_KEY_NAMES, build_providers
+from reelforge.providers.registry import Providers
 from reelforge.security.crypto import SecretBox
 from reelforge.security.ratelimit import RateLimiter
 from reelforge.security.signing import UrlSigner
@@ -136,7 +139,20 @@ class Platform:
         return RateLimiter(self.settings.redis_url or "memory://")
 
     def job_kinds(self) -> dict[str, JobRunner]:
-        return default_kinds(self.settings.data_dir, self.settings.cache_dir, self.blobs)
+        settings = self.settings
+        return default_kinds(settings.data_dir, settings.cache_dir, self.blobs, self.providers_for)
+
+    def providers_for(self, job: ClaimedJob) -> Providers:
+        """The owner's own provider keys (decrypted only here, for this render) over ours."""
+        with self.sessions() as session:
+            own = {
+                row.name: self.secret_box.decrypt(
+                    row.ciphertext, context=secrets.context(job.owner_id, row.name)
+                )
+                for row in secrets.names(session, job.owner_id)
+                if row.name in USER_KEY_NAMES
+            }
+        return build_providers(self.settings.providers, own)
 
     @property
     def work_dir(self) -> Path:

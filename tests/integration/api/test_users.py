@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -46,3 +49,23 @@ def test_secrets_are_encrypted_at_rest_and_never_returned(client: TestClient) ->
     assert bad_name.status_code == 422
     assert client.delete("/api/v1/users/me/secrets/openai", headers=headers).status_code == 204
     assert client.get("/api/v1/users/me/secrets", headers=headers).json() == []
+
+
+def test_a_users_own_provider_key_is_used_for_their_renders(client: TestClient) -> None:
+    from reelforge.jobs.manager import ClaimedJob
+
+    mine, theirs = sign_up(client), sign_up(client)
+    client.put("/api/v1/users/me/secrets/pexels", json={"value": "px-mine"}, headers=mine)
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    platform.settings.providers.visual_chain = ["pexels"]
+    ids = {
+        name: client.get("/api/v1/users/me", headers=headers).json()["id"]
+        for name, headers in (("mine", mine), ("theirs", theirs))
+    }
+
+    def providers(owner: str) -> Any:
+        job = ClaimedJob(uuid.uuid4(), uuid.UUID(ids[owner]), "render", {}, 1, 3, {})
+        return platform.providers_for(job)
+
+    assert [(s.id, s._key) for s in providers("mine").visuals] == [("pexels", "px-mine")]
+    assert providers("theirs").visuals == ()  # no server key, and not someone else's

@@ -51,11 +51,6 @@ def update_me(
     return me_out(platform, user, users.usage(session, user.id, at))
 
 
-def secret_context(user_id: object, name: str) -> str:
-    """Binds a ciphertext to its owner and name: copied to another row, it won't decrypt."""
-    return f"{user_id}:{name}"
-
-
 @router.get("/me/secrets")
 def list_secrets(user: CurrentUser, session: DbSession) -> list[schemas.SecretOut]:
     """Names and dates only: a stored secret is never sent back."""
@@ -67,7 +62,7 @@ def put_secret(
     name: SecretName, body: schemas.SecretIn, user: CurrentUser, session: DbSession,
     platform: PlatformDep, ip: ClientIp,
 ) -> schemas.SecretOut:  # fmt: skip
-    ciphertext = platform.secret_box.encrypt(body.value, context=secret_context(user.id, name))
+    ciphertext = platform.secret_box.encrypt(body.value, context=secrets.context(user.id, name))
     audit.record(session, "secret.put", actor_id=user.id, target=name, ip=ip)
     return schemas.SecretOut.model_validate(secrets.put(session, user.id, name, ciphertext))
 

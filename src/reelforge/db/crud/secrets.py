@@ -12,6 +12,11 @@ from reelforge.db.models import UserSecret
 from reelforge.errors import NotFound
 
 
+def context(user_id: uuid.UUID, name: str) -> str:
+    """Binds a ciphertext to its owner and name: copied to another row, it won't decrypt."""
+    return f"{user_id}:{name}"
+
+
 def names(session: Session, user_id: uuid.UUID) -> list[UserSecret]:
     query = select(UserSecret).where(UserSecret.user_id == user_id).order_by(UserSecret.name)
     return list(session.scalars(query))

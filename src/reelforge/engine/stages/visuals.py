@@ -27,8 +27,8 @@ from reelforge.engine.frames import (
     still_size,
 )
 from reelforge.engine.storyboard import Scene, VideoSettings, VisualKind
-from reelforge.providers.base import VisualSource
 from reelforge.providers.registry import provider_id
+from reelforge.providers.visual_chain import order_for
 
 META = "meta.json"
 
@@ -73,22 +73,12 @@ def _from_file(ctx: RenderContext, path: Path, size: tuple[int, int]) -> Visual:
     return Visual(key, ctx.cache.fetch("visuals", key, build) / "still.png", None)
 
 
-def _sources_for(ctx: RenderContext, scene: Scene) -> tuple[VisualSource, ...]:
-    """Stock-first for `stock` scenes, generator-first for `generated` ones."""
-    sources = ctx.providers.visuals
-    if scene.visual.kind is VisualKind.COLOR:
-        return ()
-    generators = tuple(s for s in sources if s.id.endswith("images"))
-    stock = tuple(s for s in sources if s not in generators)
-    return stock + generators if scene.visual.kind is VisualKind.STOCK else generators + stock
-
-
 def make_visual(ctx: RenderContext, scene: Scene, index: int, settings: VideoSettings) -> Visual:
     """The scene's picture, from the cache when nothing it depends on changed."""
     size = still_size(settings.size)
     if scene.visual.kind is VisualKind.FILE and scene.visual.path is not None:
         return _from_file(ctx, scene.visual.path, size)
-    sources = _sources_for(ctx, scene)
+    sources = order_for(scene, ctx.providers.visuals)
     images = ctx.providers.images
     chain = "+".join([*(provider_id(source) for source in sources), provider_id(images)])
     depends = scene.model_dump(mode="json", include={"headline", "keywords", "visual", "narration"})

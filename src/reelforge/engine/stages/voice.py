@@ -25,9 +25,13 @@ def _load(folder: Path) -> Speech:
 def speak(ctx: RenderContext, scene: Scene, settings: VideoSettings) -> tuple[str, Speech]:
     """(cache key, speech) of one scene; only the narration, voice and rate matter."""
     voice = ctx.providers.voice
+    # Behind a router, key on the provider that speaks: configuring a cloud voice then
+    # leaves every cached Piper clip valid.
+    route = getattr(voice, "route", None)
+    speaker = route(settings.voice)[0] if callable(route) else voice
     key = artifact_key(
         "voice",
-        provider_id(voice),
+        provider_id(speaker),
         {"text": scene.narration, "voice": settings.voice, "rate": settings.speaking_rate},
     )
 

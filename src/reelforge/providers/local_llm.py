@@ -17,8 +17,8 @@ from reelforge.engine.storyboard import VideoSettings
 from reelforge.errors import InvalidInput, ProviderError
 from reelforge.providers.base import Script
 from reelforge.providers.script_prompt import (
-    STORYBOARD_SCHEMA,
     Message,
+    bounded_schema,
     with_schema_in_prompt,
     write_script,
 )
@@ -77,19 +77,19 @@ class LocalLlamaScript:
         """
 
         def complete(messages: list[Message]) -> str:
-            return self._complete(messages, settings.seed)
+            return self._complete(messages, settings)
 
         return write_script(complete, prompt, settings, name=self.id)
 
-    def _complete(self, messages: list[Message], seed: int) -> str:
+    def _complete(self, messages: list[Message], settings: VideoSettings) -> str:
         with self._lock:
             model = self._loaded()
             try:
                 result = model.create_chat_completion(
                     messages=with_schema_in_prompt(messages),
-                    response_format={"type": "json_object", "schema": STORYBOARD_SCHEMA},
+                    response_format={"type": "json_object", "schema": bounded_schema(settings)},
                     temperature=0.0,
-                    seed=seed,
+                    seed=settings.seed,
                 )
             except (ValueError, RuntimeError) as exc:
                 # e.g. the conversation outgrew n_ctx: a bigger context may fix it later.

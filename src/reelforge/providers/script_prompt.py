@@ -14,6 +14,7 @@ One `write_script` call makes at most three model calls:
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -79,6 +80,26 @@ STORYBOARD_SCHEMA: dict[str, Any] = {
 }
 """Strict-mode compatible (every property required, no extra ones): OpenAI's structured
 outputs reject anything else, and llama.cpp turns it into a grammar."""
+
+
+_MAX_CHARS = {"narration": 800, "headline": 60, "visual_prompt": 300, "stock_query": 60}
+_MAX_KEYWORD_CHARS = 40
+
+
+def bounded_schema(settings: VideoSettings) -> dict[str, Any]:
+    """`STORYBOARD_SCHEMA` with lengths and counts capped, for grammar-constrained decoding
+    (llama.cpp): without caps a small model can repeat one keyword until the context is
+    full. Not sent to remote servers: OpenAI's strict mode rejects `maxLength`."""
+    schema = copy.deepcopy(STORYBOARD_SCHEMA)
+    scenes = schema["properties"]["scenes"]
+    scenes["minItems"], scenes["maxItems"] = 1, min(MAX_SCENES, 2 * scene_target(settings))
+    item = scenes["items"]["properties"]
+    for name, limit in _MAX_CHARS.items():
+        item[name]["maxLength"] = limit
+    item["keywords"]["maxItems"] = MAX_KEYWORDS
+    item["keywords"]["items"]["maxLength"] = _MAX_KEYWORD_CHARS
+    schema["properties"]["title"]["maxLength"] = _MAX_CHARS["headline"]
+    return schema
 
 
 class ReplyError(ValueError):
@@ -200,7 +221,11 @@ def parse_reply(content: str) -> Script:
 
 
 def _scene(reply: _SceneReply) -> Scene:
-    keywords = tuple(k for k in (_clean(k) for k in reply.keywords) if k)[:MAX_KEYWORDS]
+    unique: dict[str, str] = {}  # small models repeat one keyword; keep first spellings
+    for keyword in map(_clean, reply.keywords):
+        if keyword:
+            unique.setdefault(keyword.lower(), keyword)
+    keywords = tuple(unique.values())[:MAX_KEYWORDS]
     visual = VisualSpec(
         kind=VisualKind.GENERATED,
         prompt=_clean(reply.visual_prompt),

@@ -114,7 +114,7 @@ def png_bytes(width: int, height: int, seed_text: str) -> bytes:
     colour = np.array(list(digest[:3]), dtype=float)[None, None, :]
     pixels = np.broadcast_to(ramp * colour, (height, width, 3)).astype(np.uint8)
     buffer = io.BytesIO()
-    Image.fromarray(pixels, "RGB").save(buffer, format="PNG")
+    Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

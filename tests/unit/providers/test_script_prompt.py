@@ -13,6 +13,7 @@ from reelforge.providers.script_prompt import (
     STORYBOARD_SCHEMA,
     Message,
     ReplyError,
+    bounded_schema,
     build_messages,
     parse_reply,
     scene_target,
@@ -108,6 +109,20 @@ def test_parse_reply_builds_pre_planned_scenes() -> None:
 )
 def test_parse_reply_tolerates_fences_and_chatter(wrapped: str) -> None:
     assert len(parse_reply(wrapped.format(body=board(scene()))).scenes) == 1
+
+
+def test_parse_reply_drops_repeated_keywords() -> None:
+    script = parse_reply(board(scene(keywords=["Sea", "tide", " sea ", "", "Moon", "TIDE"])))
+    assert script.scenes[0].keywords == ("Sea", "tide", "Moon")
+
+
+def test_bounded_schema_caps_lengths_for_grammars() -> None:
+    schema = bounded_schema(VideoSettings(target_duration_s=30))
+    scenes = schema["properties"]["scenes"]
+    assert scenes["maxItems"] == 2 * scene_target(VideoSettings(target_duration_s=30))
+    assert scenes["items"]["properties"]["keywords"]["maxItems"] == MAX_KEYWORDS
+    assert "maxLength" in scenes["items"]["properties"]["narration"]
+    assert "maxItems" not in STORYBOARD_SCHEMA["properties"]["scenes"]  # a copy
 
 
 def test_parse_reply_falls_back_to_headline_for_a_missing_title() -> None:

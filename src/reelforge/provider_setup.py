@@ -37,6 +37,7 @@ def build_providers(
 ) -> Providers:
     """The providers for one render (a fresh meter, so its cost is its own)."""
     from reelforge.providers.elevenlabs import ElevenLabsVoices
+    from reelforge.providers.http import ClientOptions
     from reelforge.providers.openai_script import OpenAIScript
     from reelforge.providers.openai_tts import OpenAIVoices
     from reelforge.providers.visual_chain import build_visual_sources
@@ -45,7 +46,7 @@ def build_providers(
     own = own_keys or {}
     meter = Meter(Prices(config.prices))
     offline = Providers.offline(voices_dir=config.voices_dir)
-    timeout_s, concurrency = config.timeout_s, config.max_concurrency
+    options = ClientOptions(timeout_s=config.timeout_s, max_concurrency=config.max_concurrency)
     openai_key = _key(own, "openai", config.openai_api_key)
 
     script: ScriptProvider = offline.script
@@ -56,20 +57,18 @@ def build_providers(
     elif config.llm_base_url and config.llm_model:
         script = OpenAIScript(
             config.llm_base_url, _key(own, "llm", config.llm_api_key), config.llm_model,
-            meter=meter, timeout_s=timeout_s, max_concurrency=concurrency,
+            meter=meter, options=options,
         )  # fmt: skip
 
     routes: dict[str, VoiceProvider] = {}
     if openai_key:
         routes["openai"] = OpenAIVoices(
-            config.openai_base_url, openai_key, config.tts_model, meter=meter,
-            timeout_s=timeout_s, max_concurrency=concurrency,
-        )  # fmt: skip
+            config.openai_base_url, openai_key, config.tts_model, meter=meter, options=options
+        )
     if eleven_key := _key(own, "elevenlabs", config.elevenlabs_api_key):
         routes["elevenlabs"] = ElevenLabsVoices(
-            config.elevenlabs_base_url, eleven_key, meter=meter, timeout_s=timeout_s,
-            max_concurrency=concurrency,
-        )  # fmt: skip
+            config.elevenlabs_base_url, eleven_key, meter=meter, options=options
+        )
     voice = VoiceRouter(offline.voice, routes) if routes else offline.voice
 
     visuals = build_visual_sources(
@@ -78,8 +77,7 @@ def build_providers(
         pexels_key=_key(own, "pexels", config.pexels_api_key),
         pexels_base_url=config.pexels_base_url,
         pixabay_key=_key(own, "pixabay", config.pixabay_api_key),
-        pixabay_base_url=config.pixabay_base_url, meter=meter, timeout_s=timeout_s,
-        max_concurrency=concurrency,
+        pixabay_base_url=config.pixabay_base_url, meter=meter, options=options,
     )  # fmt: skip
     return Providers(
         script=script, images=offline.images, voice=voice, music=offline.music,

@@ -6,6 +6,7 @@ from pydantic import SecretStr
 
 from reelforge.engine.storyboard import VideoSettings
 from reelforge.provider_setup import build_providers, estimate
+from reelforge.providers.http import ClientOptions
 from reelforge.providers.usage import Prices
 from reelforge.settings import DEFAULT_PRICES, ProviderSettings
 
@@ -28,6 +29,20 @@ def test_server_keys_enable_providers_and_a_users_own_key_wins() -> None:
     own = build_providers(config, {"pexels": "px-mine"})
     assert own.visuals[0]._key == "px-mine"  # type: ignore[attr-defined]
     assert server.visuals[0]._key == "px-server"  # type: ignore[attr-defined]
+
+
+def test_every_remote_client_gets_the_settings_timeout_and_concurrency() -> None:
+    config = ProviderSettings(
+        llm_base_url="http://127.0.0.1:9/v1", llm_model="m", timeout_s=7, max_concurrency=2,
+        openai_api_key=SecretStr("sk"), elevenlabs_api_key=SecretStr("el"),
+        pixabay_api_key=SecretStr("px"), visual_chain=["pixabay", "openai-images"],
+    )  # fmt: skip
+    providers = build_providers(config)
+    voices = providers.voice.by_prefix.values()  # type: ignore[attr-defined]
+    remote = [providers.script, *voices, *providers.visuals]
+    expected = ClientOptions(timeout_s=7, max_concurrency=2)
+    assert len(remote) == 5
+    assert all(p._client.options == expected for p in remote)
 
 
 def test_the_estimate_counts_what_the_configured_providers_bill() -> None:

@@ -13,28 +13,31 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 from numpy.typing import NDArray
 
 from reelforge.errors import InvalidInput, ProviderError
 from reelforge.providers.base import Speech, SpokenSentence, Word
-from reelforge.providers.http import ProviderClient, RetryPolicy
-from reelforge.providers.openai_tts import Piece, pad_like_piper, pcm16_samples, write_wav
-from reelforge.providers.openai_tts import sentence_pieces as split_pieces
+from reelforge.providers.http import ClientOptions, ProviderClient
 from reelforge.providers.piper_voice import estimate_word_times, speech_span
+from reelforge.providers.speech_audio import (
+    PCM_RATE_HZ,
+    Piece,
+    pad_like_piper,
+    pcm16_samples,
+    peak_normalised,
+    write_wav,
+)
+from reelforge.providers.speech_audio import sentence_pieces as split_pieces
 from reelforge.providers.usage import Meter
 from reelforge.text import split_sentences, words
 
-PCM_RATE_HZ = 24_000
 OUTPUT_FORMAT = "pcm_24000"
 CHUNK_CHARS = 2_500
 """Well under every model's request limit (eleven_multilingual_v2: 10 000)."""
@@ -66,27 +69,21 @@ class ElevenLabsVoices:
         meter: Meter,
         model_id: str = "eleven_multilingual_v2",
         chunk_chars: int = CHUNK_CHARS,
-        timeout_s: float = 60.0,
-        max_concurrency: int = 4,
-        retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        options: ClientOptions | None = None,
     ) -> None:
         """
         Args:
             base_url: the API root, without `/v1` (e.g. `https://api.elevenlabs.io`).
-            retry, transport, sleep: passed to `ProviderClient` (tests inject them).
+            options: for the `ProviderClient`; its concurrency cap sizes the thread pool.
         """
         self.model_id = model_id
         self.version = f"1+{model_id}"
         self._meter = meter
         self._chunk_chars = chunk_chars
-        self._workers = max_concurrency
         self._catalogue: dict[str, str] | None = None
         self._client = ProviderClient(
-            "elevenlabs", base_url, headers={"xi-api-key": api_key}, timeout_s=timeout_s,
-            max_concurrency=max_concurrency, retry=retry, transport=transport, sleep=sleep,
-        )  # fmt: skip
+            "elevenlabs", base_url, headers={"xi-api-key": api_key}, options=options
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -138,7 +135,7 @@ class ElevenLabsVoices:
             raise InvalidInput("narration has nothing to speak", stage="voice")
         speed = float(min(max(rate, SPEED_RANGE[0]), SPEED_RANGE[1]))
         texts = [" ".join(p.text for p in chunk) for chunk in chunks]
-        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+        with ThreadPoolExecutor(max_workers=self._client.options.max_concurrency) as pool:
             timed = list(
                 pool.map(
                     lambda i: self._speak(chunks[i], texts, i, voice_id, speed), range(len(texts))
@@ -252,8 +249,7 @@ def _voiced(word: str) -> tuple[int, int]:
 
 def _estimate(chunk: list[Piece], samples: NDArray[np.float32]) -> list[list[Word]]:
     """Fallback: the speech span shared among the pieces by length, words spread inside."""
-    peak = float(np.abs(samples).max())
-    lead, tail = speech_span(samples / peak if peak > 0 else samples, PCM_RATE_HZ)
+    lead, tail = speech_span(peak_normalised(samples), PCM_RATE_HZ)
     sizes = np.array([len(p.text) for p in chunk], dtype=np.float64)
     edges = lead + (tail - lead) * np.concatenate(([0.0], np.cumsum(sizes))) / sizes.sum()
     return [

@@ -105,6 +105,18 @@ def _detail(response: httpx.Response) -> str:
     return str(body)[:200]
 
 
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """How a provider's client calls: timeout and concurrency cap (from settings), and
+    the retry policy, transport and sleep that tests replace."""
+
+    timeout_s: float = 60.0
+    max_concurrency: int = 4
+    transport: httpx.BaseTransport | None = None
+    retry: RetryPolicy | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+
 class ProviderClient:
     """An httpx client for one provider. `request` returns a 2xx response or raises
     `InvalidInput` / `ProviderError` with a message naming the provider."""
@@ -115,21 +127,19 @@ class ProviderClient:
         base_url: str,
         *,
         headers: dict[str, str] | None = None,
-        timeout_s: float = 60.0,
-        max_concurrency: int = 4,
-        retry: RetryPolicy | None = None,
+        options: ClientOptions | None = None,
         breaker: CircuitBreaker | None = None,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        opts = options or ClientOptions()
         self.name = name
-        self.retry = retry or RetryPolicy()
+        self.options = opts
+        self.retry = opts.retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
-        self._slots = threading.BoundedSemaphore(max_concurrency)
-        self._sleep = sleep
+        self._slots = threading.BoundedSemaphore(opts.max_concurrency)
+        self._sleep = opts.sleep
         self._http = httpx.Client(
-            base_url=base_url, headers=headers or {}, transport=transport,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+            base_url=base_url, headers=headers or {}, transport=opts.transport,
+            timeout=httpx.Timeout(opts.timeout_s, connect=min(opts.timeout_s, 10.0)),
             follow_redirects=True,
         )  # fmt: skip
 

@@ -13,22 +13,18 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import time
-from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
-import httpx
 from PIL import Image, UnidentifiedImageError
 
 from reelforge.engine.storyboard import Aspect, Scene, VideoSettings, VisualStyle
 from reelforge.errors import ProviderError
 from reelforge.providers.base import VisualAsset
-from reelforge.providers.http import ProviderClient, RetryPolicy
+from reelforge.providers.http import ProviderClient
 from reelforge.providers.usage import Meter
 from reelforge.providers.visual_choice import save_media
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-image-1"
 MAX_SUBJECT_CHARS = 600
 SIZES = {Aspect.LANDSCAPE: "1536x1024", Aspect.PORTRAIT: "1024x1536", Aspect.SQUARE: "1024x1024"}
@@ -66,21 +62,6 @@ def image_prompt(scene: Scene, style: VisualStyle) -> str:
     if not subject:
         return ""
     return f"{subject}. Style: {STYLE_SUFFIXES[style]}; {_NO_TEXT}."
-
-
-def openai_images_client(
-    base_url: str = DEFAULT_BASE_URL,
-    *,
-    timeout_s: float = 120.0,
-    max_concurrency: int = 4,
-    transport: httpx.BaseTransport | None = None,
-    retry: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> ProviderClient:
-    return ProviderClient(
-        "openai-images", base_url, timeout_s=timeout_s, max_concurrency=max_concurrency,
-        transport=transport, retry=retry, sleep=sleep,
-    )  # fmt: skip
 
 
 def _image_type(content: bytes) -> str | None:

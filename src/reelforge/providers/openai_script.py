@@ -10,16 +10,12 @@ cache (keyed on id, version, prompt and settings) can serve them.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
-
-import httpx
 
 from reelforge.engine.storyboard import VideoSettings
 from reelforge.errors import InvalidInput, ProviderError
 from reelforge.providers.base import Script
-from reelforge.providers.http import ProviderClient, RetryPolicy
+from reelforge.providers.http import ClientOptions, ProviderClient
 from reelforge.providers.script_prompt import (
     STORYBOARD_SCHEMA,
     Message,
@@ -51,18 +47,14 @@ class OpenAIScript:
         model: str,
         *,
         meter: Meter,
-        timeout_s: float = 60.0,
-        max_concurrency: int = 4,
-        transport: httpx.BaseTransport | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        options: ClientOptions | None = None,
     ) -> None:
         """
         Args:
             base_url: the API root, e.g. `https://api.openai.com/v1` or
                 `http://127.0.0.1:11434/v1` (Ollama).
             api_key: sent as a Bearer token; None for local servers without auth.
-            retry, sleep: passed to `ProviderClient` (tests make retries instant).
+            options: for the `ProviderClient` (tests make retries instant).
         """
         if not model:
             raise InvalidInput("an LLM model name is needed (REELFORGE_PROVIDERS__LLM_MODEL)")
@@ -72,14 +64,7 @@ class OpenAIScript:
         self._structured = True
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = ProviderClient(
-            f"LLM {model} at {base_url}",
-            base_url,
-            headers=headers,
-            timeout_s=timeout_s,
-            max_concurrency=max_concurrency,
-            retry=retry,
-            transport=transport,
-            sleep=sleep,
+            f"LLM {model} at {base_url}", base_url, headers=headers, options=options
         )
 
     def close(self) -> None:

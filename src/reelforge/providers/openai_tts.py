@@ -10,29 +10,31 @@ Audio is requested as `pcm` (raw 24 kHz 16-bit mono, no container): nothing to p
 and no streamed-WAV header with a bogus length. A compatible server that answers with a
 WAV anyway is read too. The clip is written as Piper writes its own: a 16-bit mono WAV
 at the voice's native rate, sentences back to back with at least Piper's edge silence.
-
-The helpers below the class (`sentence_pieces`, `pad_like_piper`, `pcm16_samples`,
-`write_wav`) are shared with the ElevenLabs voice.
 """
 
 from __future__ import annotations
 
 import io
-import time
 import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 from numpy.typing import NDArray
 
 from reelforge.errors import InvalidInput, ProviderError
 from reelforge.providers.base import Speech, SpokenSentence
-from reelforge.providers.http import ProviderClient, RetryPolicy
+from reelforge.providers.http import ClientOptions, ProviderClient
 from reelforge.providers.piper_voice import estimate_word_times, speech_span
+from reelforge.providers.speech_audio import (
+    PCM_RATE_HZ,
+    pad_like_piper,
+    pcm16_samples,
+    peak_normalised,
+    sentence_pieces,
+    write_wav,
+)
 from reelforge.providers.usage import Meter
 from reelforge.text import split_sentences
 
@@ -42,12 +44,7 @@ OPENAI_VOICES = (
 )  # fmt: skip
 MAX_INPUT_CHARS = 4096
 """The API's limit on `input`; a longer sentence is sent in pieces cut at spaces."""
-PCM_RATE_HZ = 24_000
 SPEED_RANGE = (0.25, 4.0)
-PIPER_LEAD_S = 0.05
-PIPER_TAIL_S = 0.14
-"""Silence Piper leaves before and after each sentence (measured, notes/voice.md): cloud
-clips are padded up to it so sentences are spaced the same whatever the voice."""
 
 
 class OpenAIVoices:
@@ -63,27 +60,21 @@ class OpenAIVoices:
         *,
         meter: Meter,
         voices: Sequence[str] = OPENAI_VOICES,
-        timeout_s: float = 60.0,
-        max_concurrency: int = 4,
-        retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        options: ClientOptions | None = None,
     ) -> None:
         """
         Args:
             base_url: up to and including `/v1` (e.g. `https://api.openai.com/v1`).
             voices: the names accepted; a compatible server may offer others.
-            retry, transport, sleep: passed to `ProviderClient` (tests inject them).
+            options: for the `ProviderClient`; its concurrency cap sizes the thread pool.
         """
         self.model = model
         self.version = f"1+{model}"
         self._voices = list(voices)
         self._meter = meter
-        self._workers = max_concurrency
         self._client = ProviderClient(
             "openai-tts", base_url, headers={"Authorization": f"Bearer {api_key}"},
-            timeout_s=timeout_s, max_concurrency=max_concurrency, retry=retry,
-            transport=transport, sleep=sleep,
+            options=options,
         )  # fmt: skip
 
     def close(self) -> None:
@@ -108,7 +99,7 @@ class OpenAIVoices:
         if not pieces:
             raise InvalidInput("narration has nothing to speak", stage="voice")
         speed = float(min(max(rate, SPEED_RANGE[0]), SPEED_RANGE[1]))
-        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+        with ThreadPoolExecutor(max_workers=self._client.options.max_concurrency) as pool:
             clips = list(pool.map(lambda p: self._speak(p.text, voice, speed), pieces))
         spoken: list[SpokenSentence] = []
         parts: list[NDArray[np.float32]] = []
@@ -116,7 +107,7 @@ class OpenAIVoices:
         for index, sentence in enumerate(sentences):
             mine = [c for p, c in zip(pieces, clips, strict=True) if p.sentence == index]
             clip, _ = pad_like_piper(np.concatenate(mine), PCM_RATE_HZ)
-            lead, tail = speech_span(_peak_normalised(clip), PCM_RATE_HZ)
+            lead, tail = speech_span(peak_normalised(clip), PCM_RATE_HZ)
             start, end = offset / PCM_RATE_HZ, (offset + len(clip)) / PCM_RATE_HZ
             words = estimate_word_times(sentence, start + lead, start + tail)
             spoken.append(SpokenSentence(sentence, round(start, 3), round(end, 3), words))
@@ -163,65 +154,3 @@ def _resample(samples: NDArray[np.float32], rate: int, target: int) -> NDArray[n
     count = round(len(samples) * target / rate)
     positions = np.arange(count, dtype=np.float64) * rate / target
     return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
-
-
-def _peak_normalised(clip: NDArray[np.float32]) -> NDArray[np.float32]:
-    """`speech_span` expects Piper's 0 dBFS sentences; cloud clips are not normalised."""
-    peak = float(np.abs(clip).max()) if clip.size else 0.0
-    return clip / peak if peak > 0 else clip
-
-
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """Text sent in one request (or packed into one): all or part of sentence `sentence`."""
-
-    sentence: int
-    text: str
-
-
-def sentence_pieces(sentences: Sequence[str], limit: int) -> list[Piece]:
-    """Each sentence as one piece, or cut at spaces into pieces of at most `limit` chars."""
-    pieces: list[Piece] = []
-    for index, sentence in enumerate(sentences):
-        current = ""
-        for word in sentence.split():
-            while len(word) > limit:  # no space to cut at: cut the word itself
-                if current:
-                    pieces.append(Piece(index, current))
-                    current = ""
-                pieces.append(Piece(index, word[:limit]))
-                word = word[limit:]
-            if current and len(current) + 1 + len(word) > limit:
-                pieces.append(Piece(index, current))
-                current = ""
-            current = f"{current} {word}" if current else word
-        if current:
-            pieces.append(Piece(index, current))
-    return pieces
-
-
-def pad_like_piper(clip: NDArray[np.float32], rate: int) -> tuple[NDArray[np.float32], int]:
-    """`clip` with silence added where its own edges are shorter than Piper's, and how
-    many samples were put before it."""
-    lead, tail = speech_span(_peak_normalised(clip), rate)
-    duration = len(clip) / rate
-    before = round(max(0.0, PIPER_LEAD_S - lead) * rate)
-    after = round(max(0.0, PIPER_TAIL_S - (duration - tail)) * rate)
-    silence = np.zeros(before, np.float32), np.zeros(after, np.float32)
-    return np.concatenate([silence[0], clip.astype(np.float32), silence[1]]), before
-
-
-def pcm16_samples(data: bytes) -> NDArray[np.float32]:
-    """Signed 16-bit little-endian PCM as floats in [-1, 1] (an odd trailing byte is dropped)."""
-    usable = len(data) // 2 * 2
-    return (np.frombuffer(data[:usable], "<i2").astype(np.float32) / 32768.0).astype(np.float32)
-
-
-def write_wav(out: Path, samples: NDArray[np.float32], rate: int) -> None:
-    """A 16-bit mono WAV, as Piper writes its clips."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(out), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm.tobytes())

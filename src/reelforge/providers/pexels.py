@@ -9,38 +9,16 @@ come from a CDN that needs no key, so downloads never carry it.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
-
-import httpx
 
 from reelforge.engine.storyboard import VideoSettings
 from reelforge.providers.base import Attribution
-from reelforge.providers.http import ProviderClient, RetryPolicy
 from reelforge.providers.stock import Hit, StockSource
 from reelforge.providers.visual_choice import Rendition, as_int, fit_within, pexels_orientation
 
-DEFAULT_BASE_URL = "https://api.pexels.com"
 LICENSE = "Pexels License"
 PHOTO_VARIANTS = ("original", "large2x", "large")
 """`src` sizes worth a full-screen still; the smaller ones would be upscaled."""
-
-
-def pexels_client(
-    base_url: str = DEFAULT_BASE_URL,
-    *,
-    timeout_s: float = 60.0,
-    max_concurrency: int = 4,
-    transport: httpx.BaseTransport | None = None,
-    retry: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> ProviderClient:
-    """One client (breaker, concurrency cap) shared by the photo and video sources."""
-    return ProviderClient(
-        "pexels", base_url, timeout_s=timeout_s, max_concurrency=max_concurrency,
-        transport=transport, retry=retry, sleep=sleep,
-    )  # fmt: skip
 
 
 def variant_size(url: str, width: int, height: int) -> tuple[int, int]:

@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Callable
 from typing import Any
-
-import httpx
 
 from reelforge.engine.storyboard import VideoSettings
 from reelforge.errors import ReelforgeError
 from reelforge.providers.base import Attribution
-from reelforge.providers.http import ProviderClient, RetryPolicy
 from reelforge.providers.stock import Hit, StockSource
 from reelforge.providers.visual_choice import Rendition, as_int, fit_within, pixabay_orientation
 
-DEFAULT_BASE_URL = "https://pixabay.com/api"
 LICENSE = "Pixabay Content License"
 LARGE_IMAGE_PX = 1280
 """`largeImageURL` is the original scaled to fit this box."""
@@ -49,23 +43,6 @@ def _mask_httpx_logs() -> None:
     logger = logging.getLogger("httpx")
     if not any(isinstance(f, _MaskKey) for f in logger.filters):
         logger.addFilter(_MaskKey())
-
-
-def pixabay_client(
-    base_url: str = DEFAULT_BASE_URL,
-    *,
-    timeout_s: float = 60.0,
-    max_concurrency: int = 4,
-    transport: httpx.BaseTransport | None = None,
-    retry: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> ProviderClient:
-    """One client (breaker, concurrency cap) shared by the photo and video sources."""
-    _mask_httpx_logs()
-    return ProviderClient(
-        "pixabay", base_url, timeout_s=timeout_s, max_concurrency=max_concurrency,
-        transport=transport, retry=retry, sleep=sleep,
-    )  # fmt: skip
 
 
 def photo_renditions(hit: Hit) -> list[Rendition]:
@@ -110,6 +87,7 @@ class _PixabaySource(StockSource):
         }  # fmt: skip
         if not self.is_video:  # the video search has no orientation filter
             params["orientation"] = pixabay_orientation(settings.aspect)
+        _mask_httpx_logs()  # the key is in this URL, which httpx logs
         try:
             response = self._client.request("GET", self._path, params=params)
         except ReelforgeError as exc:

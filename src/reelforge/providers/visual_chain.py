@@ -7,18 +7,15 @@ in turn and falls back to its procedural image provider when all return None.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-
-import httpx
+from collections.abc import Sequence
 
 from reelforge.engine.storyboard import Scene, VisualKind
 from reelforge.errors import InvalidInput
 from reelforge.providers.base import VisualSource
-from reelforge.providers.http import ProviderClient, RetryPolicy
-from reelforge.providers.openai_images import OpenAIImages, openai_images_client
-from reelforge.providers.pexels import PexelsPhotos, PexelsVideos, pexels_client
-from reelforge.providers.pixabay import PixabayPhotos, PixabayVideos, pixabay_client
+from reelforge.providers.http import ClientOptions, ProviderClient
+from reelforge.providers.openai_images import OpenAIImages
+from reelforge.providers.pexels import PexelsPhotos, PexelsVideos
+from reelforge.providers.pixabay import PixabayPhotos, PixabayVideos
 from reelforge.providers.usage import Meter
 
 STOCK_SOURCES = ("pexels-video", "pixabay-video", "pexels", "pixabay")
@@ -37,16 +34,13 @@ def build_visual_sources(
     pixabay_key: str | None,
     pixabay_base_url: str,
     meter: Meter,
-    timeout_s: float,
-    max_concurrency: int,
-    transport: httpx.BaseTransport | None = None,
-    retry: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    options: ClientOptions | None = None,
 ) -> tuple[VisualSource, ...]:
     """The sources named in `names`, in that order, among those whose vendor has a key.
 
     A vendor's photo and video sources share one client, so they share its circuit
-    breaker and concurrency cap. Duplicate names are kept once.
+    breaker and concurrency cap. Duplicate names are kept once. `options` is for every
+    client (default `ClientOptions()`).
     Raises:
         InvalidInput: a name is not a known source.
     """
@@ -55,21 +49,15 @@ def build_visual_sources(
         raise InvalidInput(
             f"unknown visual source(s) {', '.join(unknown)}; known: {', '.join(KNOWN_SOURCES)}"
         )
-    factories: dict[str, tuple[Callable[..., ProviderClient], str]] = {
-        "pexels": (pexels_client, pexels_base_url),
-        "pixabay": (pixabay_client, pixabay_base_url),
-        "openai": (openai_images_client, openai_base_url),
-    }
+    base_urls = {
+        "pexels": pexels_base_url, "pixabay": pixabay_base_url, "openai-images": openai_base_url,
+    }  # fmt: skip
     clients: dict[str, ProviderClient] = {}
 
-    def client(vendor: str) -> ProviderClient:
-        if vendor not in clients:
-            factory, base_url = factories[vendor]
-            clients[vendor] = factory(
-                base_url, timeout_s=timeout_s, max_concurrency=max_concurrency,
-                transport=transport, retry=retry, sleep=sleep,
-            )  # fmt: skip
-        return clients[vendor]
+    def client(name: str) -> ProviderClient:
+        if name not in clients:
+            clients[name] = ProviderClient(name, base_urls[name], options=options)
+        return clients[name]
 
     sources: list[VisualSource] = []
     for name in dict.fromkeys(names):
@@ -80,8 +68,8 @@ def build_visual_sources(
             pixabay = PixabayVideos if name == "pixabay-video" else PixabayPhotos
             sources.append(pixabay(client("pixabay"), pixabay_key, meter))
         elif name == "openai-images" and openai_key:
-            images = OpenAIImages(client("openai"), openai_key, model=image_model, meter=meter)
-            sources.append(images)
+            images = client("openai-images")
+            sources.append(OpenAIImages(images, openai_key, model=image_model, meter=meter))
     return tuple(sources)
 
 

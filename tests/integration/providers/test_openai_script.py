@@ -10,7 +10,7 @@ import pytest
 
 from reelforge.engine.storyboard import VideoSettings, VisualKind
 from reelforge.errors import InvalidInput, ProviderError
-from reelforge.providers.http import RetryPolicy
+from reelforge.providers.http import ClientOptions, RetryPolicy
 from reelforge.providers.openai_script import OpenAIScript
 from reelforge.providers.script_prompt import STORYBOARD_SCHEMA
 from reelforge.providers.usage import Meter
@@ -51,8 +51,9 @@ def make(stub: OpenAIStub, meter: Meter, sleeps: list[float]) -> Iterator[Make]:
 
     def build(key: str = KEY) -> OpenAIScript:
         provider = OpenAIScript(
-            stub.base_url, key, MODEL, meter=meter, timeout_s=5,
-            retry=RetryPolicy(attempts=4, base_delay_s=0), sleep=sleeps.append,
+            stub.base_url, key, MODEL, meter=meter, options=ClientOptions(
+                timeout_s=5, retry=RetryPolicy(attempts=4, base_delay_s=0), sleep=sleeps.append
+            ),
         )  # fmt: skip
         made.append(provider)
         return provider
@@ -191,8 +192,9 @@ def test_missing_usage_records_zero_and_no_key_sends_no_auth(meter: Meter) -> No
         message = {"role": "assistant", "content": storyboard_json(1)}
         return httpx.Response(200, json={"choices": [{"message": message}]})
 
+    options = ClientOptions(transport=httpx.MockTransport(handle))
     provider = OpenAIScript("http://ollama.local/v1", None, "llama3.2", meter=meter,
-                            transport=httpx.MockTransport(handle))  # fmt: skip
+                            options=options)  # fmt: skip
     assert provider.write("Tides", VideoSettings()).scenes
     assert "authorization" not in seen[0].headers
     assert str(seen[0].url) == "http://ollama.local/v1/chat/completions"

@@ -15,10 +15,10 @@ from reelforge.engine.frames import still_size
 from reelforge.engine.storyboard import Aspect, Scene, VideoSettings, VisualSpec, VisualStyle
 from reelforge.errors import InvalidInput, ProviderError
 from reelforge.providers.base import VisualAsset
-from reelforge.providers.http import ProviderClient, RetryPolicy
-from reelforge.providers.openai_images import OpenAIImages, openai_images_client
-from reelforge.providers.pexels import PexelsPhotos, PexelsVideos, pexels_client
-from reelforge.providers.pixabay import PixabayPhotos, PixabayVideos, pixabay_client
+from reelforge.providers.http import ClientOptions, ProviderClient, RetryPolicy
+from reelforge.providers.openai_images import OpenAIImages
+from reelforge.providers.pexels import PexelsPhotos, PexelsVideos
+from reelforge.providers.pixabay import PixabayPhotos, PixabayVideos
 from reelforge.providers.usage import Meter
 from reelforge.providers.visual_chain import build_visual_sources
 from tests.support.stubs import pexels as pexels_stub
@@ -68,12 +68,16 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
+def _client(name: str, base_url: str, sleeps: Sleeps) -> ProviderClient:
+    return ProviderClient(name, base_url, options=ClientOptions(retry=FAST, sleep=sleeps))
+
+
 def _pexels(stub: PexelsStub, sleeps: Sleeps) -> ProviderClient:
-    return pexels_client(stub.url, retry=FAST, sleep=sleeps)
+    return _client("pexels", stub.url, sleeps)
 
 
 def _pixabay(stub: PixabayStub, sleeps: Sleeps) -> ProviderClient:
-    return pixabay_client(stub.api_url, retry=FAST, sleep=sleeps)
+    return _client("pixabay", stub.api_url, sleeps)
 
 
 def _video_size(path: Path) -> tuple[int, int]:
@@ -318,7 +322,7 @@ def test_pixabay_key_is_masked_in_httpx_logs(
 
 
 def _openai(stub: OpenAIStub, sleeps: Sleeps, key: str = "sk-test") -> OpenAIImages:
-    client = openai_images_client(stub.base_url, retry=FAST, sleep=sleeps)
+    client = _client("openai-images", stub.base_url, sleeps)
     return OpenAIImages(client, key, model="gpt-image-1", meter=METER)
 
 
@@ -396,7 +400,7 @@ def test_built_chain_finds_through_every_stub(
         openai_key="sk-test", openai_base_url=openai.base_url, image_model="gpt-image-1",
         pexels_key=pexels_stub.KEY, pexels_base_url=pexels.url,
         pixabay_key=pixabay_stub.KEY, pixabay_base_url=pixabay.api_url,
-        meter=meter, timeout_s=10, max_concurrency=2,
+        meter=meter, options=ClientOptions(timeout_s=10, max_concurrency=2),
     )  # fmt: skip
     assert [s.id for s in sources] == ["pexels-video", "pixabay", "openai-images"]
     for n, source in enumerate(sources):

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from reelforge.errors import InvalidInput, ProviderError
 from reelforge.providers.base import Speech, VoiceProvider
 from reelforge.providers.elevenlabs import ElevenLabsVoices
-from reelforge.providers.http import RetryPolicy
+from reelforge.providers.http import ClientOptions, RetryPolicy
 from reelforge.providers.openai_tts import MAX_INPUT_CHARS, OpenAIVoices
 from reelforge.providers.usage import Meter, Prices
 from tests.support.stubs import elevenlabs as el
@@ -66,9 +66,9 @@ class Vendor:
         self.stub.requests.clear()  # the servers live for the module
 
     def provider(self, *, key: str | None = None, **options: Any) -> VoiceProvider:
+        retry = RetryPolicy(attempts=ATTEMPTS, base_delay_s=0)
         common: dict[str, Any] = {
-            "meter": self.meter, "retry": RetryPolicy(attempts=ATTEMPTS, base_delay_s=0),
-            "sleep": self.sleeps.append,
+            "meter": self.meter, "options": ClientOptions(retry=retry, sleep=self.sleeps.append),
         }  # fmt: skip
         if self.name == "openai":
             return OpenAIVoices(

@@ -10,7 +10,7 @@ CDN. Any query matches the whole catalogue except one containing "nothingmatches
 `orientation` filters by shape and `page`/`per_page` paginate as Pexels does.
 
     with PexelsStub() as pexels:
-        client = pexels_client(pexels.url)
+        client = ProviderClient("pexels", pexels.url)
 """
 
 from __future__ import annotations

@@ -7,7 +7,13 @@ import httpx
 import pytest
 
 from reelforge.errors import InvalidInput, ProviderError
-from reelforge.providers.http import CircuitBreaker, ProviderClient, RetryPolicy, retry_after_s
+from reelforge.providers.http import (
+    CircuitBreaker,
+    ClientOptions,
+    ProviderClient,
+    RetryPolicy,
+    retry_after_s,
+)
 from tests.support.stubs.base import StubResponse, StubServer
 
 
@@ -15,8 +21,12 @@ def ok(request: object, match: object) -> StubResponse:
     return StubResponse(json={"ok": True})
 
 
-def client_for(stub: StubServer, slept: list[float], **kwargs: object) -> ProviderClient:
-    return ProviderClient("acme", stub.url, sleep=slept.append, **kwargs)  # type: ignore[arg-type]
+def client_for(
+    stub: StubServer, slept: list[float], retry: RetryPolicy | None = None,
+    breaker: CircuitBreaker | None = None,
+) -> ProviderClient:  # fmt: skip
+    options = ClientOptions(retry=retry, sleep=slept.append)
+    return ProviderClient("acme", stub.url, options=options, breaker=breaker)
 
 
 def test_a_bad_key_is_invalid_input_and_never_retried() -> None:
@@ -54,7 +64,9 @@ def test_a_4xx_request_error_is_invalid_input() -> None:
 
 
 def test_connection_refused_is_retried_then_a_provider_error() -> None:
-    client = ProviderClient("acme", "http://127.0.0.1:9", sleep=lambda s: None)
+    client = ProviderClient(
+        "acme", "http://127.0.0.1:9", options=ClientOptions(sleep=lambda s: None)
+    )
     with pytest.raises(ProviderError, match="connection failed"):
         client.request("GET", "/x")
 

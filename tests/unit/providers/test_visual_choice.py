@@ -10,6 +10,7 @@ import pytest
 from reelforge.engine.storyboard import Aspect, Scene, VisualSpec, VisualStyle
 from reelforge.errors import InvalidInput
 from reelforge.providers import pexels, pixabay
+from reelforge.providers.http import ClientOptions
 from reelforge.providers.openai_images import image_prompt, image_size
 from reelforge.providers.usage import Meter
 from reelforge.providers.visual_chain import build_visual_sources, order_for
@@ -171,7 +172,7 @@ def _sources(names: list[str], **keys: str | None) -> list[str]:
         image_model="gpt-image-1",
         pexels_key=keys.get("pexels"), pexels_base_url="http://127.0.0.1:9",
         pixabay_key=keys.get("pixabay"), pixabay_base_url="http://127.0.0.1:9/api",
-        meter=Meter(), timeout_s=5, max_concurrency=2,
+        meter=Meter(), options=ClientOptions(timeout_s=5, max_concurrency=2),
     )  # fmt: skip
     return [source.id for source in built]
 
@@ -196,7 +197,8 @@ def test_order_for_follows_the_scene_kind() -> None:
     sources = build_visual_sources(
         chain, openai_key="sk", openai_base_url="http://127.0.0.1:9/v1", image_model="m",
         pexels_key="k", pexels_base_url="http://127.0.0.1:9", pixabay_key="k",
-        pixabay_base_url="http://127.0.0.1:9/api", meter=Meter(), timeout_s=5, max_concurrency=1,
+        pixabay_base_url="http://127.0.0.1:9/api", meter=Meter(),
+        options=ClientOptions(timeout_s=5, max_concurrency=1),
     )  # fmt: skip
 
     def ids(kind: str) -> list[str]:

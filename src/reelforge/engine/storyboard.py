@@ -178,11 +178,15 @@ class Storyboard(_Model):
                 f"storyboard {path} is not valid: {describe_validation_error(exc)}"
             ) from exc
 
+    def named_files(self) -> list[Path]:
+        """Local files the storyboard names: user images, clips and music."""
+        named = [s.visual.path for s in self.scenes]
+        named.append(self.settings.music.file)
+        return [p for p in named if p is not None]
+
     def missing_files(self) -> list[Path]:
         """Local files the storyboard names that do not exist."""
-        named = [s.visual.path for s in self.scenes if s.visual.kind is VisualKind.FILE]
-        named.append(self.settings.music.file)
-        return [p for p in named if p is not None and not p.is_file()]
+        return [p for p in self.named_files() if not p.is_file()]
 
 
 def storyboard_json_schema() -> str:

@@ -1,34 +1,50 @@
-"""The job manager: the only code that runs queue SQL. Every transition writes its event
-in the same transaction, so the event log never disagrees with the job table.
+"""The job manager: with its PostgreSQL fast path (`manager_pg.py`), the only code that runs
+queue SQL. Every transition writes its event in the same transaction, so the event log never
+disagrees with the job table.
 
 Claiming is race-free across workers and hosts:
-- SQLite: the whole claim is one `BEGIN IMMEDIATE` transaction (one writer at a time).
-- PostgreSQL: the owner's user row is locked `FOR UPDATE SKIP LOCKED` before their running
-  jobs are counted, so two workers can never both start a user's last allowed job; the job
-  row itself is locked the same way, so no job is claimed twice.
+- SQLite: the whole claim is one `BEGIN IMMEDIATE` transaction (one writer at a time), with
+  the portable statements of `queries.py`.
+- PostgreSQL: `manager_pg.py` runs the claim (and a worker's success-then-claim) as pipelined,
+  prepared statements from `queries_pg.py`. The owner's user row is locked
+  `FOR UPDATE SKIP LOCKED`, and only if it is unchanged since their running jobs were counted,
+  so two workers can never both start a user's last allowed job; a job is started only by an
+  update that still finds it queued, so no job is claimed twice.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import JobState, Plan, RenderJob, User, utcnow
 from reelforge.db.session import is_sqlite
 from reelforge.jobs import queries as q
+from reelforge.jobs.manager_pg import PgClaims, Success
 from reelforge.jobs.policy import Candidate, SchedulingPolicy, rank
 from reelforge.jobs.retry import ErrorClass, RetryDecision, decide
 
 NOTIFY_CHANNEL = "reelforge_jobs"
 CANDIDATES_PER_CLAIM = 500
 """Users' head jobs considered per claim (oldest first); ageing covers the rest."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """One job for `JobManager.enqueue_many` (the arguments of `enqueue`)."""
+
+    owner: User
+    kind: str = "render"
+    payload: dict[str, Any] = field(default_factory=dict)
+    project_id: UUID | None = None
+    max_attempts: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +75,12 @@ class JobManager:
         """Set when this process enqueues: in-process workers wake at once."""
         self._last_enqueued: datetime | None = None
         self._enqueue_lock = threading.Lock()
+        self._notify_channel = None if is_sqlite(engine) else NOTIFY_CHANNEL
+        self._pg = (
+            None
+            if is_sqlite(engine)
+            else PgClaims(engine, self.policy, clock, CANDIDATES_PER_CLAIM)
+        )
 
     def _enqueue_time(self) -> datetime:
         """Strictly increasing in this process, so a user's jobs keep submission order."""
@@ -90,11 +112,37 @@ class JobManager:
         )  # fmt: skip
         session.add(job)
         session.flush()
-        session.execute(q.append_event(owner.id, job.id, "queued", {"kind": kind}, now))
-        if not is_sqlite(self.engine):
-            session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))  # delivered on commit
-        self.wakeup.set()
+        event = q.event_row(owner.id, job.id, "queued", {"kind": kind}, now)
+        session.execute(q.log_queued(event, self._notify_channel))
+        self._woken()
         return job
+
+    def enqueue_many(self, session: Session, jobs: Sequence[NewJob]) -> list[UUID]:
+        """Add many jobs in the caller's transaction (the caller commits), in this order, with
+        their events: the rows go in batches (no ORM objects), with one notification.
+
+        Returns:
+            The new jobs' ids, in order.
+        """
+        if not jobs:
+            return []
+        ids, rows, events = [], [], []
+        run_after = self.clock()
+        for new in jobs:
+            job_id, now = uuid4(), self._enqueue_time()
+            ids.append(job_id)
+            rows.append({
+                "id": job_id, "owner_id": new.owner.id, "project_id": new.project_id,
+                "kind": new.kind, "plan": Plan(new.owner.plan), "payload": new.payload,
+                "max_attempts": new.max_attempts, "enqueued_at": now, "run_after": run_after,
+            })  # fmt: skip
+            events.append(q.event_row(new.owner.id, job_id, "queued", {"kind": new.kind}, now))
+        session.execute(q.insert_jobs(), rows)
+        session.execute(q.insert_events(), events)
+        if self._notify_channel is not None:
+            session.execute(q.notify(self._notify_channel))
+        self._woken()
+        return ids
 
     # -- claiming -----------------------------------------------------------------------
 
@@ -104,6 +152,8 @@ class JobManager:
 
     def claim(self, worker_id: str, limit: int = 1) -> list[ClaimedJob]:
         """Start up to `limit` jobs for `worker_id`, best first by the scheduling policy."""
+        if self._pg is not None:
+            return [ClaimedJob(*row) for row in self._pg.claim(worker_id, limit)[1]]
         claimed: list[ClaimedJob] = []
         with self._begin() as conn, conn.begin():
             now = self.clock()
@@ -187,6 +237,21 @@ class JobManager:
         values = {"state": JobState.SUCCEEDED, "progress": 1.0, "result": result}
         return self._finish(job_id, worker_id, "succeeded", {"result": result}, values)
 
+    def succeed_and_claim(
+        self, job_id: UUID, worker_id: str, result: dict[str, Any], limit: int = 1
+    ) -> tuple[bool, list[ClaimedJob]]:
+        """`succeed`, then `claim(worker_id, limit)`: on PostgreSQL in the same round trip and
+        transaction as the first claim attempt (a busy worker's whole cost per job).
+
+        Returns:
+            Whether the success was recorded (as `succeed`), and the jobs now started.
+        """
+        if self._pg is None:
+            recorded = self.succeed(job_id, worker_id, result)
+            return recorded, self.claim(worker_id, limit) if limit > 0 else []
+        recorded, rows = self._pg.claim(worker_id, limit, Success(job_id, result))
+        return recorded, [ClaimedJob(*row) for row in rows]
+
     def canceled(self, job_id: UUID, worker_id: str) -> bool:
         """The worker stopped a running job on request."""
         return self._finish(job_id, worker_id, "canceled", {}, {"state": JobState.CANCELED})
@@ -240,7 +305,7 @@ class JobManager:
                 return False
             conn.execute(q.append_event(row.owner_id, job_id, event, data, now))
         if values.get("state") == JobState.QUEUED:
-            self.wakeup.set()
+            self._woken()
         return True
 
     def _notify_admins(self, job_id: UUID, message: str, stage: str | None) -> None:
@@ -296,5 +361,11 @@ class JobManager:
                     )
                 )  # fmt: skip
         if stale:
-            self.wakeup.set()
+            self._woken()
         return [row.id for row in stale]
+
+    def _woken(self) -> None:
+        """Jobs became claimable: wake in-process workers, drop rankings read before."""
+        if self._pg is not None:
+            self._pg.forget()
+        self.wakeup.set()

@@ -188,12 +188,41 @@ def requeue(job_id: UUID, now: datetime) -> Update:
     )
 
 
+def insert_jobs() -> Insert:
+    """Many jobs at once (a list of column dicts); columns left out take their defaults."""
+    return insert(jobs)
+
+
 def append_event(
     user_id: UUID, job_id: UUID | None, kind: str, data: dict[str, Any], now: datetime
 ) -> Insert:
     return insert(events).values(
         user_id=user_id, job_id=job_id, type=kind, data=data, created_at=now
     )
+
+
+def log_queued(event: dict[str, Any], channel: str | None) -> Insert | Select[Any]:
+    """Append one event (an `event_row`); with a `channel`, also `pg_notify` it in the same
+    statement (PostgreSQL: delivered when the transaction commits)."""
+    logged = insert(events).values(event)
+    if channel is None:
+        return logged
+    return select(func.pg_notify(channel, "")).add_cte(logged.cte("logged"))
+
+
+def insert_events() -> Insert:
+    """Many events at once (a list of `event_row`s)."""
+    return insert(events)
+
+
+def notify(channel: str) -> Select[Any]:
+    return select(func.pg_notify(channel, ""))
+
+
+def event_row(
+    user_id: UUID, job_id: UUID | None, kind: str, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {"user_id": user_id, "job_id": job_id, "type": kind, "data": data, "created_at": now}
 
 
 def queued_by_plan() -> Select[Any]:

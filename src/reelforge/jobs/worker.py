@@ -1,7 +1,10 @@
 """The worker loop: claim a job, run it while a heartbeat thread keeps its lease, record
 the outcome. One job at a time per worker; run several workers (processes or threads).
 
-- Heartbeats every `heartbeat_s` carry progress; the reply says if the user canceled.
+- A success is recorded together with the next claim (`JobManager.succeed_and_claim`: one
+  transaction on PostgreSQL), so a busy worker pays one database exchange per job.
+- Heartbeats every `heartbeat_s` carry progress; the reply says if the user canceled. One
+  heartbeat thread lives as long as the worker and beats for whichever job is running.
 - Cancel: the job's next progress report raises `Interrupted`, the engine's cleanup
   (temp folders, ffmpeg children) runs, and the job is marked canceled.
 - Graceful stop: no new claims; the running job gets `grace_s` to finish, then it is
@@ -62,7 +65,6 @@ class _Lease:
         self.stage: str | None = None
         self.reported_stage: str | None = None
         self.interrupt: str | None = None
-        self.done = threading.Event()
         self.completed: list[str] = []
         """Stages finished in this attempt: the job's checkpoints (their artifacts are cached,
         so a retry resumes there)."""
@@ -74,6 +76,38 @@ class _Lease:
         self.stage, self.progress = stage, fraction
         if fraction >= 1.0 and stage not in self.completed:
             self.completed.append(stage)
+
+
+class _Heartbeat:
+    """The worker's heartbeat thread: every `heartbeat_s` it beats for the job being run, if
+    any (one thread per worker, not one per job: starting threads costs more than a no-op job).
+    A beat that races the job's end finds the job finished and only touches its old lease."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._current: tuple[ClaimedJob, _Lease] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def watch(self, job: ClaimedJob | None, lease: _Lease | None) -> None:
+        self._current = (job, lease) if job is not None and lease is not None else None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._worker.timings.heartbeat_s):
+            current = self._current
+            if current is None:
+                continue
+            try:
+                self._worker.beat(*current)
+            except OperationalError as exc:  # the next beat retries; the lease is stale-proof
+                log.warning("heartbeat failed: %s", exc)
 
 
 class Worker:
@@ -100,21 +134,34 @@ class Worker:
 
     def run(self) -> None:
         waker: Waker = waker_for(self.manager.engine, self.manager.wakeup)
+        beat = _Heartbeat(self)
+        beat.start()
         try:
-            while not self.stopping.is_set():
-                try:
-                    self._maybe_reap()
-                    jobs = self.manager.claim(self.worker_id)
-                except OperationalError as exc:  # database restarting or unreachable
-                    log.warning("queue database unavailable, retrying: %s", exc)
-                    self.stopping.wait(self.timings.poll_s)
-                    continue
-                if jobs:
-                    self.run_job(jobs[0])
-                else:
-                    waker.wait(self.timings.poll_s)
+            ready: list[ClaimedJob] = []
+            while ready or not self.stopping.is_set():
+                if not ready:
+                    claimed = self._claim()
+                    if claimed is None:
+                        continue
+                    if not claimed:
+                        waker.wait(self.timings.poll_s)
+                        continue
+                    ready = claimed
+                job, ready = ready[0], ready[1:]
+                ready += self._run(job, beat)
         finally:
+            beat.stop()
             waker.close()
+
+    def _claim(self) -> list[ClaimedJob] | None:
+        """The next jobs (reaping first when due); None if the database is unavailable."""
+        try:
+            self._maybe_reap()
+            return self.manager.claim(self.worker_id)
+        except OperationalError as exc:  # database restarting or unreachable
+            log.warning("queue database unavailable, retrying: %s", exc)
+            self.stopping.wait(self.timings.poll_s)
+            return None
 
     def _maybe_reap(self) -> None:
         now = time.monotonic()
@@ -124,20 +171,45 @@ class Worker:
                 log.warning("requeued job %s: its worker stopped heartbeating", job_id)
 
     def run_job(self, job: ClaimedJob) -> None:
-        lease = _Lease()
-        beat = threading.Thread(target=self._heartbeat, args=(job, lease), daemon=True)
+        """Run one claimed job to its recorded outcome, with its own heartbeat thread."""
+        beat = _Heartbeat(self)
         beat.start()
+        try:
+            self._run(job, beat, claim_next=False)
+        finally:
+            beat.stop()
+
+    def _run(self, job: ClaimedJob, beat: _Heartbeat, claim_next: bool = True) -> list[ClaimedJob]:
+        """Run `job` while `beat` keeps its lease; record the outcome. On success the next job
+        is claimed in the same exchange (unless stopping or reaping is due): it is returned."""
+        lease = _Lease()
+        beat.watch(job, lease)
         try:
             result = self._execute(job, lease)
         except Interrupted as stop:
+            beat.watch(None, None)
             self._record_interruption(job, stop.reason)
         except Exception as error:  # any failure of the job is recorded, never lost
+            beat.watch(None, None)
             self._record_failure(job, error)
         else:
-            self.manager.succeed(job.id, self.worker_id, result)
-        finally:
-            lease.done.set()
-            beat.join()
+            beat.watch(None, None)
+            return self._record_success(job, result, claim_next)
+        return []
+
+    def _record_success(
+        self, job: ClaimedJob, result: dict[str, Any], claim_next: bool
+    ) -> list[ClaimedJob]:
+        reap_due = time.monotonic() - self._last_reap >= self.timings.reap_every_s
+        limit = 0 if not claim_next or self.stopping.is_set() or reap_due else 1
+        try:
+            _, claimed = self.manager.succeed_and_claim(job.id, self.worker_id, result, limit)
+        except OperationalError as exc:
+            # Not recorded: the job stays running until the reaper requeues it (it runs again).
+            log.warning("could not record job %s as succeeded: %s", job.id, exc)
+            self.stopping.wait(self.timings.poll_s)
+            return []
+        return claimed
 
     def _execute(self, job: ClaimedJob, lease: _Lease) -> dict[str, Any]:
         runner = self.kinds.get(job.kind)
@@ -145,24 +217,22 @@ class Worker:
             raise ReelforgeError(f"this worker cannot run jobs of kind {job.kind!r}")
         return runner(job, lease.on_progress)
 
-    def _heartbeat(self, job: ClaimedJob, lease: _Lease) -> None:
-        while not lease.done.wait(self.timings.heartbeat_s):
-            stage = lease.stage if lease.stage != lease.reported_stage else None
-            completed = list(lease.completed)
-            checkpoints = (
-                {"completed": completed} if len(completed) > lease.reported_completed else None
-            )
-            reply = self.manager.heartbeat(
-                job.id, self.worker_id, progress=lease.progress, stage=stage,
-                checkpoints=checkpoints,
-            )  # fmt: skip
-            lease.reported_stage, lease.reported_completed = lease.stage, len(completed)
-            if reply is None:
-                lease.interrupt = "lost"
-            elif reply:
-                lease.interrupt = "canceled"
-            elif self._handback_at is not None and time.monotonic() >= self._handback_at:
-                lease.interrupt = "shutdown"
+    def beat(self, job: ClaimedJob, lease: _Lease) -> None:
+        """One heartbeat for `job`: report progress, learn of cancel, lost lease or hand-back."""
+        stage = lease.stage if lease.stage != lease.reported_stage else None
+        completed = list(lease.completed)
+        new_checkpoints = len(completed) > lease.reported_completed
+        checkpoints = {"completed": completed} if new_checkpoints else None
+        reply = self.manager.heartbeat(
+            job.id, self.worker_id, progress=lease.progress, stage=stage, checkpoints=checkpoints
+        )
+        lease.reported_stage, lease.reported_completed = lease.stage, len(completed)
+        if reply is None:
+            lease.interrupt = "lost"
+        elif reply:
+            lease.interrupt = "canceled"
+        elif self._handback_at is not None and time.monotonic() >= self._handback_at:
+            lease.interrupt = "shutdown"
 
     def _record_interruption(self, job: ClaimedJob, reason: str) -> None:
         if reason == "canceled":

@@ -80,6 +80,20 @@ def test_storyboards_cannot_name_server_files(client: TestClient) -> None:
     assert response.status_code == 422 and "/etc/passwd" in response.json()["detail"]
 
 
+def test_project_settings_cannot_name_server_files(client: TestClient) -> None:
+    headers = sign_up(client)
+    sneaky = {"music": {"enabled": True, "file": "/etc/passwd"}}
+    created = client.post(
+        "/api/v1/projects", json={"name": "m", "settings": sneaky}, headers=headers
+    )
+    assert created.status_code == 422 and "/etc/passwd" in created.json()["detail"]
+    project = new_project(client, headers)
+    patched = client.patch(
+        f"/api/v1/projects/{project['id']}", json={"settings": sneaky}, headers=headers
+    )
+    assert patched.status_code == 422
+
+
 def test_plan_limits_are_enforced_on_submit(client: TestClient) -> None:
     headers = sign_up(client)  # free: 60 s, 720p, 5 waiting
     long = new_project(client, headers, settings={"target_duration_s": 120})

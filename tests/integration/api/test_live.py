@@ -123,3 +123,11 @@ def test_server_sent_events_resume_from_last_event_id(client: TestClient) -> Non
             if len(resumed) == 2:
                 break
     assert resumed == ids[1:]
+
+
+def test_logout_ends_an_event_stream(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("reelforge.api.routes.live.RECHECK_S", 0.05)
+    headers = sign_up(client)
+    with client.stream("GET", "/api/v1/events", headers=headers) as stream:
+        assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+        assert list(stream.iter_lines()) is not None  # the server ends it: this returns

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from reelforge.db.models import Event, JobState, Plan, RenderJob, User
 from reelforge.jobs.alerts import WebhookAlert
-from reelforge.jobs.manager import JobManager
+from reelforge.jobs.manager import JobManager, NewJob
 from reelforge.jobs.policy import DEFAULT_CONCURRENCY, SchedulingPolicy
 from reelforge.jobs.retry import ErrorClass
 
@@ -258,3 +258,59 @@ def test_system_errors_reach_the_admin_webhook(engine: Engine, clock: Clock) -> 
     assert received == [
         {"event": "system_error", "job_id": str(job_id), "message": "disk full", "stage": "compose"}
     ]
+
+
+def test_succeed_and_claim_records_the_success_then_starts_the_next(
+    engine: Engine, manager: JobManager
+) -> None:
+    user = add_user(engine, Plan.PRO)
+    first, second, third = submit(manager, user, 3)
+    [job] = manager.claim("w")
+    recorded, [following] = manager.succeed_and_claim(job.id, "w", {"video": "v.mp4"})
+    assert recorded and following.id == second and following.attempts == 1
+    assert state(engine, first).state == JobState.SUCCEEDED
+    assert state(engine, first).result == {"video": "v.mp4"}
+    assert events(engine, first) == ["queued", "started", "succeeded"]
+    assert events(engine, second) == ["queued", "started"]
+    assert manager.succeed_and_claim(following.id, "w", {}, limit=0) == (True, [])
+    assert state(engine, third).state == JobState.QUEUED
+
+
+def test_succeed_and_claim_of_a_lost_job_records_nothing_but_still_claims(
+    engine: Engine, manager: JobManager, clock: Clock
+) -> None:
+    user = add_user(engine, Plan.PRO)
+    lost, waiting = submit(manager, user, 2)
+    manager.claim("dead")
+    clock.advance(30)
+    assert manager.reap(stale_after_s=10) == [lost]
+    recorded, claimed = manager.succeed_and_claim(lost, "dead", {})
+    assert not recorded and [j.id for j in claimed] == [lost]
+    assert state(engine, lost).worker_id == "dead" and state(engine, lost).attempts == 2
+    assert state(engine, waiting).state == JobState.QUEUED
+
+
+def test_succeed_and_claim_keeps_the_per_user_limit(engine: Engine, manager: JobManager) -> None:
+    free = add_user(engine, Plan.FREE)
+    submit(manager, free, 3)
+    [job] = manager.claim("w")
+    assert manager.claim("w2") == []  # free plan: one at a time
+    recorded, [following] = manager.succeed_and_claim(job.id, "w", {}, limit=3)
+    assert recorded and following.owner_id == free.id
+    assert manager.claim("w2") == []
+
+
+def test_enqueue_many_queues_in_order_with_events(engine: Engine, manager: JobManager) -> None:
+    alice, bob = add_user(engine, Plan.PRO), add_user(engine, Plan.FREE)
+    new = [NewJob(alice, kind="noop"), NewJob(bob, kind="noop", payload={"n": 1})]
+    with Session(engine) as session, session.begin():
+        ids = manager.enqueue_many(session, [*new, NewJob(alice, kind="noop", max_attempts=1)])
+        assert manager.enqueue_many(session, []) == []
+    jobs = [state(engine, job_id) for job_id in ids]
+    assert [j.owner_id for j in jobs] == [alice.id, bob.id, alice.id]
+    assert [j.plan for j in jobs] == [Plan.PRO, Plan.FREE, Plan.PRO]
+    assert jobs[1].payload == {"n": 1} and jobs[2].max_attempts == 1
+    assert jobs[0].enqueued_at < jobs[1].enqueued_at < jobs[2].enqueued_at
+    assert all(events(engine, job_id) == ["queued"] for job_id in ids)
+    claimed = manager.claim("w", limit=3)
+    assert [j.id for j in claimed] == [ids[0], ids[2], ids[1]]  # pro (limit 4) first

@@ -21,8 +21,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import Base, Event, JobState, Plan, RenderJob, User
+from reelforge.jobs import manager_pg
 from reelforge.jobs.kinds import noop, sleep
-from reelforge.jobs.manager import JobManager
+from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.policy import DEFAULT_CONCURRENCY
 from reelforge.jobs.worker import Worker, WorkerPool, WorkerTimings
 
@@ -71,11 +72,20 @@ def clear(engine: Engine) -> None:
     plans=st.lists(st.sampled_from([Plan.FREE, Plan.BASIC, Plan.PRO]), min_size=1, max_size=5),
     jobs_per_user=st.integers(1, 6),
     seed=st.integers(0, 1000),
+    ranking_age_s=st.sampled_from([0.0, 0.05, 60.0]),
 )
 def test_four_racing_workers_never_exceed_a_users_limit_nor_claim_twice(
-    engine: Engine, plans: list[Plan], jobs_per_user: int, seed: int
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    plans: list[Plan],
+    jobs_per_user: int,
+    seed: int,
+    ranking_age_s: float,
 ) -> None:
+    """Batches of claims, and successes that claim the next batch in the same exchange, with
+    PostgreSQL's rankings re-read every time, at the default age, or kept for a minute."""
     clear(engine)
+    monkeypatch.setattr(manager_pg, "RANKING_MAX_AGE_S", ranking_age_s)
     manager = JobManager(engine)
     users = [add_user(engine, plan) for plan in plans]
     limit = {u.id: DEFAULT_CONCURRENCY[u.plan] for u in users}
@@ -90,8 +100,10 @@ def test_four_racing_workers_never_exceed_a_users_limit_nor_claim_twice(
 
     def race(name: str, rng: random.Random) -> None:
         idle_rounds = 0
+        claimed: list[ClaimedJob] = []
         while idle_rounds < 20:
-            claimed = manager.claim(name, limit=rng.randint(1, 3))
+            if not claimed:
+                claimed = manager.claim(name, limit=rng.randint(1, 3))
             if not claimed:
                 idle_rounds += 1
                 time.sleep(0.005)
@@ -107,7 +119,17 @@ def test_four_racing_workers_never_exceed_a_users_limit_nor_claim_twice(
                 with lock:
                     running[j.owner_id] -= 1  # before the DB sees it finish: conservative
                     finished.append(j.id)
+            *done, last = claimed
+            for j in done:
                 manager.succeed(j.id, name, {})
+            if rng.random() < 0.5:
+                recorded, claimed = manager.succeed_and_claim(
+                    last.id, name, {}, limit=rng.randint(0, 3)
+                )
+                assert recorded
+            else:
+                manager.succeed(last.id, name, {})
+                claimed = []
 
     threads = [
         threading.Thread(target=race, args=(f"w{i}", random.Random(seed + i))) for i in range(4)
@@ -143,6 +165,28 @@ def test_cancel_stops_a_running_job_within_two_seconds(engine: Engine) -> None:
     assert time.monotonic() - asked < 2.0
     worker.stop()
     thread.join(5)
+
+
+def test_the_heartbeat_follows_the_job_claimed_with_the_previous_success(
+    engine: Engine,
+) -> None:
+    """The second job is claimed together with the first one's success; the worker's one
+    heartbeat thread must carry its cancel too."""
+    manager = JobManager(engine)
+    user = add_user(engine, Plan.PRO)
+    first = submit(manager, user, "sleep", seconds=0.3)
+    second = submit(manager, user, "sleep", seconds=60)
+    worker, thread = run_worker(manager)
+    wait_for(lambda: job(engine, second).state == JobState.RUNNING)
+    assert job(engine, first).state == JobState.SUCCEEDED
+    asked = time.monotonic()
+    assert manager.cancel(second, user.id) == JobState.RUNNING
+    wait_for(lambda: job(engine, second).state == JobState.CANCELED, timeout_s=5)
+    assert time.monotonic() - asked < 2.0
+    assert job(engine, second).heartbeat_at is not None
+    worker.stop()
+    thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_graceful_stop_hands_back_a_long_job_without_using_an_attempt(engine: Engine) -> None:

@@ -62,12 +62,12 @@ async def _follow(
     """Send every event after `after`, then each new one as it is written, until cancelled."""
     hub: EventHub = request.app.state.hub
     platform: Platform = request.app.state.platform
-    recheck_at = time.monotonic() + RECHECK_S
+    checked = sent = time.monotonic()
     with hub.subscribe(principal.user.id) as subscription:
         while True:
-            if time.monotonic() >= recheck_at:  # a logout or revoked key ends the stream
+            if time.monotonic() - checked >= RECHECK_S:  # logout or a revoked key ends it
                 await _principal(platform, token)
-                recheck_at = time.monotonic() + RECHECK_S
+                checked = time.monotonic()
             subscription.clear()
             batch = await run_in_threadpool(
                 events.after, platform.engine, principal.user.id, after, BATCH
@@ -75,8 +75,12 @@ async def _follow(
             for event in batch:
                 await send(event)
                 after = event.id
-            if len(batch) < BATCH and not await subscription.wait(KEEPALIVE_S):
+                sent = time.monotonic()
+            if len(batch) == BATCH or await subscription.wait(min(RECHECK_S, KEEPALIVE_S)):
+                continue
+            if time.monotonic() - sent >= KEEPALIVE_S:
                 await keepalive()
+                sent = time.monotonic()
 
 
 @router.websocket("/ws")
@@ -104,8 +108,9 @@ async def websocket_events(
     done, pending = await asyncio.wait({follower, listener}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
-    if follower in done and isinstance(follower.exception(), Unauthorized):
-        await websocket.close(code=WS_UNAUTHORIZED, reason="signed out")
+    ended = follower.exception() if follower in done else None
+    if isinstance(ended, Unauthorized):  # logout, revoked key, or the token expired
+        await websocket.close(code=WS_UNAUTHORIZED, reason=ended.message[:120])
 
 
 async def _until_closed(websocket: WebSocket) -> None:
@@ -139,7 +144,7 @@ async def event_stream(
     # isascii: str.isdigit() also accepts "²", which int() refuses.
     if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
         after = max(after, min(int(last_event_id), MAX_EVENT_ID))
-    queue: asyncio.Queue[str] = asyncio.Queue(maxsize=BATCH)
+    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=BATCH)
 
     async def send(event: Event) -> None:
         await queue.put(
@@ -149,13 +154,17 @@ async def event_stream(
     async def comment() -> None:
         await queue.put(": keepalive\n\n")
 
-    async def stream() -> AsyncIterator[str]:
-        follower = asyncio.create_task(
-            _follow(request, principal, credential, after, send, comment)
-        )
+    async def follow() -> None:
         try:
-            while True:
-                yield await queue.get()
+            await _follow(request, principal, credential, after, send, comment)
+        except Unauthorized:
+            await queue.put(None)  # signed out: end the stream
+
+    async def stream() -> AsyncIterator[str]:
+        follower = asyncio.create_task(follow())
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
         finally:
             follower.cancel()
 

@@ -48,6 +48,7 @@ def list_projects(
 def create_project(
     body: schemas.ProjectCreate, user: CurrentUser, session: DbSession
 ) -> schemas.ProjectOut:
+    projects.reject_server_files(body.settings)
     project = projects.create(
         session, user.id, name=body.name.strip(), prompt=body.prompt,
         settings=body.settings.model_dump(mode="json"), template_id=body.template_id,
@@ -76,9 +77,11 @@ def update_project(
     if given.get("settings") is not None:  # only the fields sent change
         merged = deep_merge(project.settings, given["settings"])
         try:
-            project.settings = VideoSettings.model_validate(merged).model_dump(mode="json")
+            settings = VideoSettings.model_validate(merged)
         except ValidationError as exc:
             raise InvalidInput(f"settings.{describe_validation_error(exc)}") from exc
+        projects.reject_server_files(settings)
+        project.settings = settings.model_dump(mode="json")
     session.flush()
     return project_out(project)
 
@@ -107,21 +110,12 @@ def read_storyboard(project_id: uuid.UUID, user: CurrentUser, session: DbSession
     return Storyboard.model_validate(project.storyboard)
 
 
-def _server_files(storyboard: Storyboard) -> list[str]:
-    """Paths on the server a storyboard names: never accepted from the API (a user could
-    read any file the server can); the asset library will hand out references instead."""
-    named: list[Any] = [scene.visual.path for scene in storyboard.scenes]
-    named.append(storyboard.settings.music.file)
-    return [str(path) for path in named if path is not None]
-
-
 @router.put("/{project_id}/storyboard")
 def write_storyboard(
     project_id: uuid.UUID, body: Storyboard, user: CurrentUser, session: DbSession
 ) -> Storyboard:
     project = projects.owned(session, user.id, project_id)
-    if files := _server_files(body):
-        raise InvalidInput(f"storyboards sent to the API cannot name server files ({files[0]})")
+    projects.reject_server_files(body.settings, body)
     if "settings" not in body.model_fields_set:  # keep the project's, don't reset them
         body = body.model_copy(update={"settings": VideoSettings.model_validate(project.settings)})
     project.storyboard = body.model_dump(mode="json")

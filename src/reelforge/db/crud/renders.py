@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from reelforge.db.crud import users
-from reelforge.db.crud.projects import Page
+from reelforge.db.crud.projects import Page, reject_server_files
 from reelforge.db.models import JobState, Plan, Project, RenderJob, User
 from reelforge.engine.storyboard import Storyboard, VideoSettings
 from reelforge.errors import Conflict, InvalidInput, LimitExceeded, NotFound, RateLimited
@@ -40,10 +40,12 @@ class Submitted:
 def _payload(project: Project) -> tuple[dict[str, Any], VideoSettings]:
     if project.storyboard is not None:
         storyboard = Storyboard.model_validate(project.storyboard)
+        reject_server_files(storyboard.settings, storyboard)
         return {"storyboard": project.storyboard}, storyboard.settings
     if not project.prompt.strip():
         raise InvalidInput("the project has no prompt or storyboard to render", stage="input")
     settings = VideoSettings.model_validate(project.settings)
+    reject_server_files(settings)
     return {"prompt": project.prompt, "settings": project.settings}, settings
 
 

@@ -45,6 +45,7 @@ test-fast: setup
 bench: setup
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.queue
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) out .reelforge .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from reelforge.api import errors
+from reelforge.api.deps import DbGates
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
 from reelforge.api.routes import admin, auth, health, live, projects, renders, users
@@ -55,6 +56,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     metrics.register(QueueCollector(platform.jobs))
     app.state.platform = platform
     app.state.hub = hub
+    app.state.db_gates = DbGates.for_engine(platform.engine, reserved=workers + 1)
     app.state.metrics = metrics
     errors.install(app)
 

@@ -3,18 +3,22 @@ rate limits. `Annotated` aliases keep route signatures short."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine, QueuePool
 from sqlalchemy.orm import Session
 
 from reelforge.db.crud import auth, users
 from reelforge.db.models import User, utcnow
+from reelforge.db.session import is_sqlite
 from reelforge.errors import Forbidden, Unauthorized
 from reelforge.platform import Platform
 from reelforge.security.tokens import API_KEY_PREFIX
@@ -37,10 +41,55 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
-def get_session(request: Request, platform: PlatformDep) -> Iterator[Session]:
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+DEFAULT_DB_REQUESTS = 10
+"""Requests using the database at once when the pool does not say how many it holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class DbGates:
+    """Where requests wait, in the event loop, before their session may use the database.
+
+    FastAPI runs a sync route's dependencies, body and response validation in separate
+    thread-pool calls, and the request's session holds its pooled connection from its
+    first statement until after that validation. With more requests than pooled
+    connections, threads blocked on an empty pool starved the requests that held
+    connections of the threads they needed to finish: 64 concurrent reads stalled until
+    the 30 s pool timeout (bench/api.py). `sessions` admits fewer requests than the pool
+    has connections. On SQLite, `sqlite_writes` also queues write requests: one writer
+    at a time, and a blocked SQLite writer polls with sleeps (no queue), so under 50
+    concurrent submits some lost every round for the whole 10 s busy timeout.
+    """
+
+    sessions: asyncio.Semaphore
+    sqlite_writes: asyncio.Lock | None
+
+    @classmethod
+    def for_engine(cls, engine: Engine, *, reserved: int) -> DbGates:
+        """`reserved`: connections others in this process need (workers, the event poller)."""
+        pool = engine.pool
+        capacity = DEFAULT_DB_REQUESTS
+        if isinstance(pool, QueuePool):
+            capacity = pool.size() + max(getattr(pool, "_max_overflow", 0), 0)
+        sessions = asyncio.Semaphore(max(1, capacity - reserved))
+        return cls(sessions, asyncio.Lock() if is_sqlite(engine) else None)
+
+
+async def db_turn(request: Request) -> AsyncIterator[None]:
+    gates: DbGates = request.app.state.db_gates
+    writes = gates.sqlite_writes if request.method not in READ_METHODS else None
+    async with writes or contextlib.nullcontext(), gates.sessions:  # writers queue first
+        yield
+
+
+def get_session(
+    request: Request,
+    platform: PlatformDep,
+    _turn: Annotated[None, Depends(db_turn, scope="function")],
+) -> Iterator[Session]:
     """One transaction per request, committed when the route returns (before the response
     goes out, so a 2xx means it is stored). Writes take SQLite's write lock up front."""
-    writes = request.method not in ("GET", "HEAD", "OPTIONS")
+    writes = request.method not in READ_METHODS
     factory = platform.writer_sessions if writes else platform.sessions
     with factory() as session:
         try:
@@ -103,7 +152,16 @@ def current_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("sign in first: send `Authorization: Bearer <token>`", stage="auth")
-    return authenticate(platform, session, credentials.credentials, at)
+    # Checked on a session of its own, back in the pool before this returns; the request's
+    # session first touches the database in the route. FastAPI runs each sync dependency
+    # in its own thread-pool call, and a request that held a connection (on a write, also
+    # SQLite's write lock) while queueing for a thread for its next dependency starved the
+    # pool: 50 concurrent submits timed out after 30 s (bench/api.py).
+    with platform.sessions() as own:
+        principal = authenticate(platform, own, credentials.credentials, at)
+        own.commit()  # an API key's `last_used_at`
+    session.add(principal.user)  # attached, so routes can change it; no SQL yet
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

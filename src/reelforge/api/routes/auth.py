@@ -73,11 +73,16 @@ def login(
     ip: ClientIp,
     at: Now,
 ) -> schemas.TokenOut:
-    user = users.get_by_email(session, body.email.strip().lower())
+    # The hash is checked before `session` touches the database: its first statement takes
+    # SQLite's write lock, and holding that through ~0.1 s of argon2 serialised every
+    # concurrent login and write behind it (bench/api.py saw "database is locked").
+    with platform.sessions() as reader:
+        found = users.get_by_email(reader, body.email.strip().lower())
     ok, upgraded = passwords.verify_password(
-        body.password, user.password_hash if user else passwords.DUMMY_HASH
+        body.password, found.password_hash if found else passwords.DUMMY_HASH
     )
-    if user is None or not ok:
+    user = users.get(session, found.id) if found is not None and ok else None
+    if user is None:
         audit.record(session, "login.failed", actor_id=None, target=body.email[:200], ip=ip)
         session.commit()  # the failed attempt stays in the audit log
         raise Unauthorized("wrong email or password", stage="auth")

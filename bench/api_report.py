@@ -1,0 +1,119 @@
+"""The "## API" section of bench/RESULTS.md and bench/results/api.json for `bench.api`."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.report import RESULTS_MD, cpu_model, mark, markdown_table, replace_section
+
+SECTION = "## API"
+RESULTS_JSON = Path(__file__).resolve().parent / "results" / "api.json"
+FIXED_RATE_P99_TARGET_MS = 50.0
+WS_P99_TARGET_MS = 250.0
+NOISY_SHARE = 0.15
+"""Other processes' CPU share above which a figure is marked noisy."""
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": len(os.sched_getaffinity(0)),
+        "cpu_model": cpu_model(),
+        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "uvicorn": version("uvicorn"),
+        "fastapi": version("fastapi"),
+    }
+
+
+def results_json(backends: list[dict[str, Any]], *, quick: bool) -> dict[str, Any]:
+    return {
+        "run_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "quick": quick,
+        "machine": machine(),
+        "backends": backends,
+    }
+
+
+def _target(phase: dict[str, Any]) -> str:
+    noisy = phase["other_cpu_share"] > NOISY_SHARE
+    if phase["key"] == "fixed_rate":
+        met = phase["p99_ms"] < FIXED_RATE_P99_TARGET_MS and phase["ok"] == phase["requests"]
+        return f"p99 < {FIXED_RATE_P99_TARGET_MS:g} ms: {mark(met, noisy)}"
+    if phase["key"] == "websocket":
+        complete = phase["events_delivered"] == phase["events_expected"]
+        met = phase["p99_ms"] < WS_P99_TARGET_MS and complete
+        return f"p99 < {WS_P99_TARGET_MS:g} ms, none lost: {mark(met, noisy)}"
+    return "—"
+
+
+def _errors(phase: dict[str, Any]) -> str:
+    bad = {k: v for k, v in phase["statuses"].items() if not k.startswith("2")}
+    return ", ".join(f"{v}×{k}" for k, v in bad.items()) or "none"
+
+
+def _rate(phase: dict[str, Any]) -> str:
+    if phase["key"] == "websocket":
+        delivered = f"{phase['events_delivered']}/{phase['events_expected']}"
+        return f"{delivered} events, {phase['clients']} sockets"
+    return f"{phase['throughput_rps']:.0f} req/s"
+
+
+def render_section(payload: dict[str, Any]) -> str:
+    facts = payload["machine"]
+    lines = [
+        SECTION,
+        "",
+        f"Run {payload['run_at']} on {facts['cpus']} CPUs ({facts['cpu_model']}), "
+        f"{facts['ram_gib']} GiB RAM; Python {facts['python']}, uvicorn {facts['uvicorn']}, "
+        f"FastAPI {facts['fastapi']}. Reproduce with `make bench` (`python -m bench.api`)."
+        + (" **Quick run (a quarter of the load).**" if payload["quick"] else ""),
+        "",
+        "`reelforge serve --workers 0` runs in its own process; this process is the client "
+        "(httpx, asyncio) over loopback, on the same 2 cores, so the client's CPU is "
+        "counted against the server's throughput. 50 users with 25 projects each (a page is "
+        "20) on the enterprise plan; rate limits raised via `REELFORGE_API__RATE_*`. "
+        "Submits stay queued (no workers). Event latency is from the event's `created_at` "
+        "(stamped in the committing transaction) to the client's receipt. On PostgreSQL, "
+        '"other CPU" includes the PostgreSQL and Redis servers themselves.',
+        "",
+    ]
+    header = [
+        "backend", "measurement", "requests", "throughput", "p50", "p99", "max",
+        "server CPU / req", "non-2xx", "other CPU", "target",
+    ]  # fmt: skip
+    rows = []
+    for backend in payload["backends"]:
+        for phase in backend["phases"]:
+            rows.append(
+                [
+                    backend["name"],
+                    phase["label"],
+                    str(phase["requests"]),
+                    _rate(phase),
+                    f"{phase['p50_ms']:.1f} ms",
+                    f"{phase['p99_ms']:.1f} ms",
+                    f"{phase['max_ms']:.1f} ms",
+                    f"{phase['server_cpu_ms_per_request']:.2f} ms"
+                    if phase["key"] != "websocket"
+                    else "—",
+                    _errors(phase),
+                    f"{100 * phase['other_cpu_share']:.0f} %",
+                    _target(phase),
+                ]
+            )
+    lines += markdown_table(header, rows)
+    return "\n".join(lines) + "\n"
+
+
+def write_results(payload: dict[str, Any]) -> None:
+    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_JSON.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    replace_section(RESULTS_MD, SECTION, render_section(payload))

@@ -1,4 +1,4 @@
-"""API benchmark (`make bench`): `reelforge serve` in one process, load from this one.
+"""API benchmark (`make bench`): `reelforge serve --processes N`, load from this process.
 
 For each backend (SQLite in a fresh data folder; PostgreSQL in a database made for the
 run plus Redis for rate limits, when both answer on 127.0.0.1) it starts the server with
@@ -70,8 +70,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(work: Path, db_url: str | None, redis_url: str | None) -> Iterator[Server]:
-    """`reelforge serve --workers 0` on a free loopback port, until the block ends."""
+def serve(
+    work: Path, db_url: str | None, redis_url: str | None, processes: int
+) -> Iterator[Server]:
+    """`reelforge serve --workers 0 --processes N` on a free loopback port, until the block
+    ends."""
     port = free_port()
     env = os.environ | {
         "REELFORGE_DATA_DIR": str(work / "data"),
@@ -87,7 +90,10 @@ def serve(work: Path, db_url: str | None, redis_url: str | None) -> Iterator[Ser
         if value:
             env[name] = value
     reelforge = Path(sys.executable).with_name("reelforge")
-    argv = [str(reelforge), "serve", "--port", str(port), "--workers", "0"]
+    argv = [
+        str(reelforge), "serve", "--port", str(port), "--workers", "0",
+        "--processes", str(processes),
+    ]  # fmt: skip
     log = (work / "server.log").open("wb")
     child = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
@@ -179,8 +185,13 @@ class CpuMeter:
         return self
 
     def _server_cpu(self) -> float:
-        times = self.server.cpu_times()
-        return float(times.user + times.system)
+        """The server and its API processes (uvicorn's children under `--processes`)."""
+        total = 0.0
+        for process in (self.server, *self.server.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
 
     def __exit__(self, *exc: object) -> None:
         server0, own0, busy0, wall0 = self._start
@@ -263,11 +274,11 @@ def redis_available() -> bool:
 
 
 def run_backend(
-    label: str, db_url: str | None, redis_url: str | None, quick: bool
+    label: str, db_url: str | None, redis_url: str | None, quick: bool, processes: int
 ) -> list[dict[str, Any]]:
     with (
         tempfile.TemporaryDirectory(prefix="reelforge-bench-api-") as tmp,
-        serve(Path(tmp), db_url, redis_url) as server,
+        serve(Path(tmp), db_url, redis_url, processes) as server,
     ):
         say(f"{label}: serving at {server.base_url}; seeding")
         seeded = asyncio.run(seed(server))
@@ -279,22 +290,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a quarter of the load (smoke)")
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--no-write", action="store_true", help="don't touch RESULTS.md/json")
+    parser.add_argument(
+        "--processes", type=int, default=len(os.sched_getaffinity(0)),
+        help="API processes (default: one per CPU, as deployed)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     backends = [
-        {"name": "SQLite", "phases": run_backend("SQLite", None, None, args.quick)},
+        {
+            "name": "SQLite",
+            "phases": run_backend("SQLite", None, None, args.quick, args.processes),
+        },
     ]
     if not args.sqlite_only:
         with postgres_database() as pg_url:
             if pg_url is not None:
                 redis_url = REDIS_URL if redis_available() else None
                 name = "PostgreSQL + Redis" if redis_url else "PostgreSQL (memory rate limits)"
-                phases = run_backend(name, pg_url, redis_url, args.quick)
+                phases = run_backend(name, pg_url, redis_url, args.quick, args.processes)
                 backends.append({"name": name, "phases": phases})
     payload = results_json(backends, quick=args.quick)
+    payload["processes"] = args.processes
     if args.no_write:
         print(json.dumps(payload, indent=2))
     else:

@@ -335,3 +335,6 @@ def main() -> None:
     except OperationalError as exc:
         err.print(f"[red]error:[/] database unavailable: {exc.orig}", highlight=False)
         sys.exit(EXIT_FAILURE)
+    except ValidationError as exc:  # REELFORGE_* settings that don't parse
+        err.print(f"[red]error:[/] settings: {describe_validation_error(exc)}", highlight=False)
+        sys.exit(EXIT_BAD_INPUT)

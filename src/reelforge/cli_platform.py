@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ from reelforge.db.crud import audit, users
 from reelforge.db.migrate import upgrade
 from reelforge.db.models import Plan
 from reelforge.errors import NotFound
-from reelforge.platform import Platform
+from reelforge.platform import Platform, load_secret_key
 from reelforge.security import passwords
 from reelforge.settings import get_settings
 
@@ -31,23 +32,42 @@ def serve(
         ),
     ] = 1,
     migrate: Annotated[bool, typer.Option(help="Upgrade the database schema first.")] = True,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1, help="API processes (one per core; each also runs --workers render workers)."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the platform API (and, by default, render in the same process)."""
     import uvicorn
 
-    from reelforge.api.app import create_app
+    from reelforge.api.app import SERVE_WORKERS_ENV, create_app
 
     platform = Platform(get_settings())
     platform.settings.data_dir.mkdir(parents=True, exist_ok=True)
     if migrate:
         upgrade(platform.settings.db_url)
-    app = create_app(platform, workers=workers)
+    load_secret_key(platform.settings)  # made once here, before any API process reads it
     out.print(
         f"reelforge is serving at [bold]http://{host}:{port}[/] "
         f"(API docs: http://{host}:{port}/api/docs) — Ctrl-C stops it",
         highlight=False,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    if processes == 1:
+        app = create_app(platform, workers=workers)
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+        return
+    if platform.settings.redis_url is None:
+        out.print(
+            "note: without REELFORGE_REDIS_URL each process counts rate limits on its own",
+            highlight=False,
+        )
+    os.environ[SERVE_WORKERS_ENV] = str(workers)  # read by each process's app factory
+    uvicorn.run(
+        "reelforge.api.app:app_from_environment", factory=True, workers=processes, host=host,
+        port=port, log_level="warning", proxy_headers=False,
+    )  # fmt: skip
 
 
 @user_app.command("create")

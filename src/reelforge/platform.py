@@ -6,6 +6,7 @@ Everything else receives these objects; nothing below this module reads settings
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -52,12 +53,16 @@ def load_secret_key(settings: Settings) -> str:
         return settings.secret_key.get_secret_value()
     path = settings.data_dir / SECRET_KEY_FILE
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(os.urandom(32).hex())
+    if not path.exists():
+        # Written aside, then linked into place: a process starting at the same moment
+        # either sees no file or the whole key, and only one key ever wins.
+        draft = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(os.urandom(32).hex())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
     return path.read_text(encoding="ascii").strip()
 
 

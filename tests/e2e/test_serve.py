@@ -110,3 +110,44 @@ def test_serve_renders_for_a_user_made_on_the_command_line(
     assert process.wait(timeout=30) in (0, -signal.SIGTERM)
     stdout, stderr = process.communicate()
     assert "serving at http://127.0.0.1" in stdout and "Traceback" not in stderr
+
+
+def test_bad_settings_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "reelforge", "serve"],
+        env=env_for(tmp_path) | {"REELFORGE_SECRET_KEY": "short"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "REELFORGE_SECRET_KEY must be at least 32 bytes" in done.stderr
+
+
+def test_several_api_processes_share_one_secret_and_database(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reelforge", "serve", "--port", str(port), "--workers", "0",
+         "--processes", "2"],
+        env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/v1/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        body = {"email": "multi@example.org", "password": PASSWORD}
+        assert httpx.post(f"{base}/api/v1/auth/register", json=body).status_code == 201
+        token = httpx.post(f"{base}/api/v1/auth/login", json=body).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        # New connections land on either process: a token signed by one verifies in both.
+        answers = {
+            httpx.get(f"{base}/api/v1/users/me", headers=headers).status_code for _ in range(20)
+        }
+        assert answers == {200}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert "Traceback" not in process.communicate()[1]

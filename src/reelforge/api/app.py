@@ -3,6 +3,7 @@ the app's lifetime (the live-event poller; in-process render workers when asked)
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -11,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
+from reelforge import logs
 from reelforge.api import errors
 from reelforge.api.deps import DbGates
 from reelforge.api.live import EventHub
@@ -20,9 +22,20 @@ from reelforge.jobs.metrics import QueueCollector
 from reelforge.jobs.worker import Worker, WorkerPool
 from reelforge.logs import get_logger
 from reelforge.platform import Platform
+from reelforge.settings import get_settings
 
 API_PREFIX = "/api/v1"
+SERVE_WORKERS_ENV = "REELFORGE_SERVE_WORKERS"
+"""Render workers per API process when `reelforge serve --processes N` starts several."""
 log = get_logger("reelforge.api")
+
+
+def app_from_environment() -> FastAPI:
+    """The app factory each API process calls under `reelforge serve --processes N`."""
+    workers = int(os.environ.get(SERVE_WORKERS_ENV, "0"))
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    return create_app(Platform(settings), workers=workers)
 
 
 def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:

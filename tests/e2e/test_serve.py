@@ -43,11 +43,11 @@ def reelforge(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def start_server(tmp_path: Path, *args: str) -> tuple[str, subprocess.Popen[str]]:
+    """`reelforge serve ARGS` on a free port, once it answers /readyz."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "reelforge", "serve", "--port", str(port)],
+        [sys.executable, "-m", "reelforge", "serve", "--port", str(port), *args],
         env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -55,12 +55,16 @@ def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/api/v1/readyz").status_code == 200:
-                break
+                return base, process
         except httpx.TransportError:
             time.sleep(0.2)
-    else:
-        process.kill()
-        raise AssertionError(f"server did not start: {process.communicate()[1][-2000:]}")
+    process.kill()
+    raise AssertionError(f"server did not start: {process.communicate()[1][-2000:]}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    base, process = start_server(tmp_path)
     yield base, process
     if process.poll() is None:
         process.kill()
@@ -123,21 +127,8 @@ def test_bad_settings_are_one_line_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_several_api_processes_share_one_secret_and_database(tmp_path: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reelforge", "serve", "--port", str(port), "--workers", "0",
-         "--processes", "2"],
-        env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    base, process = start_server(tmp_path, "--workers", "0", "--processes", "2")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/api/v1/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
         body = {"email": "multi@example.org", "password": PASSWORD}
         assert httpx.post(f"{base}/api/v1/auth/register", json=body).status_code == 201
         token = httpx.post(f"{base}/api/v1/auth/login", json=body).json()["access_token"]

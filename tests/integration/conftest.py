@@ -50,14 +50,19 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
+def emptied_engine(url: str) -> Iterator[Engine]:
+    """An engine on `url` whose tables were emptied first (each test starts clean)."""
+    engine = make_engine(url)
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    yield from emptied_engine(db_url)
 
 
 @pytest.fixture

@@ -12,25 +12,20 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import Base, JobState, Plan, RenderJob
-from reelforge.db.session import make_engine
+from reelforge.db.models import JobState, Plan, RenderJob
 from reelforge.jobs import manager_pg
 from reelforge.jobs import queries_pg as qp
 from reelforge.jobs.manager import JobManager
 from reelforge.jobs.retry import ErrorClass
 
+from ..conftest import emptied_engine
 from .test_manager import Clock, add_user, state, submit
 
 
 @pytest.fixture
 def pg_engine(pg_url: str) -> Iterator[Engine]:
     """Emptied tables on the PostgreSQL test database (the fast path is PostgreSQL's only)."""
-    engine = make_engine(pg_url)
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
-    yield engine
-    engine.dispose()
+    yield from emptied_engine(pg_url)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -146,6 +147,13 @@ class Platform:
     def job_kinds(self) -> dict[str, JobRunner]:
         settings = self.settings
         return default_kinds(settings.data_dir, settings.cache_dir, self.blobs, self.providers_for)
+
+    def voice_vendors(self, session: Session, user_id: uuid.UUID) -> frozenset[str]:
+        """Cloud voice vendors a user's renders can reach: the server's keys or their own."""
+        config = self.settings.providers
+        server = {"openai": config.openai_api_key, "elevenlabs": config.elevenlabs_api_key}
+        own = {row.name for row in secrets.names(session, user_id)}
+        return frozenset(name for name, key in server.items() if key is not None or name in own)
 
     def providers_for(self, job: ClaimedJob) -> Providers:
         """The owner's own provider keys (decrypted only here, for this render) over ours."""

@@ -46,7 +46,8 @@ def test_journey_from_sign_up_to_download(make_client: ClientFactory) -> None:
     types = [e["type"] for e in seen]
     assert types[0] == "queued" and types[1] == "started" and types[-1] == "succeeded"
     assert set(types) <= {"queued", "started", "progress", "succeeded"}
-    assert seen[-1]["data"]["links"]["video"] == f"/api/v1/renders/{render['id']}/video"  # type: ignore[index]
+    event_link = seen[-1]["data"]["links"]["video"]  # type: ignore[index]
+    assert event_link.startswith(f"/api/v1/renders/{render['id']}/video?expires=")
     ids = [int(e["id"]) for e in seen]  # type: ignore[call-overload]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert all(e["render_id"] == render["id"] for e in seen)
@@ -69,6 +70,7 @@ def test_journey_from_sign_up_to_download(make_client: ClientFactory) -> None:
     assert part.status_code == 206 and part.content == video.content[100:1100]
     assert part.headers["content-range"] == f"bytes 100-1099/{len(video.content)}"
 
+    assert client.get(event_link).status_code == 200  # the event's link is signed too
     anonymous = client.get(links["video"])  # the signed link alone, as `<video src>` uses it
     assert anonymous.status_code == 200 and anonymous.content == video.content
     forged = client.get(links["video"].replace("sig=", "sig=0"))

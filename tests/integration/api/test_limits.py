@@ -94,6 +94,16 @@ def test_project_settings_cannot_name_server_files(client: TestClient) -> None:
     assert patched.status_code == 422
 
 
+def test_a_cloud_voice_needs_a_key_before_submit(client: TestClient) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers, settings={"voice": "elevenlabs/Rachel"})
+    submit = f"/api/v1/projects/{project['id']}/renders"
+    refused = client.post(submit, headers=headers)
+    assert refused.status_code == 422 and "elevenlabs API key" in refused.json()["detail"]
+    client.put("/api/v1/users/me/secrets/elevenlabs", json={"value": "xi-mine"}, headers=headers)
+    assert client.post(submit, headers=headers).status_code == 202
+
+
 def test_plan_limits_are_enforced_on_submit(client: TestClient) -> None:
     headers = sign_up(client)  # free: 60 s, 720p, 5 waiting
     long = new_project(client, headers, settings={"target_duration_s": 120})

@@ -34,10 +34,11 @@ RECHECK_S = 5.0
 WS_UNAUTHORIZED = 4401
 
 
-def event_json(event: Event) -> dict[str, Any]:
+def event_json(event: Event, platform: Platform) -> dict[str, Any]:
     data = dict(event.data)
     if event.type == "succeeded" and event.job_id is not None:
-        data["links"] = render_links(event.job_id).model_dump()
+        ttl_s = platform.settings.api.download_url_ttl_s
+        data["links"] = render_links(event.job_id, platform.url_signer, ttl_s).model_dump()
     return {
         "id": event.id, "type": event.type,
         "render_id": str(event.job_id) if event.job_id else None,
@@ -98,7 +99,7 @@ async def websocket_events(
         return
 
     async def send(event: Event) -> None:
-        await websocket.send_text(json.dumps(event_json(event)))
+        await websocket.send_text(json.dumps(event_json(event, platform)))
 
     async def ping() -> None:
         await websocket.send_text('{"type": "keepalive"}')
@@ -148,7 +149,8 @@ async def event_stream(
 
     async def send(event: Event) -> None:
         await queue.put(
-            f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(event_json(event))}\n\n"
+            f"id: {event.id}\nevent: {event.type}\n"
+            f"data: {json.dumps(event_json(event, platform))}\n\n"
         )
 
     async def comment() -> None:

@@ -148,8 +148,9 @@ def submit_render(
     """Queue a render of the project as it is now; repeat-safe with `Idempotency-Key`."""
     project = projects.owned(session, user.id, project_id)
     submitted = renders.submit(
-        session, platform.jobs, user, project, at, idempotency_key=idempotency_key
-    )
+        session, platform.jobs, user, project, at, idempotency_key=idempotency_key,
+        voice_vendors=platform.voice_vendors(session, user.id),
+    )  # fmt: skip
     if not submitted.created:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/renders/{submitted.job.id}"

@@ -94,6 +94,7 @@ def submit(
     now: datetime,
     *,
     idempotency_key: str | None = None,
+    voice_vendors: frozenset[str] = frozenset(),
 ) -> Submitted:
     """Queue a render of the project as it is now (a snapshot: later edits don't change it).
 
@@ -105,6 +106,13 @@ def submit(
             raise Conflict("this Idempotency-Key was already used for another project's render")
         return Submitted(earlier, created=False)
     payload, settings = _payload(project)
+    vendor, remote, _ = settings.voice.partition("/")
+    if remote and vendor not in voice_vendors:
+        raise InvalidInput(
+            f"the voice {settings.voice!r} needs a {vendor} API key: store yours with "
+            f"PUT /api/v1/users/me/secrets/{vendor}, or pick another voice",
+            stage="input",
+        )
     _check_plan(session, user, settings, now)
     payload["target_duration_s"] = settings.target_duration_s
     try:

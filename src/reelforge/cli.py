@@ -32,9 +32,8 @@ from reelforge.engine.storyboard import (
     describe_validation_error,
 )
 from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError
-from reelforge.provider_setup import build_providers, estimate
+from reelforge.provider_setup import build_providers, estimate, prices_for
 from reelforge.providers.registry import Providers
-from reelforge.providers.usage import Prices
 from reelforge.settings import Settings, get_settings
 
 EXIT_FAILURE = 1
@@ -136,7 +135,7 @@ def _providers(settings: Settings) -> Providers:
 def _print_estimate(
     providers: Providers, settings: VideoSettings, prompt: str, config: Settings
 ) -> None:
-    lines = estimate(providers, settings, prompt, prices=Prices(config.providers.prices))
+    lines = estimate(providers, settings, prompt, prices=prices_for(config.providers))
     table = Table("provider", "units", "cost (USD)", title="estimated cost of this render")
     for line in lines:
         units = ", ".join(f"{amount:g} {unit}" for unit, amount in line.units.items())

@@ -16,7 +16,7 @@ from reelforge.engine.storyboard import VideoSettings
 from reelforge.providers.base import ScriptProvider, VoiceProvider
 from reelforge.providers.registry import Providers
 from reelforge.providers.usage import Meter, Prices
-from reelforge.settings import ProviderSettings
+from reelforge.settings import DEFAULT_PRICES, ProviderSettings
 
 USER_KEY_NAMES = ("llm", "openai", "pexels", "pixabay", "elevenlabs")
 WORDS_PER_MINUTE = 150.0
@@ -32,6 +32,11 @@ def _key(own: Mapping[str, str], name: str, server: SecretStr | None) -> str | N
     return server.get_secret_value() if server else None
 
 
+def prices_for(config: ProviderSettings) -> Prices:
+    """The default price table with the configured entries on top (per provider)."""
+    return Prices(DEFAULT_PRICES | config.prices)
+
+
 def build_providers(
     config: ProviderSettings, own_keys: Mapping[str, str] | None = None
 ) -> Providers:
@@ -44,7 +49,7 @@ def build_providers(
     from reelforge.providers.voice_router import VoiceRouter
 
     own = own_keys or {}
-    meter = Meter(Prices(config.prices))
+    meter = Meter(prices_for(config))
     offline = Providers.offline(voices_dir=config.voices_dir)
     options = ClientOptions(timeout_s=config.timeout_s, max_concurrency=config.max_concurrency)
     openai_key = _key(own, "openai", config.openai_api_key)

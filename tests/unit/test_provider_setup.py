@@ -54,3 +54,11 @@ def test_the_estimate_counts_what_the_configured_providers_bill() -> None:
     assert lines["openai-images"].units == {"images": 10}
     assert lines["openai-images"].cost_usd == 0.4
     assert lines["openai-tts"].units == {"characters": 900}
+
+
+def test_a_price_override_keeps_the_other_defaults() -> None:
+    from reelforge.provider_setup import prices_for
+
+    prices = prices_for(ProviderSettings(prices={"openai-chat": {"input_tokens": 0.0}}))
+    assert prices.cost("openai-chat", {"input_tokens": 1_000_000}) == 0.0
+    assert prices.cost("openai-images", {"images": 1}) == DEFAULT_PRICES["openai-images"]["images"]

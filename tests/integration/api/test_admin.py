@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from reelforge.db.crud import users
-from reelforge.db.models import JobState, RenderJob
+from reelforge.db.models import Event, JobState, RenderJob
 
 from .conftest import new_project, sign_up
 
@@ -49,6 +49,17 @@ def test_admin_sees_queue_and_failures_and_changes_plans(client: TestClient) -> 
     assert queue["queued_by_plan"] == {"free": 1}
     failed = client.get("/api/v1/admin/renders/failed?error_class=system", headers=admin).json()
     assert [(f["id"], f["error_message"]) for f in failed] == [(renders[0]["id"], "disk full")]
+
+    admin_id = client.get("/api/v1/users/me", headers=admin).json()["id"]
+    with platform.engine.begin() as conn:  # what the manager writes when a worker hits one
+        conn.execute(
+            insert(Event).values(
+                user_id=uuid.UUID(admin_id), job_id=uuid.UUID(renders[1]["id"]),
+                type="system_error", data={"message": "disk full", "stage": "compose"},
+            )
+        )  # fmt: skip
+    alerts = client.get("/api/v1/admin/alerts", headers=admin).json()
+    assert [(a["render_id"], a["data"]["stage"]) for a in alerts] == [(renders[1]["id"], "compose")]
 
     listed = client.get("/api/v1/admin/users", headers=admin).json()
     target = next(u for u in listed if u["email"] == "user@example.org")

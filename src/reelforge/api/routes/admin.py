@@ -6,12 +6,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from reelforge.api import schemas
 from reelforge.api.deps import AdminUser, ClientIp, DbSession, Offset, PlatformDep
+from reelforge.db.crud import admin as admin_reads
 from reelforge.db.crud import audit, users
-from reelforge.db.models import Event, JobState, Plan, RenderJob, User
+from reelforge.db.models import Plan
 from reelforge.errors import NotFound
 from reelforge.jobs.stats import queue_stats
 
@@ -29,10 +29,7 @@ def failed_renders(
     admin: AdminUser, session: DbSession, limit: Limit = 50, offset: Offset = 0,
     error_class: Annotated[str | None, Query(max_length=20)] = None,
 ) -> list[schemas.FailedRenderOut]:  # fmt: skip
-    query = select(RenderJob).where(RenderJob.state == JobState.FAILED)
-    if error_class:
-        query = query.where(RenderJob.error_class == error_class)
-    rows = session.scalars(query.order_by(RenderJob.finished_at.desc()).limit(limit).offset(offset))
+    rows = admin_reads.failed_renders(session, limit=limit, offset=offset, error_class=error_class)
     return [
         schemas.FailedRenderOut(
             id=job.id,
@@ -52,13 +49,7 @@ def system_alerts(
     admin: AdminUser, session: DbSession, limit: Limit = 50, offset: Offset = 0
 ) -> list[schemas.EventOut]:
     """System-error notifications the queue raised (the same ones the webhook gets)."""
-    rows = session.scalars(
-        select(Event)
-        .where(Event.type == "system_error")
-        .order_by(Event.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
+    rows = admin_reads.system_alerts(session, limit=limit, offset=offset)
     return [
         schemas.EventOut(
             id=e.id, type=e.type, render_id=e.job_id, data=e.data, created_at=e.created_at
@@ -71,7 +62,7 @@ def system_alerts(
 def list_users(
     admin: AdminUser, session: DbSession, limit: Limit = 50, offset: Offset = 0
 ) -> list[schemas.UserOut]:
-    rows = session.scalars(select(User).order_by(User.created_at).limit(limit).offset(offset))
+    rows = admin_reads.all_users(session, limit=limit, offset=offset)
     return [schemas.UserOut.model_validate(u) for u in rows]
 
 

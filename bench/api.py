@@ -32,15 +32,14 @@ from typing import Any
 
 import httpx
 import psutil
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import create_engine, update
 
-from bench import api_load
+from bench import api_load, pg
 from bench.api_load import Call, WsUser
 from bench.api_report import render_section, results_json, write_results
 from bench.measure import own_cpu_s, system_busy_s
 from reelforge.db.models import Plan, User
 
-PG_SERVER = os.environ.get("REELFORGE_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("REELFORGE_BENCH_REDIS", "redis://127.0.0.1:6379/14")
 PASSWORD = "bench password 1234"
 CLIENTS = 50
@@ -243,27 +242,6 @@ async def measure(server: Server, seeded: Seeded, *, quick: bool) -> list[dict[s
     return results
 
 
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str | None]:
-    """A database made for this run (dropped after), or None when no server answers."""
-    name = f"reelforge_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # no server: the run reports SQLite only
-        say(f"PostgreSQL unavailable ({type(exc).__name__}); skipping it")
-        admin.dispose()
-        yield None
-        return
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def redis_available() -> bool:
     import redis
 
@@ -305,13 +283,14 @@ def main(argv: list[str] | None = None) -> int:
             "phases": run_backend("SQLite", None, None, args.quick, args.processes),
         },
     ]
-    if not args.sqlite_only:
-        with postgres_database() as pg_url:
-            if pg_url is not None:
-                redis_url = REDIS_URL if redis_available() else None
-                name = "PostgreSQL + Redis" if redis_url else "PostgreSQL (memory rate limits)"
-                phases = run_backend(name, pg_url, redis_url, args.quick, args.processes)
-                backends.append({"name": name, "phases": phases})
+    if not args.sqlite_only and not pg.server_available():
+        say("PostgreSQL unavailable; skipping it")
+    elif not args.sqlite_only:
+        with pg.fresh_database("reelforge_bench_api") as pg_url:
+            redis_url = REDIS_URL if redis_available() else None
+            name = "PostgreSQL + Redis" if redis_url else "PostgreSQL (memory rate limits)"
+            phases = run_backend(name, pg_url, redis_url, args.quick, args.processes)
+            backends.append({"name": name, "phases": phases})
     payload = results_json(backends, quick=args.quick)
     payload["processes"] = args.processes
     if args.no_write:

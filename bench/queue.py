@@ -25,6 +25,7 @@ from importlib import metadata
 import psutil
 from sqlalchemy import create_engine, text
 
+from bench.pg import PG_SERVER, fresh_database
 from bench.queue_fairness import Fairness, measure_fairness
 from bench.queue_load import (
     JOBS,
@@ -40,11 +41,9 @@ from bench.queue_load import (
 )
 from bench.queue_report import Results, SystemResults, evaluate, write_results
 from bench.queue_systems import (
-    PG_SERVER,
     ProcrastinateQueue,
     QueueSystem,
     ReelforgeQueue,
-    fresh_database,
     log,
     utcnow,
 )

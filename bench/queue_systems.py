@@ -7,11 +7,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier, Event
 from typing import Any, Protocol
@@ -27,7 +26,6 @@ from reelforge.jobs.kinds import JobRunner, noop, sleep
 from reelforge.jobs.manager import JobManager, NewJob
 from reelforge.jobs.worker import Worker, WorkerTimings
 
-PG_SERVER = os.environ.get("REELFORGE_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 USERS = 50
 """Enterprise users (limit 8 each) the no-op jobs are spread over, so limits never throttle."""
 KINDS: dict[str, JobRunner] = {"noop": noop, "sleep": sleep}
@@ -39,21 +37,6 @@ def log(message: str) -> None:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@contextlib.contextmanager
-def fresh_database(prefix: str) -> Iterator[str]:
-    """A uniquely named database on the server, dropped afterwards whatever happens."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # -- what both queues provide -----------------------------------------------------------------

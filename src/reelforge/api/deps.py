@@ -128,20 +128,30 @@ class Principal:
     """The login session behind an access token; None for an API key."""
 
 
-def authenticate(platform: Platform, session: Session, token: str, at: datetime) -> Principal:
+def authenticate(platform: Platform, token: str, at: datetime) -> Principal:
     """An access token (JWT) or a personal API key → who is calling.
+
+    Checked on a short session of its own, back in the pool before this returns, never on
+    the request's: FastAPI runs each sync dependency in its own thread-pool call, and a
+    request that held a connection (on a write, also SQLite's write lock) while queueing
+    for a thread for its next step starved the pool: 50 concurrent submits timed out after
+    30 s (bench/api.py).
 
     Raises:
         Unauthorized: bad, expired or revoked credentials.
     """
-    if token.startswith(API_KEY_PREFIX):
-        return Principal(auth.user_for_api_key(session, token, at), None)
-    claims = platform.tokens.verify(token)
-    auth_session = auth.live_session(session, uuid.UUID(claims.session_id), at, platform.timeouts)
-    user = users.get(session, auth_session.user_id)
-    if user is None or str(user.id) != claims.subject:
-        raise Unauthorized("this account no longer exists", stage="auth")
-    return Principal(user, auth_session.id)
+    with platform.sessions() as session:
+        if token.startswith(API_KEY_PREFIX):
+            principal = Principal(auth.user_for_api_key(session, token, at), None)
+        else:
+            claims = platform.tokens.verify(token)
+            live = auth.live_session(session, uuid.UUID(claims.session_id), at, platform.timeouts)
+            user = users.get(session, live.user_id)
+            if user is None or str(user.id) != claims.subject:
+                raise Unauthorized("this account no longer exists", stage="auth")
+            principal = Principal(user, live.id)
+        session.commit()  # an API key's `last_used_at`
+    return principal
 
 
 def current_principal(
@@ -152,14 +162,7 @@ def current_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("sign in first: send `Authorization: Bearer <token>`", stage="auth")
-    # Checked on a session of its own, back in the pool before this returns; the request's
-    # session first touches the database in the route. FastAPI runs each sync dependency
-    # in its own thread-pool call, and a request that held a connection (on a write, also
-    # SQLite's write lock) while queueing for a thread for its next dependency starved the
-    # pool: 50 concurrent submits timed out after 30 s (bench/api.py).
-    with platform.sessions() as own:
-        principal = authenticate(platform, own, credentials.credentials, at)
-        own.commit()  # an API key's `last_used_at`
+    principal = authenticate(platform, credentials.credentials, at)
     session.add(principal.user)  # attached, so routes can change it; no SQL yet
     return principal
 

@@ -47,13 +47,7 @@ def event_json(event: Event, platform: Platform) -> dict[str, Any]:
 
 
 async def _principal(platform: Platform, token: str) -> Principal:
-    def check() -> Principal:
-        with platform.sessions() as session:
-            principal = authenticate(platform, session, token, utcnow())
-            session.commit()
-            return principal
-
-    return await run_in_threadpool(check)
+    return await run_in_threadpool(authenticate, platform, token, utcnow())
 
 
 async def _follow(

@@ -171,7 +171,7 @@ def _downloadable(
         return job
     if credentials is None:
         raise Unauthorized("sign in, or use the signed link from the render's status", stage="auth")
-    principal = authenticate(platform, session, credentials.credentials, at)
+    principal = authenticate(platform, credentials.credentials, at)
     return renders.owned(session, principal.user.id, render_id)
 
 

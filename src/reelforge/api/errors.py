@@ -110,10 +110,17 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "validation", "Invalid request", detail, errors=problems)
 
 
+def status_problem(
+    status: int, detail: str, *, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The problem for a plain HTTP status (404 route, 405, 413...)."""
+    slug, title = _BY_STATUS.get(status, ("http-error", "HTTP error"))
+    return problem(status, slug, title, detail, headers=headers)
+
+
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    slug, title = _BY_STATUS.get(exc.status_code, ("http-error", "HTTP error"))
-    return problem(exc.status_code, slug, title, str(exc.detail), headers=exc.headers)
+    return status_problem(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
 def _internal(request: Request, exc: Exception) -> JSONResponse:

@@ -3,12 +3,10 @@ request body size limit and security headers."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelforge.api.errors import PROBLEM_JSON, TYPE_PREFIX
+from reelforge.api.errors import status_problem
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -26,32 +24,11 @@ class BodyTooLarge(HTTPException):
     """An HTTPException so that FastAPI, reading the body, passes it on as a 413."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit} bytes")
+        super().__init__(413, too_large(limit))
 
 
-async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "type": TYPE_PREFIX + "payload-too-large",
-            "title": "Request body too large",
-            "status": 413,
-            "detail": f"the request body is larger than {limit} bytes",
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-                *SECURITY_HEADERS,
-                API_CSP,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def too_large(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes"
 
 
 class LimitsAndHeaders:
@@ -67,10 +44,6 @@ class LimitsAndHeaders:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_413(send, limit)
-            return
         received = 0
         started = False
         docs = scope["path"].startswith(DOCS_PATHS)
@@ -95,8 +68,16 @@ class LimitsAndHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
+        async def refuse() -> None:  # a problem+json 413, with the security headers too
+            refusal = status_problem(413, too_large(limit), headers={"connection": "close"})
+            await refusal(scope, receive, with_headers)
+
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await refuse()
+            return
         try:
             await self.app(scope, limited_receive, with_headers)
         except BodyTooLarge:
             if not started:
-                await _send_413(send, limit)
+                await refuse()

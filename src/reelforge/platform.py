@@ -24,7 +24,7 @@ from reelforge.jobs.alerts import WebhookAlert
 from reelforge.jobs.kinds import JobRunner, default_kinds
 from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.policy import SchedulingPolicy
-from reelforge.provider_setup import USER_KEY_NAMES, build_providers
+from reelforge.provider_setup import USER_KEY_NAMES, build_providers, reachable_voice_vendors
 from reelforge.providers.registry import Providers
 from reelforge.security.crypto import SecretBox
 from reelforge.security.ratelimit import RateLimiter
@@ -150,10 +150,8 @@ class Platform:
 
     def voice_vendors(self, session: Session, user_id: uuid.UUID) -> frozenset[str]:
         """Cloud voice vendors a user's renders can reach: the server's keys or their own."""
-        config = self.settings.providers
-        server = {"openai": config.openai_api_key, "elevenlabs": config.elevenlabs_api_key}
         own = {row.name for row in secrets.names(session, user_id)}
-        return frozenset(name for name, key in server.items() if key is not None or name in own)
+        return reachable_voice_vendors(self.settings.providers, own)
 
     def providers_for(self, job: ClaimedJob) -> Providers:
         """The owner's own provider keys (decrypted only here, for this render) over ours."""

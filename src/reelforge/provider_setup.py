@@ -32,6 +32,12 @@ def _key(own: Mapping[str, str], name: str, server: SecretStr | None) -> str | N
     return server.get_secret_value() if server else None
 
 
+def reachable_voice_vendors(config: ProviderSettings, own_key_names: set[str]) -> frozenset[str]:
+    """The voice prefixes `build_providers` will route, given which keys a user stored."""
+    server = {"openai": config.openai_api_key, "elevenlabs": config.elevenlabs_api_key}
+    return frozenset(name for name, key in server.items() if key or name in own_key_names)
+
+
 def prices_for(config: ProviderSettings) -> Prices:
     """The default price table with the configured entries on top (per provider)."""
     return Prices(DEFAULT_PRICES | config.prices)

@@ -24,6 +24,7 @@ lint: setup
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format src tests bench
@@ -43,6 +44,7 @@ test-fast: setup
 	$(BIN)/pytest -m "not slow and not local_llm"
 
 bench: setup
+	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.api

@@ -38,7 +38,8 @@ from bench import api_load, pg
 from bench.api_load import Call, WsUser
 from bench.api_report import render_section, results_json, write_results
 from bench.measure import own_cpu_s, system_busy_s
-from reelforge.db.models import Plan, User
+from reelforge.db.models import User
+from reelforge.model.plans import Plan
 
 REDIS_URL = os.environ.get("REELFORGE_BENCH_REDIS", "redis://127.0.0.1:6379/14")
 PASSWORD = "bench password 1234"

@@ -38,8 +38,8 @@ from bench.engine_report import (
 )
 from bench.measure import MIB, measure, wait_for_quiet
 from reelforge.engine.pipeline import RenderResult, render
-from reelforge.engine.storyboard import Aspect, Resolution, Storyboard, VideoSettings
-from reelforge.text import count_words
+from reelforge.model.storyboard import Aspect, Resolution, Storyboard, VideoSettings
+from reelforge.model.text import count_words
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_JSON = BENCH_DIR / "results" / "engine.json"

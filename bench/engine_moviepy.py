@@ -30,8 +30,8 @@ from reelforge.assets import font_path
 from reelforge.engine.captions import layout
 from reelforge.engine.compile import AUDIO_RATE_HZ, Encoder
 from reelforge.engine.frames import MOTION_HEADROOM
-from reelforge.engine.storyboard import Storyboard, Transition
 from reelforge.engine.timeline import FADE_FROM_BLACK_S, FADE_S, FADE_TO_BLACK_S
+from reelforge.model.storyboard import Storyboard, Transition
 
 _SRT_TIME = re.compile(r"(\d+):(\d+):(\d+),(\d+)")
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from bench.queue_fleet import check_ran_once, run_to_completion, running_fleet
 from bench.queue_load import THROUGHPUT_TIMINGS
 from bench.queue_systems import JobTimes, ReelforgeQueue, analyze, log
-from reelforge.db.models import Plan
 from reelforge.jobs.policy import SchedulingPolicy
+from reelforge.model.plans import Plan
 
 FREE_USERS = 3
 JOBS_PER_USER = 50

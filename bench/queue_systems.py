@@ -20,11 +20,12 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from reelforge.db.migrate import upgrade
-from reelforge.db.models import Plan, User
+from reelforge.db.models import User
 from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.kinds import JobRunner, noop, sleep
 from reelforge.jobs.manager import JobManager, NewJob
 from reelforge.jobs.worker import Worker, WorkerTimings
+from reelforge.model.plans import Plan
 
 USERS = 50
 """Enterprise users (limit 8 each) the no-op jobs are spread over, so limits never throttle."""

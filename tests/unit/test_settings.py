@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from reelforge.db.models import Plan
-from reelforge.platform import policy_for
+from reelforge.model.plans import Plan
+from reelforge.platform.services import policy_for
 from reelforge.settings import Settings
 
 

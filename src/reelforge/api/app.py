@@ -21,7 +21,7 @@ from reelforge.api.routes import admin, auth, health, live, projects, renders, u
 from reelforge.jobs.metrics import QueueCollector
 from reelforge.jobs.worker import Worker, WorkerPool
 from reelforge.logs import get_logger
-from reelforge.platform import Platform
+from reelforge.platform.services import Platform
 from reelforge.settings import get_settings
 
 API_PREFIX = "/api/v1"

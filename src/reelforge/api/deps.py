@@ -20,7 +20,7 @@ from reelforge.db.crud import auth, users
 from reelforge.db.models import User, utcnow
 from reelforge.db.session import is_sqlite
 from reelforge.errors import Forbidden, Unauthorized
-from reelforge.platform import Platform
+from reelforge.platform.services import Platform
 from reelforge.security.tokens import API_KEY_PREFIX
 
 MAX_OFFSET = 2**31 - 1

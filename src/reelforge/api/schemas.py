@@ -9,8 +9,9 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelforge.db.models import JobState, Plan
-from reelforge.engine.storyboard import VideoSettings
+from reelforge.db.models import JobState
+from reelforge.model.plans import Plan
+from reelforge.model.storyboard import VideoSettings
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reelforge.engine.storyboard import Aspect, CaptionPosition, Captions, CaptionStyle
+from reelforge.model.storyboard import Aspect, CaptionPosition, Captions, CaptionStyle
 from reelforge.providers.base import Speech, Word
 
 HOLD_S = 0.4

@@ -27,9 +27,9 @@ from reelforge.engine.stages.scenes import plan_scenes
 from reelforge.engine.stages.script import write_script
 from reelforge.engine.stages.visuals import Visual, make_visual
 from reelforge.engine.stages.voice import speak
-from reelforge.engine.storyboard import Storyboard, VideoSettings
 from reelforge.engine.timeline import Timeline, build_timeline
 from reelforge.errors import InvalidInput
+from reelforge.model.storyboard import Storyboard, VideoSettings
 from reelforge.providers.base import Script
 from reelforge.providers.registry import Providers
 

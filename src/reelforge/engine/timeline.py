@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reelforge.engine.storyboard import Storyboard, Transition
+from reelforge.model.storyboard import Storyboard, Transition
 
 VOICE_LEAD_S = 0.1
 VOICE_TAIL_S = 0.15

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from reelforge.engine.context import ProgressCallback
-from reelforge.engine.storyboard import Storyboard, VideoSettings, describe_validation_error
 from reelforge.errors import InvalidInput, ProviderError
 from reelforge.jobs.manager import ClaimedJob
+from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
 from reelforge.providers.registry import Providers
 from reelforge.storage import BlobStore
 

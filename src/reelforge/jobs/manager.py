@@ -24,12 +24,13 @@ from uuid import UUID, uuid4
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import JobState, Plan, RenderJob, User, utcnow
+from reelforge.db.models import JobState, RenderJob, User, utcnow
 from reelforge.db.session import is_sqlite
 from reelforge.jobs import queries as q
 from reelforge.jobs.manager_pg import PgClaims, Success
 from reelforge.jobs.policy import Candidate, SchedulingPolicy, rank
 from reelforge.jobs.retry import ErrorClass, RetryDecision, decide
+from reelforge.model.plans import Plan
 
 NOTIFY_CHANNEL = "reelforge_jobs"
 CANDIDATES_PER_CLAIM = 500

@@ -35,9 +35,9 @@ from psycopg.types.json import Json
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from reelforge.db.models import Plan
 from reelforge.jobs import queries_pg as qp
 from reelforge.jobs.policy import Candidate, SchedulingPolicy, rank
+from reelforge.model.plans import Plan
 
 CLAIM_BATCH = 16
 """Ranked candidates offered to one `CLAIM` (it starts the first one still claimable)."""

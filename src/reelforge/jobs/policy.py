@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
-from reelforge.db.models import Plan
+from reelforge.model.plans import Plan
 
 CLASS_WEIGHT: Mapping[Plan, float] = MappingProxyType(
     {Plan.FREE: 0.0, Plan.BASIC: 1.0, Plan.PRO: 2.0, Plan.ENTERPRISE: 2.0}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from reelforge.engine.storyboard import MusicMood, Scene, VideoSettings
+from reelforge.model.storyboard import MusicMood, Scene, VideoSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reelforge.errors import InvalidInput, ProviderError
+from reelforge.model.text import split_sentences, words
 from reelforge.providers.base import Speech, SpokenSentence, Word
 from reelforge.providers.http import ClientOptions, ProviderClient
 from reelforge.providers.piper_voice import estimate_word_times, speech_span
@@ -36,7 +37,6 @@ from reelforge.providers.speech_audio import (
 )
 from reelforge.providers.speech_audio import sentence_pieces as split_pieces
 from reelforge.providers.usage import Meter
-from reelforge.text import split_sentences, words
 
 OUTPUT_FORMAT = "pcm_24000"
 CHUNK_CHARS = 2_500

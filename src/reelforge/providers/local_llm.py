@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from reelforge.engine.storyboard import VideoSettings
 from reelforge.errors import InvalidInput, ProviderError
+from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.base import Script
 from reelforge.providers.script_prompt import (
     Message,

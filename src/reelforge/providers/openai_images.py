@@ -18,8 +18,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from reelforge.engine.storyboard import Aspect, Scene, VideoSettings, VisualStyle
 from reelforge.errors import ProviderError
+from reelforge.model.storyboard import Aspect, Scene, VideoSettings, VisualStyle
 from reelforge.providers.base import VisualAsset
 from reelforge.providers.http import ProviderClient
 from reelforge.providers.usage import Meter

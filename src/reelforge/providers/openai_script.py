@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reelforge.engine.storyboard import VideoSettings
 from reelforge.errors import InvalidInput, ProviderError
+from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.base import Script
 from reelforge.providers.http import ClientOptions, ProviderClient
 from reelforge.providers.script_prompt import (

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reelforge.errors import InvalidInput, ProviderError
+from reelforge.model.text import split_sentences
 from reelforge.providers.base import Speech, SpokenSentence
 from reelforge.providers.http import ClientOptions, ProviderClient
 from reelforge.providers.piper_voice import estimate_word_times, speech_span
@@ -36,7 +37,6 @@ from reelforge.providers.speech_audio import (
     write_wav,
 )
 from reelforge.providers.usage import Meter
-from reelforge.text import split_sentences
 
 OPENAI_VOICES = (
     "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer",

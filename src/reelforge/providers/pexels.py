@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from reelforge.engine.storyboard import VideoSettings
+from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.base import Attribution
 from reelforge.providers.stock import Hit, StockSource
 from reelforge.providers.visual_choice import Rendition, as_int, fit_within, pexels_orientation

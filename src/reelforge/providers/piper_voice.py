@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reelforge.errors import InvalidInput, ProviderError
+from reelforge.model.text import speakable, split_sentences, words
 from reelforge.providers.base import Speech, SpokenSentence, Word
-from reelforge.text import speakable, split_sentences, words
 
 BUNDLED_VOICE = "joe"
 # Piper's length_scale is not proportional to duration: measured 0.8 → 0.88x and

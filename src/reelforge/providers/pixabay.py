@@ -13,8 +13,8 @@ import logging
 import re
 from typing import Any
 
-from reelforge.engine.storyboard import VideoSettings
 from reelforge.errors import ReelforgeError
+from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.base import Attribution
 from reelforge.providers.stock import Hit, StockSource
 from reelforge.providers.visual_choice import Rendition, as_int, fit_within, pixabay_orientation

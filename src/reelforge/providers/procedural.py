@@ -22,7 +22,7 @@ import numpy.typing as npt
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from reelforge.assets import font_path
-from reelforge.engine.storyboard import Scene, VideoSettings, VisualKind, VisualStyle
+from reelforge.model.storyboard import Scene, VideoSettings, VisualKind, VisualStyle
 
 RGB = tuple[float, float, float]
 Box = tuple[float, float, float, float]

@@ -7,10 +7,10 @@ the caller can tell the user how to configure an LLM for full scripts.
 
 from __future__ import annotations
 
-from reelforge.engine.storyboard import VideoSettings
 from reelforge.errors import InvalidInput
+from reelforge.model.storyboard import VideoSettings
+from reelforge.model.text import count_words, split_sentences
 from reelforge.providers.base import Script
-from reelforge.text import count_words, split_sentences
 
 MIN_SCRIPT_SENTENCES = 2
 MIN_SCRIPT_WORDS = 20

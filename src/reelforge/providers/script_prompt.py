@@ -22,11 +22,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reelforge.engine.storyboard import Scene, VideoSettings, VisualKind, VisualSpec
-from reelforge.engine.storyboard import describe_validation_error as _describe
 from reelforge.errors import InvalidInput, ProviderError
+from reelforge.model.storyboard import Scene, VideoSettings, VisualKind, VisualSpec
+from reelforge.model.storyboard import describe_validation_error as _describe
+from reelforge.model.text import count_words
 from reelforge.providers.base import Script
-from reelforge.text import count_words
 
 WORDS_PER_MINUTE = 150
 """A calm narrator at rate 1.0 (Piper's bundled voice speaks about 155)."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reelforge.engine.storyboard import Scene, VideoSettings
 from reelforge.errors import ProviderError
+from reelforge.model.storyboard import Scene, VideoSettings
 from reelforge.providers.base import Attribution, VisualAsset
 from reelforge.providers.http import ProviderClient
 from reelforge.providers.usage import Meter

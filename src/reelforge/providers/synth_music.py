@@ -20,8 +20,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from reelforge.engine.storyboard import MusicMood
 from reelforge.errors import InvalidInput
+from reelforge.model.storyboard import MusicMood
 
 F32 = NDArray[np.float32]
 OUT_RATE = 48_000

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reelforge.engine.storyboard import Scene, VisualKind
 from reelforge.errors import InvalidInput
+from reelforge.model.storyboard import Scene, VisualKind
 from reelforge.providers.base import VisualSource
 from reelforge.providers.http import ClientOptions, ProviderClient
 from reelforge.providers.openai_images import OpenAIImages

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
-from reelforge.engine.storyboard import Aspect, Scene
+from reelforge.model.storyboard import Aspect, Scene
 
 MAX_QUERY_CHARS = 100
 """Pixabay rejects longer `q` values; Pexels results get worse long before that."""

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from reelforge.api.app import create_app
-from reelforge.platform import Platform
+from reelforge.platform.services import Platform
 from reelforge.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

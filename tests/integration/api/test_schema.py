@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from reelforge.api.app import create_app
 from reelforge.db.crud import users
 from reelforge.db.migrate import upgrade
-from reelforge.platform import Platform
+from reelforge.platform.services import Platform
 
 from .conftest import new_project, settings_for, sign_up
 

@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import Event, JobState, Plan, RenderJob, User
+from reelforge.db.models import Event, JobState, RenderJob, User
 from reelforge.jobs.alerts import WebhookAlert
 from reelforge.jobs.manager import JobManager, NewJob
 from reelforge.jobs.policy import DEFAULT_CONCURRENCY, SchedulingPolicy
 from reelforge.jobs.retry import ErrorClass
+from reelforge.model.plans import Plan
 
 
 class Clock:

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import JobState, Plan, RenderJob
+from reelforge.db.models import JobState, RenderJob
 from reelforge.jobs import manager_pg
 from reelforge.jobs import queries_pg as qp
 from reelforge.jobs.manager import JobManager
 from reelforge.jobs.retry import ErrorClass
+from reelforge.model.plans import Plan
 
 from ..conftest import emptied_engine
 from .test_manager import Clock, add_user, state, submit

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import Event, JobState, Plan
-from reelforge.engine.storyboard import Storyboard
+from reelforge.db.models import Event, JobState
 from reelforge.jobs.kinds import default_kinds
 from reelforge.jobs.manager import JobManager
 from reelforge.jobs.worker import Worker, WorkerTimings
+from reelforge.model.plans import Plan
+from reelforge.model.storyboard import Storyboard
 
 from .test_worker import add_user, job, submit, wait_for
 

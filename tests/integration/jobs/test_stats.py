@@ -6,11 +6,11 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import Engine
 
-from reelforge.db.models import Plan
 from reelforge.jobs.manager import JobManager
 from reelforge.jobs.metrics import QueueCollector
 from reelforge.jobs.retry import ErrorClass
 from reelforge.jobs.stats import percentile, queue_stats
+from reelforge.model.plans import Plan
 
 from .test_manager import Clock, add_user, submit
 

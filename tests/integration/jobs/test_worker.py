@@ -20,12 +20,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import Base, Event, JobState, Plan, RenderJob, User
+from reelforge.db.models import Base, Event, JobState, RenderJob, User
 from reelforge.jobs import manager_pg
 from reelforge.jobs.kinds import noop, sleep
 from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.policy import DEFAULT_CONCURRENCY
 from reelforge.jobs.worker import Worker, WorkerPool, WorkerTimings
+from reelforge.model.plans import Plan
 
 FAST = WorkerTimings(heartbeat_s=0.2, poll_s=0.2, stale_after_s=2.0, reap_every_s=0.5, grace_s=30)
 KINDS = {"noop": noop, "sleep": sleep}

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from reelforge.engine.storyboard import VideoSettings
 from reelforge.errors import InvalidInput
+from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.local_llm import LocalLlamaScript
 from reelforge.providers.script_prompt import bounded_schema
 from reelforge.providers.usage import Meter
@@ -89,7 +89,7 @@ def smollm2_gguf() -> Path:
 _WRITE = """
 import json, sys
 from pathlib import Path
-from reelforge.engine.storyboard import VideoSettings
+from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.local_llm import LocalLlamaScript
 from reelforge.providers.usage import Meter
 meter = Meter()

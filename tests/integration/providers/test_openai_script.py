@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from reelforge.engine.storyboard import VideoSettings, VisualKind
 from reelforge.errors import InvalidInput, ProviderError
+from reelforge.model.storyboard import VideoSettings, VisualKind
 from reelforge.providers.http import ClientOptions, RetryPolicy
 from reelforge.providers.openai_script import OpenAIScript
 from reelforge.providers.script_prompt import STORYBOARD_SCHEMA

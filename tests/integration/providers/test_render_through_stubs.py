@@ -11,8 +11,8 @@ import av
 import pytest
 
 from reelforge.engine.pipeline import render
-from reelforge.engine.storyboard import VideoSettings
-from reelforge.provider_setup import build_providers
+from reelforge.model.storyboard import VideoSettings
+from reelforge.platform.providers import build_providers
 from reelforge.settings import ProviderSettings
 from tests.support.stubs import pexels
 from tests.support.stubs.openai import OpenAIStub

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from reelforge.engine.frames import still_size
-from reelforge.engine.storyboard import Aspect, Scene, VideoSettings, VisualSpec, VisualStyle
 from reelforge.errors import InvalidInput, ProviderError
+from reelforge.model.storyboard import Aspect, Scene, VideoSettings, VisualSpec, VisualStyle
 from reelforge.providers.base import VisualAsset
 from reelforge.providers.http import ClientOptions, ProviderClient, RetryPolicy
 from reelforge.providers.openai_images import OpenAIImages

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from reelforge.engine.cache import ArtifactCache, artifact_key
-from reelforge.engine.storyboard import VideoSettings
+from reelforge.model.storyboard import VideoSettings
 
 
 def test_key_is_stable_and_order_independent() -> None:

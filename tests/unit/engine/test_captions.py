@@ -5,7 +5,8 @@ from pathlib import Path
 
 from reelforge.engine.captions import Cue, layout, scene_cues, settle, to_ass, to_srt, to_vtt
 from reelforge.engine.stages.captions import segment_ass
-from reelforge.engine.storyboard import (
+from reelforge.engine.timeline import build_timeline
+from reelforge.model.storyboard import (
     Aspect,
     CaptionPosition,
     Captions,
@@ -14,7 +15,6 @@ from reelforge.engine.storyboard import (
     Storyboard,
     VideoSettings,
 )
-from reelforge.engine.timeline import build_timeline
 from reelforge.providers.base import Speech, SpokenSentence, Word
 
 NINE = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

@@ -11,10 +11,10 @@ from reelforge.engine.stages.scenes import (
     plan_scenes,
     scene_count,
 )
-from reelforge.engine.storyboard import VideoSettings
+from reelforge.model.storyboard import VideoSettings
+from reelforge.model.text import count_words
 from reelforge.providers.base import Script
 from reelforge.providers.prompt_script import PromptScript
-from reelforge.text import count_words
 
 SETTINGS = VideoSettings()
 

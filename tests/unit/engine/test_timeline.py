@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from reelforge.engine.storyboard import Scene, Storyboard, Transition, VideoSettings
 from reelforge.engine.timeline import MIN_SCENE_S, VOICE_LEAD_S, build_timeline
+from reelforge.model.storyboard import Scene, Storyboard, Transition, VideoSettings
 
 
 def _board(*scenes: Scene, fps: int = 30) -> Storyboard:

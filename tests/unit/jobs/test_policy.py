@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reelforge.db.models import Plan
 from reelforge.jobs.policy import Candidate, SchedulingPolicy, effective_priority, rank
+from reelforge.model.plans import Plan
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = SchedulingPolicy(ageing_s=60)

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from reelforge.engine.storyboard import (
+from reelforge.model.storyboard import (
     Aspect,
     Resolution,
     Scene,

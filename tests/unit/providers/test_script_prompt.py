@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from reelforge.engine.storyboard import VideoSettings, VisualKind
 from reelforge.errors import InvalidInput, ProviderError
+from reelforge.model.storyboard import VideoSettings, VisualKind
 from reelforge.providers.script_prompt import (
     MAX_KEYWORDS,
     MAX_SCENES,

@@ -12,8 +12,8 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from reelforge.engine.storyboard import MusicMood
 from reelforge.errors import InvalidInput
+from reelforge.model.storyboard import MusicMood
 from reelforge.providers.base import MusicProvider
 from reelforge.providers.synth_music import SynthMusic
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from reelforge.engine.storyboard import Aspect, Scene, VisualSpec, VisualStyle
 from reelforge.errors import InvalidInput
+from reelforge.model.storyboard import Aspect, Scene, VisualSpec, VisualStyle
 from reelforge.providers import pexels, pixabay
 from reelforge.providers.http import ClientOptions
 from reelforge.providers.openai_images import image_prompt, image_size

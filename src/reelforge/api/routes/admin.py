@@ -11,9 +11,9 @@ from reelforge.api import schemas
 from reelforge.api.deps import AdminUser, ClientIp, DbSession, Offset, PlatformDep
 from reelforge.db.crud import admin as admin_reads
 from reelforge.db.crud import audit, users
-from reelforge.db.models import Plan
 from reelforge.errors import NotFound
 from reelforge.jobs.stats import queue_stats
+from reelforge.model.plans import Plan
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 Limit = Annotated[int, Query(ge=1, le=200)]

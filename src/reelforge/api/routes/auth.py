@@ -20,7 +20,7 @@ from reelforge.api.deps import (
 from reelforge.db.crud import audit, auth, users
 from reelforge.db.crud.auth import IssuedSession
 from reelforge.errors import InvalidInput, Unauthorized
-from reelforge.platform import Platform
+from reelforge.platform.services import Platform
 from reelforge.security import passwords
 
 router = APIRouter(prefix="/auth", tags=["auth"])

@@ -24,7 +24,7 @@ from reelforge.api.routes.renders import render_links
 from reelforge.db.crud import events
 from reelforge.db.models import Event, utcnow
 from reelforge.errors import ReelforgeError, Unauthorized
-from reelforge.platform import Platform
+from reelforge.platform.services import Platform
 
 router = APIRouter(tags=["live"])
 BATCH = 200

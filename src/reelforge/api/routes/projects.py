@@ -11,10 +11,11 @@ from pydantic import ValidationError
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
 from reelforge.api.routes.renders import render_out
-from reelforge.db.crud import projects, renders
+from reelforge.db.crud import projects
 from reelforge.db.models import Project
-from reelforge.engine.storyboard import Storyboard, VideoSettings, describe_validation_error
 from reelforge.errors import InvalidInput, NotFound
+from reelforge.jobs import submissions
+from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -147,7 +148,7 @@ def submit_render(
 ) -> schemas.RenderOut:
     """Queue a render of the project as it is now; repeat-safe with `Idempotency-Key`."""
     project = projects.owned(session, user.id, project_id)
-    submitted = renders.submit(
+    submitted = submissions.submit(
         session, platform.jobs, user, project, at, idempotency_key=idempotency_key,
         voice_vendors=platform.voice_vendors(session, user.id),
     )  # fmt: skip

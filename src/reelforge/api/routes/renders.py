@@ -26,8 +26,9 @@ from reelforge.db.crud import renders
 from reelforge.db.crud.projects import Page
 from reelforge.db.models import JobState, RenderJob
 from reelforge.errors import Conflict, NotFound, Unauthorized
+from reelforge.jobs import submissions
 from reelforge.jobs.kinds import RENDER_FILES, render_blob_key
-from reelforge.platform import Platform
+from reelforge.platform.services import Platform
 from reelforge.security.signing import UrlSigner
 
 router = APIRouter(prefix="/renders", tags=["renders"])
@@ -152,7 +153,7 @@ def retry_render(
     response: Response,
 ) -> schemas.RenderOut:  # fmt: skip
     """A new render of the same snapshot, for a failed or canceled one."""
-    job = renders.retry(
+    job = submissions.retry(
         session, platform.jobs, user, renders.owned(session, user.id, render_id), at
     )
     response.headers["Location"] = f"/api/v1/renders/{job.id}"

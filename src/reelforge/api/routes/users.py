@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, status
 from reelforge.api import schemas
 from reelforge.api.deps import ClientIp, CurrentUser, DbSession, Now, PlatformDep
 from reelforge.db.crud import audit, secrets, users
-from reelforge.db.models import Plan, User
-from reelforge.plans import PLAN_LIMITS
-from reelforge.platform import Platform
+from reelforge.db.models import User
+from reelforge.model.plans import PLAN_LIMITS, Plan
+from reelforge.platform.services import Platform
 
 router = APIRouter(prefix="/users", tags=["users"])
 SecretName = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,60}$")]

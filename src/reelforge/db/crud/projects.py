@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import Project
-from reelforge.engine.storyboard import Storyboard, VideoSettings
 from reelforge.errors import InvalidInput, NotFound
+from reelforge.model.storyboard import Storyboard, VideoSettings
 
 ProjectSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "name", "-name"]
 

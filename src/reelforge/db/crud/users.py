@@ -10,8 +10,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import JobState, Plan, RenderJob, User
+from reelforge.db.models import JobState, RenderJob, User
 from reelforge.errors import Conflict, InvalidInput
+from reelforge.model.plans import Plan
 
 
 def normalize_email(email: str) -> str:

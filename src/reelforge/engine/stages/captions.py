@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reelforge.engine import captions as cap
-from reelforge.engine.storyboard import VideoSettings
 from reelforge.engine.timeline import SceneSlot, Timeline
+from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.base import Speech
 
 

@@ -18,8 +18,8 @@ from reelforge.engine.compose import SegmentPlan, mix_audio, mux, place_narratio
 from reelforge.engine.context import RenderContext
 from reelforge.engine.stages.music import MusicBed
 from reelforge.engine.stages.visuals import Visual
-from reelforge.engine.storyboard import VideoSettings
 from reelforge.engine.timeline import Timeline
+from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.base import Speech
 
 PARALLEL_SEGMENTS = 2

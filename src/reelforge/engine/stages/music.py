@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reelforge.engine.cache import artifact_key, file_digest
 from reelforge.engine.context import RenderContext
-from reelforge.engine.storyboard import VideoSettings
+from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.registry import provider_id
 
 MUSIC_BLOCK_S = 15

@@ -12,9 +12,9 @@ from itertools import pairwise
 
 import yake
 
-from reelforge.engine.storyboard import Scene, Storyboard, VideoSettings, VisualSpec
+from reelforge.model.storyboard import Scene, Storyboard, VideoSettings, VisualSpec
+from reelforge.model.text import count_words, split_paragraphs, split_sentences
 from reelforge.providers.base import Script
-from reelforge.text import count_words, split_paragraphs, split_sentences
 
 WORDS_PER_SECOND = 2.6
 """Piper's bundled voice at rate 1.0 speaks about 155 words a minute."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reelforge.engine.cache import artifact_key
 from reelforge.engine.context import RenderContext
-from reelforge.engine.storyboard import Scene, VideoSettings
+from reelforge.model.storyboard import Scene, VideoSettings
 from reelforge.providers.base import Script
 from reelforge.providers.registry import provider_id
 

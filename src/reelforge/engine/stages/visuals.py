@@ -26,7 +26,7 @@ from reelforge.engine.frames import (
     fill_crop,
     still_size,
 )
-from reelforge.engine.storyboard import Scene, VideoSettings, VisualKind
+from reelforge.model.storyboard import Scene, VideoSettings, VisualKind
 from reelforge.providers.registry import provider_id
 from reelforge.providers.visual_chain import order_for
 

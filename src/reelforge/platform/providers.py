@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from reelforge.engine.storyboard import VideoSettings
+from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.base import ScriptProvider, VoiceProvider
 from reelforge.providers.registry import Providers
 from reelforge.providers.usage import Meter, Prices

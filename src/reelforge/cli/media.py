@@ -1,43 +1,27 @@
-"""The `reelforge` command: render, storyboard, voices, doctor; serve, worker, user, db, queue.
-
-Exit codes: 0 ok, 2 bad input (one readable line), 1 failure naming the stage.
-"""
+"""Media commands: `reelforge render`, `storyboard`, `voices`, `doctor` — the engine, no server."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy.exc import OperationalError
 
-from reelforge import logs
-from reelforge.cli_ops import db_app, queue_app, worker
-from reelforge.cli_platform import serve, user_app
-from reelforge.engine.pipeline import STAGES, plan, render
-from reelforge.engine.storyboard import (
-    Captions,
-    Music,
-    Storyboard,
-    VideoSettings,
-    VisualStyle,
-    describe_validation_error,
-)
-from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError
-from reelforge.provider_setup import build_providers, estimate, prices_for
-from reelforge.providers.registry import Providers
-from reelforge.settings import Settings, get_settings
+from reelforge.cli import context
+from reelforge.cli.console import EXIT_FAILURE, bad_input, err, fail, out
+from reelforge.errors import ReelforgeError
+from reelforge.model.choices import VisualStyle
 
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from reelforge.model.storyboard import Storyboard, VideoSettings
+    from reelforge.providers.registry import Providers
+    from reelforge.settings import Settings
+
 LLM_HINT = (
     "this prompt is a topic, not a script: the offline default narrates it as written. "
     "For a full script, configure an LLM (REELFORGE_PROVIDERS__LLM_BASE_URL, "
@@ -58,50 +42,39 @@ FLAGS = {
 }
 """Settings fields as the user typed them, for error messages."""
 
-app = typer.Typer(
-    name="reelforge",
-    help="Turn a prompt into a narrated video — offline, on your machine.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(db_app, name="db")
-app.add_typer(queue_app, name="queue")
-app.command()(worker)
-app.command()(serve)
-app.add_typer(user_app, name="user")
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+Opt = typer.Option
 
 
-def _fail(exc: ReelforgeError) -> NoReturn:
-    if isinstance(exc, InvalidInput):
-        err.print(f"[red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
-    err.print(
-        f"[red]failed[/] in stage [bold]{exc.stage or 'unknown'}[/]: {exc.message}", highlight=False
-    )
-    raise typer.Exit(EXIT_FAILURE)
-
-
-def _bad_input(message: str) -> NoReturn:
-    _fail(InvalidInput(message))
+def register(app: typer.Typer) -> None:
+    app.command(name="render")(render_command)
+    app.command(name="storyboard")(storyboard_command)
+    app.command()(voices)
+    app.command()(doctor)
 
 
 def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
     if prompt is not None and prompt_file is not None:
-        _bad_input("give a PROMPT or --prompt-file, not both")
+        bad_input("give a PROMPT or --prompt-file, not both")
     if prompt_file is not None:
         try:
             prompt = prompt_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            _bad_input(f"cannot read prompt file {prompt_file}: {exc}")
+            bad_input(f"cannot read prompt file {prompt_file}: {exc}")
     if prompt is None or not prompt.strip():
-        _bad_input("the prompt is empty: give PROMPT, --prompt-file or --storyboard")
+        bad_input("the prompt is empty: give PROMPT, --prompt-file or --storyboard")
     return prompt
 
 
 def _settings(**fields: object) -> VideoSettings:
+    from pydantic import ValidationError
+
+    from reelforge.model.storyboard import (
+        Captions,
+        Music,
+        VideoSettings,
+        describe_validation_error,
+    )
+
     given = {k: v for k, v in fields.items() if v is not None}
     captions, music = given.pop("captions", None), given.pop("music", None)
     try:
@@ -116,25 +89,23 @@ def _settings(**fields: object) -> VideoSettings:
         message = describe_validation_error(exc)
         for field, flag in FLAGS.items():
             message = message.replace(f"{field}:", f"{flag}:")
-        _bad_input(message)
-
-
-@app.callback()
-def _start() -> None:
-    """Configure logging and record the settings in force (secrets masked)."""
-    config = get_settings()
-    logs.configure(config.log_level)
-    logs.get_logger("reelforge").debug("settings", **config.masked())
+        bad_input(message)
 
 
 def _providers(settings: Settings) -> Providers:
     """Offline defaults plus every remote provider configured (docs/providers.md)."""
+    from reelforge.platform.providers import build_providers
+
     return build_providers(settings.providers)
 
 
 def _print_estimate(
     providers: Providers, settings: VideoSettings, prompt: str, config: Settings
 ) -> None:
+    from rich.table import Table
+
+    from reelforge.platform.providers import estimate, prices_for
+
     lines = estimate(providers, settings, prompt, prices=prices_for(config.providers))
     table = Table("provider", "units", "cost (USD)", title="estimated cost of this render")
     for line in lines:
@@ -146,10 +117,6 @@ def _print_estimate(
         out.print("offline providers only: this render costs nothing", highlight=False)
 
 
-Opt = typer.Option
-
-
-@app.command(name="render")
 def render_command(
     prompt: Annotated[str | None, typer.Argument(help="The script or topic to narrate.")] = None,
     output: Annotated[Path, Opt("-o", "--output", help="Where to write the MP4.")] = Path(
@@ -173,7 +140,10 @@ def render_command(
     ] = False,
 ) -> None:
     """Render a prompt (or a storyboard) to an MP4 with captions, thumbnail and manifest."""
-    config = get_settings()
+    from reelforge.engine.pipeline import render
+    from reelforge.model.storyboard import Storyboard
+
+    config = context.settings()
     settings = _settings(
         aspect=aspect,
         resolution=resolution,
@@ -189,7 +159,7 @@ def render_command(
     try:
         if storyboard is not None:
             if prompt is not None or prompt_file is not None:
-                _bad_input("give a prompt or --storyboard, not both")
+                bad_input("give a prompt or --storyboard, not both")
             source: str | Storyboard = Storyboard.load(storyboard)
         else:
             source = _read_prompt(prompt, prompt_file)
@@ -214,7 +184,7 @@ def render_command(
                 keep_work=keep_work,
             )
     except ReelforgeError as exc:
-        _fail(exc)
+        fail(exc)
     if result.topic_only:
         err.print(f"[yellow]note:[/] {LLM_HINT}", highlight=False)
     total = sum(result.stage_seconds.values())
@@ -232,6 +202,10 @@ class _ProgressBars:
     """One rich progress bar per stage, on stderr so stdout stays clean."""
 
     def __enter__(self) -> tuple[Progress, dict[str, TaskID]]:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from reelforge.engine.pipeline import STAGES
+
         self._progress = Progress(
             TextColumn("{task.description:<9}"),
             BarColumn(),
@@ -249,7 +223,6 @@ class _ProgressBars:
         self._progress.stop()
 
 
-@app.command(name="storyboard")
 def storyboard_command(
     prompt: Annotated[str | None, typer.Argument(help="The script or topic.")] = None,
     prompt_file: Annotated[Path | None, Opt(help="Read the prompt from a text file.")] = None,
@@ -260,34 +233,35 @@ def storyboard_command(
     schema: Annotated[bool, Opt(help="Print the storyboard JSON Schema instead.")] = False,
 ) -> None:
     """Plan a prompt into a storyboard JSON on stdout, to edit and render with --storyboard."""
+    from reelforge.engine.pipeline import plan
+    from reelforge.model.storyboard import Storyboard
+
     if schema:
         out.print_json(json.dumps(Storyboard.model_json_schema()))
         return
     settings = _settings(aspect=aspect, resolution=resolution, visual_style=style, seed=seed)
     try:
         board, script = plan(
-            _read_prompt(prompt, prompt_file), settings, _providers(get_settings())
+            _read_prompt(prompt, prompt_file), settings, _providers(context.settings())
         )
     except ReelforgeError as exc:
-        _fail(exc)
+        fail(exc)
     if script.topic_only:
         err.print(f"[yellow]note:[/] {LLM_HINT}", highlight=False)
     sys.stdout.write(board.to_json() + "\n")
 
 
-@app.command()
 def voices() -> None:
     """List the voices available offline."""
-    for name in _providers(get_settings()).voice.voices():
+    for name in _providers(context.settings()).voice.voices():
         out.print(name)
 
 
-@app.command()
 def doctor() -> None:
     """Check that FFmpeg, the voice model, the cache and the output folder work."""
     from reelforge.engine.ffmpeg import ffmpeg_exe, filters
 
-    config = get_settings()
+    config = context.settings()
     checks: list[tuple[str, bool, str]] = []
     try:
         exe = ffmpeg_exe()
@@ -318,22 +292,3 @@ def _writable(folder: Path) -> bool:
             return True
     except OSError:
         return False
-
-
-def main() -> None:
-    """Console entry point: never shows a traceback for a known error."""
-    os.environ.setdefault("ORT_LOGGING_LEVEL", "3")
-    try:
-        app()
-    except (InvalidInput, NotFound, Conflict) as exc:
-        err.print(f"[red]error:[/] {exc.message}", highlight=False)
-        sys.exit(EXIT_BAD_INPUT)
-    except ReelforgeError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(EXIT_FAILURE)
-    except OperationalError as exc:
-        err.print(f"[red]error:[/] database unavailable: {exc.orig}", highlight=False)
-        sys.exit(EXIT_FAILURE)
-    except ValidationError as exc:  # REELFORGE_* settings that don't parse
-        err.print(f"[red]error:[/] settings: {describe_validation_error(exc)}", highlight=False)
-        sys.exit(EXIT_BAD_INPUT)

@@ -4,9 +4,16 @@ limits checked when a render is submitted live here, one table for docs and code
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from reelforge.db.models import Plan
-from reelforge.engine.storyboard import Resolution
+from reelforge.model.choices import Resolution
+
+
+class Plan(StrEnum):
+    FREE = "free"
+    BASIC = "basic"
+    PRO = "pro"
+    ENTERPRISE = "enterprise"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,64 +8,51 @@ unchanged and validate every field at the edge.
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reelforge.errors import InvalidInput
+from reelforge.model.choices import (
+    Aspect,
+    CaptionPosition,
+    CaptionStyle,
+    MusicMood,
+    Resolution,
+    Transition,
+    VisualKind,
+    VisualStyle,
+)
+
+__all__ = [
+    "MAX_TARGET_DURATION_S",
+    "MIN_TARGET_DURATION_S",
+    "STORYBOARD_VERSION",
+    "Aspect",
+    "CaptionPosition",
+    "CaptionStyle",
+    "Captions",
+    "Music",
+    "MusicMood",
+    "Resolution",
+    "Scene",
+    "Storyboard",
+    "Transition",
+    "VideoSettings",
+    "VisualKind",
+    "VisualSpec",
+    "VisualStyle",
+    "describe_validation_error",
+    "storyboard_json_schema",
+]
 
 STORYBOARD_VERSION: Literal[1] = 1
 MIN_TARGET_DURATION_S = 10.0
 MAX_TARGET_DURATION_S = 600.0
 
 
-class Aspect(StrEnum):
-    LANDSCAPE = "16:9"
-    PORTRAIT = "9:16"
-    SQUARE = "1:1"
-
-
-class Resolution(StrEnum):
-    SD = "480p"
-    HD = "720p"
-    FHD = "1080p"
-
-
 _SHORT_SIDE_PX = {Resolution.SD: 480, Resolution.HD: 720, Resolution.FHD: 1080}
-
-
-class CaptionPosition(StrEnum):
-    BOTTOM = "bottom"
-    CENTER = "center"
-    TOP = "top"
-
-
-class CaptionStyle(StrEnum):
-    OUTLINE = "outline"
-    BOX = "box"
-    WORD_HIGHLIGHT = "word_highlight"
-
-
-class MusicMood(StrEnum):
-    CALM = "calm"
-    UPBEAT = "upbeat"
-    DRAMATIC = "dramatic"
-    DREAMY = "dreamy"
-
-
-class VisualStyle(StrEnum):
-    MODERN = "modern"
-    WARM = "warm"
-    OCEAN = "ocean"
-    NOIR = "noir"
-    PASTEL = "pastel"
-
-
-class Transition(StrEnum):
-    FADE = "fade"
-    CUT = "cut"
 
 
 class _Model(BaseModel):
@@ -116,15 +103,6 @@ class VideoSettings(_Model):
         if self.aspect is Aspect.PORTRAIT:
             return short, long
         return short, short
-
-
-class VisualKind(StrEnum):
-    GENERATED = "generated"
-    """Procedural (offline) or a configured image generator, from prompt/keywords."""
-    FILE = "file"
-    """A local image or video file."""
-    STOCK = "stock"
-    COLOR = "color"
 
 
 class VisualSpec(_Model):

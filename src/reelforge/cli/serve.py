@@ -6,20 +6,21 @@ import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from reelforge.db.crud import audit, users
-from reelforge.db.migrate import upgrade
-from reelforge.db.models import Plan
+from reelforge.cli import context
+from reelforge.cli.console import out
 from reelforge.errors import NotFound
-from reelforge.platform import Platform, load_secret_key
-from reelforge.security import passwords
-from reelforge.settings import get_settings
+from reelforge.model.plans import Plan
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.add_typer(user_app, name="user")
+
 
 user_app = typer.Typer(
     help="Accounts (for operators; people sign up in the app).", no_args_is_help=True
 )
-out = Console(soft_wrap=True)
 
 
 def serve(
@@ -43,8 +44,10 @@ def serve(
     import uvicorn
 
     from reelforge.api.app import SERVE_WORKERS_ENV, create_app
+    from reelforge.db.migrate import upgrade
+    from reelforge.platform.services import load_secret_key
 
-    platform = Platform(get_settings())
+    platform = context.platform()
     platform.settings.data_dir.mkdir(parents=True, exist_ok=True)
     if migrate:
         upgrade(platform.settings.db_url)
@@ -84,7 +87,10 @@ def create_user(
     admin: Annotated[bool, typer.Option("--admin", help="Make an administrator.")] = False,
 ) -> None:
     """Create an account (the password must pass the same policy as sign-up)."""
-    platform = Platform(get_settings())
+    from reelforge.db.crud import audit, users
+    from reelforge.security import passwords
+
+    platform = context.platform()
     email = users.normalize_email(email)
     passwords.check_password_policy(password, email=email)
     with platform.writer_sessions.begin() as session:
@@ -104,7 +110,9 @@ def create_user(
 
 
 def _update(email: str, *, plan: Plan | None = None, is_admin: bool | None = None) -> None:
-    platform = Platform(get_settings())
+    from reelforge.db.crud import audit, users
+
+    platform = context.platform()
     with platform.writer_sessions.begin() as session:
         user = users.get_by_email(session, users.normalize_email(email))
         if user is None:

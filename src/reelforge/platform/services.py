@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge.db.crud import secrets
 from reelforge.db.crud.auth import SessionTimeouts
-from reelforge.db.models import Plan
 from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.alerts import WebhookAlert
 from reelforge.jobs.kinds import JobRunner, default_kinds
 from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.policy import SchedulingPolicy
-from reelforge.provider_setup import USER_KEY_NAMES, build_providers, reachable_voice_vendors
+from reelforge.model.plans import Plan
+from reelforge.platform.providers import USER_KEY_NAMES, build_providers, reachable_voice_vendors
 from reelforge.providers.registry import Providers
 from reelforge.security.crypto import SecretBox
 from reelforge.security.ratelimit import RateLimiter

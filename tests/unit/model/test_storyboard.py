@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from reelforge.engine.storyboard import Aspect, Resolution, Scene, Storyboard, VideoSettings
 from reelforge.errors import InvalidInput
+from reelforge.model.storyboard import Aspect, Resolution, Scene, Storyboard, VideoSettings
 
 
 def _board(**settings: object) -> Storyboard:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from reelforge.text import count_words, speakable, split_paragraphs, split_sentences
+from reelforge.model.text import count_words, speakable, split_paragraphs, split_sentences
 
 
 def test_sentences_keep_abbreviations_inside() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from reelforge.engine.storyboard import VideoSettings
-from reelforge.provider_setup import build_providers, estimate
+from reelforge.model.storyboard import VideoSettings
+from reelforge.platform.providers import build_providers, estimate
 from reelforge.providers.http import ClientOptions
 from reelforge.providers.usage import Prices
 from reelforge.settings import DEFAULT_PRICES, ProviderSettings
@@ -57,7 +57,7 @@ def test_the_estimate_counts_what_the_configured_providers_bill() -> None:
 
 
 def test_a_price_override_keeps_the_other_defaults() -> None:
-    from reelforge.provider_setup import prices_for
+    from reelforge.platform.providers import prices_for
 
     prices = prices_for(ProviderSettings(prices={"openai-chat": {"input_tokens": 0.0}}))
     assert prices.cost("openai-chat", {"input_tokens": 1_000_000}) == 0.0

@@ -9,24 +9,26 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from reelforge.db.migrate import upgrade
-from reelforge.jobs.stats import queue_stats
-from reelforge.jobs.worker import Worker, WorkerTimings
-from reelforge.platform import Platform
-from reelforge.settings import get_settings
+from reelforge.cli import context
+from reelforge.cli.console import out
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 queue_app = typer.Typer(help="The render queue.", no_args_is_help=True)
-out = Console(soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+    app.add_typer(queue_app, name="queue")
+    app.command()(worker)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version (safe to repeat)."""
-    settings = get_settings()
+    from reelforge.db.migrate import upgrade
+
+    settings = context.settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
     out.print(f"database is up to date: {settings.masked().get('database_url') or settings.db_url}")
@@ -34,8 +36,9 @@ def db_upgrade() -> None:
 
 def _work(stale_after_s: float) -> None:
     """One worker process: run jobs until SIGTERM/SIGINT, then stop gracefully."""
-    settings = get_settings()
-    platform = Platform(settings)
+    from reelforge.jobs.worker import Worker, WorkerTimings
+
+    platform = context.platform()
     worker = Worker(
         platform.jobs,
         platform.job_kinds(),
@@ -81,7 +84,11 @@ def worker(
 @queue_app.command("stats")
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Depth per plan, running per worker, oldest wait, success rate, wait and run times."""
-    health = queue_stats(Platform(get_settings()).jobs)
+    from rich.table import Table
+
+    from reelforge.jobs.stats import queue_stats
+
+    health = queue_stats(context.platform().jobs)
     if as_json:
         out.print(json.dumps(health.as_dict(), indent=2), highlight=False)
         return

@@ -67,7 +67,6 @@ export function RenderView({ id }: { id: string }) {
   };
 
   const active = render.status === "queued" || render.status === "running";
-  const currentIndex = render.stage ? STAGES.indexOf(render.stage as (typeof STAGES)[number]) : -1;
   const failedStage = render.error?.stage ?? null;
   return (
     <div class="render-view">
@@ -92,17 +91,7 @@ export function RenderView({ id }: { id: string }) {
           <div class="meter big" role="progressbar" aria-label="Render progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(render.progress)}>
             <span style={{ width: `${render.progress}%` }} />
           </div>
-          <ol class="stages" aria-label="Stages">
-            {STAGES.map((stage, index) => {
-              const state = render.status === "queued" ? "todo" : index < currentIndex ? "done" : index === currentIndex ? "now" : "todo";
-              return (
-                <li class={`stage ${state}`} data-stage={stage} data-seen={seen.includes(stage) ? "true" : undefined} aria-current={state === "now" ? "step" : undefined}>
-                  <span class="dot" aria-hidden="true" />{STAGE_LABEL[stage]}
-                  <span class="visually-hidden">{state === "done" ? " (done)" : state === "now" ? " (in progress)" : ""}</span>
-                </li>
-              );
-            })}
-          </ol>
+          <StageList render={render} seen={seen} />
           <button type="button" class="button danger" disabled={busy} onClick={() => act("cancel")}>Cancel render</button>
         </section>
       )}
@@ -130,6 +119,10 @@ export function RenderView({ id }: { id: string }) {
               <a class="button" href={`${render.links.thumbnail}&download=true`} download>Download thumbnail</a>
             </div>
             {project && <a class="button ghost" href={`/projects/${project.id}`}>Edit storyboard</a>}
+            <details class="steps">
+              <summary>Render steps</summary>
+              <StageList render={render} seen={seen} />
+            </details>
           </div>
         </section>
       )}
@@ -143,5 +136,24 @@ export function RenderView({ id }: { id: string }) {
         </section>
       )}
     </div>
+  );
+}
+
+/** The stages in order: done, in progress, to do; `data-seen` marks those reported live. */
+function StageList({ render, seen }: { render: Render; seen: string[] }) {
+  const finished = render.status === "succeeded";
+  const currentIndex = finished ? STAGES.length : render.stage ? STAGES.indexOf(render.stage as (typeof STAGES)[number]) : -1;
+  return (
+    <ol class="stages" aria-label="Stages">
+      {STAGES.map((stage, index) => {
+        const state = render.status === "queued" ? "todo" : index < currentIndex ? "done" : index === currentIndex ? "now" : "todo";
+        return (
+          <li class={`stage ${state}`} data-stage={stage} data-seen={seen.includes(stage) ? "true" : undefined} aria-current={state === "now" ? "step" : undefined}>
+            <span class="dot" aria-hidden="true" />{STAGE_LABEL[stage]}
+            <span class="visually-hidden">{state === "done" ? " (done)" : state === "now" ? " (in progress)" : ""}</span>
+          </li>
+        );
+      })}
+    </ol>
   );
 }

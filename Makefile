@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test test-all test-fast lint format bench clean services
+.PHONY: setup run demo test test-all test-fast lint format bench clean services web
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,12 @@ test-all: lint services
 test-fast: setup
 	$(BIN)/pytest -m "not slow and not local_llm"
 
+# Rebuild the browser app into src/reelforge/web/dist (needs Node ≥ 20; `make run` does not).
+web:
+	cd web && npm ci && npm run build
+
 bench: setup
+	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.queue

@@ -167,8 +167,12 @@ class Worker:
         now = time.monotonic()
         if now - self._last_reap >= self.timings.reap_every_s:
             self._last_reap = now
-            for job_id in self.manager.reap(self.timings.stale_after_s):
-                log.warning("requeued job %s: its worker stopped heartbeating", job_id)
+            for reaped in self.manager.reap(self.timings.stale_after_s):
+                if reaped.failed:
+                    log.error("failed job %s in stage %s: %s", reaped.id, reaped.stage,
+                              reaped.message)  # fmt: skip
+                else:
+                    log.warning("requeued job %s: its worker stopped heartbeating", reaped.id)
 
     def run_job(self, job: ClaimedJob) -> None:
         """Run one claimed job to its recorded outcome, with its own heartbeat thread."""

@@ -172,16 +172,15 @@ def cancel_queued(job_id: UUID, now: datetime) -> Update:
     )
 
 
+_STALE_COLUMNS = (
+    jobs.c.id, jobs.c.owner_id, jobs.c.worker_id, jobs.c.stage, jobs.c.attempts,
+    jobs.c.max_attempts,
+)  # fmt: skip
+
+
 def stale_running(before: datetime) -> Select[Any]:
     return (
-        select(
-            jobs.c.id,
-            jobs.c.owner_id,
-            jobs.c.worker_id,
-            jobs.c.stage,
-            jobs.c.attempts,
-            jobs.c.max_attempts,
-        )  # fmt: skip
+        select(*_STALE_COLUMNS)
         .where(jobs.c.state == JobState.RUNNING, jobs.c.heartbeat_at < before)
         .with_for_update(skip_locked=True)
     )

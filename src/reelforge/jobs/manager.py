@@ -285,12 +285,21 @@ class JobManager:
         stage: str | None,
         attempts: int,
         max_attempts: int,
+        *,
+        detail: str | None = None,
     ) -> RetryDecision | None:
-        """Retry or fail the job as the error class says; None if the job was not ours."""
+        """Retry or fail the job as the error class says; None if the job was not ours.
+        `detail` (e.g. ffmpeg's stderr tail) is kept on the job (`result.error_detail`) and
+        in its event, for whoever investigates."""
         decision = decide(error_class, attempts)
         retry = decision.retry and attempts < max_attempts
-        error = {"error_class": error_class, "error_message": message, "error_stage": stage}
+        error: dict[str, Any] = {
+            "error_class": error_class, "error_message": message, "error_stage": stage,
+        }  # fmt: skip
         event: dict[str, Any] = {**error, "attempt": attempts}
+        if detail is not None:
+            error["result"] = {"error_detail": detail}
+            event["error_detail"] = detail
         if retry:
             values = {
                 **error, "state": JobState.QUEUED, "worker_id": None, "finished_at": None,

@@ -22,8 +22,9 @@ from sqlalchemy.engine import make_url
 from reelforge.db.migrate import upgrade
 from reelforge.db.models import User
 from reelforge.db.session import make_engine, session_factory
-from reelforge.jobs.kinds import JobRunner, noop, sleep
+from reelforge.jobs.kinds import JobRunner
 from reelforge.jobs.manager import JobManager, NewJob
+from reelforge.jobs.testing import noop, sleep
 from reelforge.jobs.worker import Worker, WorkerTimings
 from reelforge.model.plans import Plan
 

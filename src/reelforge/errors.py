@@ -4,8 +4,9 @@
     ├── InvalidInput               bad prompt, settings, storyboard or file (never retried)
     ├── NotFound                   a named thing does not exist
     ├── ProviderError              a provider (voice, images, LLM...) failed (retryable)
-    ├── RenderError                composition failed
-    │   └── FFmpegError            ffmpeg exited non-zero: command, code, stderr tail
+    ├── RenderError                composition failed on our side (not retried by the provider rule)
+    │   └── FFmpegError            ffmpeg exited non-zero or hung: command, code, stderr tail
+    ├── ConfigurationError         the server is misconfigured (e.g. a provider refused its key)
     ├── JobError                   the queue could not run a job
     ├── StorageError               the cache or blob store could not read/write
     ├── Unauthorized               missing, expired or revoked credentials
@@ -14,7 +15,9 @@
     ├── LimitExceeded              a plan limit (duration, resolution, minutes) is reached
     └── RateLimited                too many requests; `retry_after_s` says when to retry
 
-`retryable` tells the job queue whether another attempt may succeed.
+`retryable` tells the job queue whether another attempt may succeed (`jobs/retry.py`:
+retryable → the provider rule; `InvalidInput` → the user's; anything else → a system error,
+which alerts the admins and is retried once).
 """
 
 from __future__ import annotations
@@ -47,18 +50,36 @@ class ProviderError(ReelforgeError):
 
 
 class RenderError(ReelforgeError):
-    retryable = True
+    """Our own render machinery failed (a crash, a bug, a full disk): a system error."""
 
 
 class FFmpegError(RenderError):
+    """ffmpeg exited non-zero (`returncode`), or was killed by the watchdog (`timed_out`)."""
+
     def __init__(
-        self, cmd: Sequence[str], returncode: int, stderr_tail: str, *, stage: str | None = None
+        self,
+        cmd: Sequence[str],
+        returncode: int,
+        stderr_tail: str,
+        *,
+        stage: str | None = None,
+        timeout_s: float | None = None,
     ) -> None:
         last_line = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else ""
-        super().__init__(f"ffmpeg exited with {returncode}: {last_line}", stage=stage)
+        if timeout_s is not None:
+            message = f"ffmpeg made no end within its {timeout_s:.0f} s watchdog and was stopped"
+        else:
+            message = f"ffmpeg exited with {returncode}: {last_line}"
+        super().__init__(message, stage=stage)
         self.cmd = list(cmd)
         self.returncode = returncode
         self.stderr_tail = stderr_tail
+        self.timed_out = timeout_s is not None
+
+
+class ConfigurationError(ReelforgeError):
+    """The server's own configuration is wrong (a provider refused the server's API key):
+    the user can do nothing about it, an operator must."""
 
 
 class JobError(ReelforgeError):

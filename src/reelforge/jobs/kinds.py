@@ -1,17 +1,16 @@
-"""What a worker does for each kind of job. `render` is the product; `noop` and `sleep`
-exist for benchmarks and crash/cancel tests and run the same queue paths."""
+"""What a worker does for each kind of job: `render`, the product. (`noop` and `sleep`, for
+benchmarks and crash/cancel tests, live in `jobs/testing.py` and are never registered here.)"""
 
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reelforge.engine.context import ProgressCallback
-from reelforge.errors import InvalidInput, ProviderError
+from reelforge.errors import InvalidInput
 from reelforge.jobs.manager import ClaimedJob
 from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
 from reelforge.providers.registry import Providers
@@ -111,36 +110,10 @@ class RenderKind:
             raise InvalidInput(message, stage="input") from exc
 
 
-def noop(job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
-    return {}
-
-
-SLEEP_STEP_S = 0.05
-
-
-def sleep(job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
-    """Sleep `payload.seconds`, reporting progress; `payload.fail_attempts` attempts raise
-    a provider error first (to exercise retries), and `payload.output` gets a file at the end."""
-    seconds = float(job.payload.get("seconds", 1.0))
-    started = time.monotonic()
-    while (elapsed := time.monotonic() - started) < seconds:
-        on_progress("sleep", min(elapsed / seconds, 1.0), "sleeping")
-        time.sleep(SLEEP_STEP_S)
-    if job.attempts <= int(job.payload.get("fail_attempts", 0)):
-        raise ProviderError(f"simulated provider failure on attempt {job.attempts}", stage="sleep")
-    if "output" in job.payload:
-        out = Path(job.payload["output"])
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("a", encoding="utf-8") as handle:  # appended: a duplicate run shows
-            handle.write(f"{job.id} attempt {job.attempts}\n")
-    return {"slept_s": seconds}
-
-
 def default_kinds(
     data_dir: Path,
     cache_dir: Path,
     blobs: BlobStore | None = None,
     providers_for: Callable[[ClaimedJob], Providers] | None = None,
 ) -> dict[str, JobRunner]:
-    render = RenderKind(data_dir, cache_dir, blobs, providers_for)
-    return {"render": render, "noop": noop, "sleep": sleep}
+    return {"render": RenderKind(data_dir, cache_dir, blobs, providers_for)}

@@ -59,6 +59,17 @@ class ClaimedJob:
     checkpoints: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """A running job the reaper took from a silent worker: requeued, or `failed` (its last
+    attempt), with why and the stage it was in."""
+
+    id: UUID
+    failed: bool
+    message: str
+    stage: str | None
+
+
 class JobManager:
     def __init__(
         self,
@@ -274,12 +285,21 @@ class JobManager:
         stage: str | None,
         attempts: int,
         max_attempts: int,
+        *,
+        detail: str | None = None,
     ) -> RetryDecision | None:
-        """Retry or fail the job as the error class says; None if the job was not ours."""
+        """Retry or fail the job as the error class says; None if the job was not ours.
+        `detail` (e.g. ffmpeg's stderr tail) is kept on the job (`result.error_detail`) and
+        in its event, for whoever investigates."""
         decision = decide(error_class, attempts)
         retry = decision.retry and attempts < max_attempts
-        error = {"error_class": error_class, "error_message": message, "error_stage": stage}
+        error: dict[str, Any] = {
+            "error_class": error_class, "error_message": message, "error_stage": stage,
+        }  # fmt: skip
         event: dict[str, Any] = {**error, "attempt": attempts}
+        if detail is not None:
+            error["result"] = {"error_detail": detail}
+            event["error_detail"] = detail
         if retry:
             values = {
                 **error, "state": JobState.QUEUED, "worker_id": None, "finished_at": None,
@@ -348,22 +368,38 @@ class JobManager:
             conn.execute(q.append_event(owner_id, job_id, "canceled", {}, now))
         return state
 
-    def reap(self, stale_after_s: float) -> list[UUID]:
-        """Requeue running jobs whose worker stopped heartbeating (it died)."""
+    def reap(self, stale_after_s: float) -> list[Reaped]:
+        """Requeue running jobs whose worker stopped heartbeating (it died, or hung), or fail
+        them as a system error (naming the stage they were in, admins alerted) when that was
+        their last allowed attempt: a job that kills its worker cannot loop forever."""
+        reaped: list[Reaped] = []
         with self._begin() as conn, conn.begin():
             now = self.clock()
             stale = conn.execute(q.stale_running(now - timedelta(seconds=stale_after_s))).all()
             for row in stale:
-                conn.execute(q.requeue(row.id, now))
-                conn.execute(
-                    q.append_event(
-                        row.owner_id, row.id, "requeued",
-                        {"reason": f"worker {row.worker_id} stopped responding"}, now,
+                reason = f"worker {row.worker_id} stopped responding"
+                if row.attempts >= row.max_attempts:
+                    message = (
+                        f"{reason} during attempt {row.attempts} of {row.max_attempts}; "
+                        "no attempts left"
                     )
-                )  # fmt: skip
-        if stale:
+                    error = {"error_class": ErrorClass.SYSTEM, "error_message": message,
+                             "error_stage": row.stage}  # fmt: skip
+                    conn.execute(q.fail_stale(row.id, now, error))
+                    data = {**error, "attempt": row.attempts}
+                    conn.execute(q.append_event(row.owner_id, row.id, "failed", data, now))
+                    reaped.append(Reaped(row.id, failed=True, message=message, stage=row.stage))
+                else:
+                    conn.execute(q.requeue(row.id, now))
+                    data = {"reason": reason, "attempt": row.attempts}
+                    conn.execute(q.append_event(row.owner_id, row.id, "requeued", data, now))
+                    reaped.append(Reaped(row.id, failed=False, message=reason, stage=row.stage))
+        if any(not r.failed for r in reaped):
             self._woken()
-        return [row.id for row in stale]
+        for job in reaped:
+            if job.failed:
+                self._notify_admins(job.id, job.message, job.stage)
+        return reaped
 
     def _woken(self) -> None:
         """Jobs became claimable: wake in-process workers, drop rankings read before."""

@@ -33,7 +33,7 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from reelforge.jobs import queries_pg as qp
 from reelforge.jobs.policy import Candidate, SchedulingPolicy, rank
@@ -88,16 +88,24 @@ class PgClaims:
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection's psycopg side, in autocommit mode: the statements say BEGIN and
         COMMIT themselves, so they can share a pipeline. A failed transaction is rolled back;
-        a broken connection is dropped from the pool and reported as SQLAlchemy's
-        `OperationalError` (what the worker loop retries on)."""
+        a broken connection is dropped from the pool. Every psycopg error is reported as
+        SQLAlchemy's (`OperationalError` for a lost connection, else `DBAPIError`): the one
+        family the worker loop retries on."""
         fairy = self.engine.raw_connection()
         conn: psycopg.Connection[Any] = fairy.driver_connection  # type: ignore[assignment]
-        conn.autocommit = True
         try:
+            conn.autocommit = True
             yield conn
         except psycopg.OperationalError as exc:
             fairy.invalidate(exc)
             raise OperationalError("queue claim", None, exc) from exc
+        except psycopg.Error as exc:
+            if conn.closed or conn.broken:
+                fairy.invalidate(exc)
+            else:
+                with contextlib.suppress(psycopg.Error):
+                    conn.rollback()
+            raise DBAPIError.instance("queue claim", None, exc, psycopg.Error) from exc
         except BaseException:
             with contextlib.suppress(psycopg.Error):
                 conn.rollback()

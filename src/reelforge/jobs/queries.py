@@ -172,9 +172,15 @@ def cancel_queued(job_id: UUID, now: datetime) -> Update:
     )
 
 
+_STALE_COLUMNS = (
+    jobs.c.id, jobs.c.owner_id, jobs.c.worker_id, jobs.c.stage, jobs.c.attempts,
+    jobs.c.max_attempts,
+)  # fmt: skip
+
+
 def stale_running(before: datetime) -> Select[Any]:
     return (
-        select(jobs.c.id, jobs.c.owner_id, jobs.c.worker_id)
+        select(*_STALE_COLUMNS)
         .where(jobs.c.state == JobState.RUNNING, jobs.c.heartbeat_at < before)
         .with_for_update(skip_locked=True)
     )
@@ -185,6 +191,15 @@ def requeue(job_id: UUID, now: datetime) -> Update:
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.state == JobState.RUNNING)
         .values(state=JobState.QUEUED, worker_id=None, run_after=now, heartbeat_at=None)
+    )
+
+
+def fail_stale(job_id: UUID, now: datetime, error: dict[str, Any]) -> Update:
+    """A stale job whose attempts are used up: failed, with the error columns in `error`."""
+    return (
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.state == JobState.RUNNING)
+        .values(state=JobState.FAILED, worker_id=None, finished_at=now, **error)
     )
 
 

@@ -3,16 +3,21 @@
 - validation: the input is wrong; another try gives the same answer → fail at once.
 - provider:   a voice/LLM/image service failed; likely transient → up to 3 attempts,
               exponential backoff with jitter.
-- system:     our side broke (disk, ffmpeg crash, bug) → notify admins, retry once.
+- system:     our side broke (disk full, ffmpeg crash or hang, bug, the server's provider key
+              refused) → notify admins, retry once.
+
+A full disk is a system error whatever raised it: `ENOSPC`/`EDQUOT` anywhere in the error's
+cause chain, or ffmpeg saying so, outranks the error's own class.
 """
 
 from __future__ import annotations
 
+import errno
 import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from reelforge.errors import InvalidInput, ReelforgeError
+from reelforge.errors import FFmpegError, InvalidInput, ReelforgeError
 
 PROVIDER_MAX_ATTEMPTS = 3
 SYSTEM_MAX_ATTEMPTS = 2
@@ -26,7 +31,27 @@ class ErrorClass(StrEnum):
     SYSTEM = "system"
 
 
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+DISK_FULL_TEXT = "No space left on device"
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error`, or anything in its cause/context chain, is a full disk or quota."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
+            return True
+        if isinstance(current, FFmpegError) and DISK_FULL_TEXT in current.stderr_tail:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def classify(error: BaseException) -> ErrorClass:
+    if disk_full(error):
+        return ErrorClass.SYSTEM
     if isinstance(error, InvalidInput):
         return ErrorClass.VALIDATION
     if isinstance(error, ReelforgeError) and error.retryable:

@@ -10,7 +10,13 @@ the outcome. One job at a time per worker; run several workers (processes or thr
 - Graceful stop: no new claims; the running job gets `grace_s` to finish, then it is
   interrupted and handed back to the queue without using up an attempt.
 - Crash: nothing to do here — the reaper in any other worker requeues the job once its
-  heartbeat is `stale_after_s` old, and the retry resumes from cached artifacts.
+  heartbeat is `stale_after_s` old (or fails it, on its last attempt), and the retry resumes
+  from cached artifacts.
+- Database trouble never kills a worker: any database error in the loop, a heartbeat or while
+  recording an outcome is logged and retried with back-off; an outcome is recorded once the
+  database is back. A worker whose heartbeats have failed for `abandon_after_s` stops its
+  render at the next progress report (another worker may get the job after `stale_after_s`:
+  never two renders of one job at once). `WorkerPool` restarts a worker thread that died.
 """
 
 from __future__ import annotations
@@ -21,19 +27,26 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
-from reelforge.errors import ReelforgeError
+from reelforge.errors import FFmpegError, ReelforgeError
+from reelforge.jobs.backoff import Backoff
 from reelforge.jobs.kinds import JobRunner
 from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.retry import ErrorClass, classify
 from reelforge.jobs.wakeup import Waker, waker_for
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DATABASE_ERRORS = (SQLAlchemyError,)
+"""What a database outage looks like from here: every DBAPI error (connection lost, server
+shutting down, a broken transaction) and SQLAlchemy's own (pool timeout). `manager_pg`
+translates psycopg's errors into these."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +56,15 @@ class WorkerTimings:
     stale_after_s: float = 15.0
     reap_every_s: float = 5.0
     grace_s: float = 30.0
+    retry_max_s: float = 10.0
+    """Longest pause between two tries of a database call that failed (back-off doubles
+    from `poll_s / 4` up to this)."""
+
+    @property
+    def abandon_after_s(self) -> float:
+        """A render whose heartbeats have failed this long stops: the reaper may hand its
+        job to another worker once the last recorded beat is `stale_after_s` old."""
+        return max(self.stale_after_s - 2 * self.heartbeat_s, self.heartbeat_s)
 
 
 class Interrupted(Exception):
@@ -60,7 +82,10 @@ def new_worker_id() -> str:
 class _Lease:
     """The state one running job shares between the job thread and its heartbeat thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, abandon_after_s: float = float("inf")) -> None:
+        self.abandon_after_s = abandon_after_s
+        self.held_at = time.monotonic()
+        """When a heartbeat last confirmed this worker holds the job (or it was claimed)."""
         self.progress = 0.0
         self.stage: str | None = None
         self.reported_stage: str | None = None
@@ -71,6 +96,10 @@ class _Lease:
         self.reported_completed = 0
 
     def on_progress(self, stage: str, fraction: float, message: str) -> None:
+        if self.interrupt is None and time.monotonic() - self.held_at > self.abandon_after_s:
+            # Checked here, in the job's thread: it holds even if the heartbeat thread hangs.
+            log.error("stopping a render: no heartbeat recorded for %.0f s", self.abandon_after_s)
+            self.interrupt = "lost"
         if self.interrupt is not None:
             raise Interrupted(self.interrupt)
         self.stage, self.progress = stage, fraction
@@ -106,8 +135,10 @@ class _Heartbeat:
                 continue
             try:
                 self._worker.beat(*current)
-            except OperationalError as exc:  # the next beat retries; the lease is stale-proof
+            except DATABASE_ERRORS as exc:  # the next beat retries; the lease says how long
                 log.warning("heartbeat failed: %s", exc)
+            except Exception:  # a bug here must not stop the beats of every later job
+                log.exception("heartbeat failed")
 
 
 class Worker:
@@ -124,51 +155,82 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.timings = timings or WorkerTimings()
         self.stopping = threading.Event()
+        self.abandoned = threading.Event()
+        """Set when the pool gives up waiting for this worker (shutdown): nothing more of its
+        running job is recorded, its heartbeats stop, and the reaper requeues the job."""
         self._handback_at: float | None = None
         self._last_reap = 0.0
+        self._lease: _Lease | None = None
+        self._beat: _Heartbeat | None = None
 
     def stop(self) -> None:
         """Graceful stop: finish (or after the grace period hand back) the running job."""
         self._handback_at = time.monotonic() + self.timings.grace_s
         self.stopping.set()
 
+    def abandon(self) -> None:
+        """Give up on a render that did not stop in time: stop heartbeating it (so the reaper
+        requeues it once stale) and let it stop at its next progress report, recording nothing."""
+        self.abandoned.set()
+        self.stopping.set()
+        if self._beat is not None:
+            self._beat.watch(None, None)
+        lease = self._lease
+        if lease is not None:
+            lease.interrupt = "lost"
+
     def run(self) -> None:
+        """Claim and run jobs until stopped. Never raises for a database outage or a bug in
+        one iteration: it logs, backs off and carries on."""
         waker: Waker = waker_for(self.manager.engine, self.manager.wakeup)
         beat = _Heartbeat(self)
         beat.start()
+        backoff = Backoff(self.timings.poll_s / 4, self.timings.retry_max_s)
         try:
             ready: list[ClaimedJob] = []
-            while ready or not self.stopping.is_set():
-                if not ready:
-                    claimed = self._claim()
-                    if claimed is None:
-                        continue
-                    if not claimed:
-                        waker.wait(self.timings.poll_s)
-                        continue
-                    ready = claimed
-                job, ready = ready[0], ready[1:]
-                ready += self._run(job, beat)
+            while (ready or not self.stopping.is_set()) and not self.abandoned.is_set():
+                try:
+                    if not ready:
+                        claimed = self._claim(backoff)
+                        if claimed is None:
+                            continue
+                        if not claimed:
+                            waker.wait(self.timings.poll_s)
+                            continue
+                        ready = claimed
+                    job, ready = ready[0], ready[1:]
+                    ready += self._run(job, beat)
+                except Exception:  # a bug: log it, keep the worker alive (jobs left are reaped)
+                    log.exception("worker %s: unexpected error, carrying on", self.worker_id)
+                    ready = []
+                    self.stopping.wait(backoff.next_s())
         finally:
             beat.stop()
             waker.close()
 
-    def _claim(self) -> list[ClaimedJob] | None:
+    def _claim(self, backoff: Backoff) -> list[ClaimedJob] | None:
         """The next jobs (reaping first when due); None if the database is unavailable."""
         try:
             self._maybe_reap()
-            return self.manager.claim(self.worker_id)
-        except OperationalError as exc:  # database restarting or unreachable
-            log.warning("queue database unavailable, retrying: %s", exc)
-            self.stopping.wait(self.timings.poll_s)
+            claimed = self.manager.claim(self.worker_id)
+        except DATABASE_ERRORS as exc:  # database restarting or unreachable
+            pause_s = backoff.next_s()
+            log.warning("queue database unavailable, retrying in %.1f s: %s", pause_s, exc)
+            self.stopping.wait(pause_s)
             return None
+        backoff.reset()
+        return claimed
 
     def _maybe_reap(self) -> None:
         now = time.monotonic()
         if now - self._last_reap >= self.timings.reap_every_s:
             self._last_reap = now
-            for job_id in self.manager.reap(self.timings.stale_after_s):
-                log.warning("requeued job %s: its worker stopped heartbeating", job_id)
+            for reaped in self.manager.reap(self.timings.stale_after_s):
+                if reaped.failed:
+                    log.error("failed job %s in stage %s: %s", reaped.id, reaped.stage,
+                              reaped.message)  # fmt: skip
+                else:
+                    log.warning("requeued job %s: its worker stopped heartbeating", reaped.id)
 
     def run_job(self, job: ClaimedJob) -> None:
         """Run one claimed job to its recorded outcome, with its own heartbeat thread."""
@@ -180,35 +242,55 @@ class Worker:
             beat.stop()
 
     def _run(self, job: ClaimedJob, beat: _Heartbeat, claim_next: bool = True) -> list[ClaimedJob]:
-        """Run `job` while `beat` keeps its lease; record the outcome. On success the next job
-        is claimed in the same exchange (unless stopping or reaping is due): it is returned."""
-        lease = _Lease()
+        """Run `job` while `beat` keeps its lease; record the outcome (the lease is kept while
+        recording, which may wait for the database). On success the next job is claimed in
+        the same exchange (unless stopping or reaping is due): it is returned."""
+        lease = _Lease(self.timings.abandon_after_s)
+        self._lease, self._beat = lease, beat
         beat.watch(job, lease)
         try:
-            result = self._execute(job, lease)
-        except Interrupted as stop:
+            try:
+                result = self._execute(job, lease)
+            except Interrupted as stop:
+                self._record_interruption(job, stop.reason)
+            except Exception as error:  # any failure of the job is recorded, never lost
+                self._record_failure(job, lease, error)
+            else:
+                return self._record_success(job, result, claim_next)
+            return []
+        finally:
             beat.watch(None, None)
-            self._record_interruption(job, stop.reason)
-        except Exception as error:  # any failure of the job is recorded, never lost
-            beat.watch(None, None)
-            self._record_failure(job, error)
-        else:
-            beat.watch(None, None)
-            return self._record_success(job, result, claim_next)
-        return []
+            self._lease = None
+
+    def _record(self, job: ClaimedJob, outcome: str, record: Callable[[], T]) -> T | None:
+        """`record()` until the database takes it (back-off between tries); None if this worker
+        was abandoned meanwhile (the reaper will requeue the job)."""
+        backoff = Backoff(self.timings.poll_s / 4, self.timings.retry_max_s)
+        while not self.abandoned.is_set():
+            try:
+                return record()
+            except DATABASE_ERRORS as exc:
+                pause_s = backoff.next_s()
+                log.warning("could not record job %s as %s, retrying in %.1f s: %s",
+                            job.id, outcome, pause_s, exc)  # fmt: skip
+                self.abandoned.wait(pause_s)
+        log.warning("job %s: abandoned before its outcome (%s) was recorded", job.id, outcome)
+        return None
 
     def _record_success(
         self, job: ClaimedJob, result: dict[str, Any], claim_next: bool
     ) -> list[ClaimedJob]:
         reap_due = time.monotonic() - self._last_reap >= self.timings.reap_every_s
         limit = 0 if not claim_next or self.stopping.is_set() or reap_due else 1
-        try:
-            _, claimed = self.manager.succeed_and_claim(job.id, self.worker_id, result, limit)
-        except OperationalError as exc:
-            # Not recorded: the job stays running until the reaper requeues it (it runs again).
-            log.warning("could not record job %s as succeeded: %s", job.id, exc)
-            self.stopping.wait(self.timings.poll_s)
+        recorded = self._record(
+            job, "succeeded",
+            lambda: self.manager.succeed_and_claim(job.id, self.worker_id, result, limit),
+        )  # fmt: skip
+        if recorded is None:
             return []
+        done, claimed = recorded
+        if not done:
+            log.warning("job %s finished, but another worker holds it now", job.id)
         return claimed
 
     def _execute(self, job: ClaimedJob, lease: _Lease) -> dict[str, Any]:
@@ -229,45 +311,95 @@ class Worker:
         lease.reported_stage, lease.reported_completed = lease.stage, len(completed)
         if reply is None:
             lease.interrupt = "lost"
-        elif reply:
+            return
+        lease.held_at = time.monotonic()
+        if reply:
             lease.interrupt = "canceled"
         elif self._handback_at is not None and time.monotonic() >= self._handback_at:
             lease.interrupt = "shutdown"
 
     def _record_interruption(self, job: ClaimedJob, reason: str) -> None:
         if reason == "canceled":
-            self.manager.canceled(job.id, self.worker_id)
+            self._record(job, "canceled", lambda: self.manager.canceled(job.id, self.worker_id))
         elif reason == "shutdown":
-            self.manager.release(job.id, self.worker_id)
+            self._record(job, "handed back", lambda: self.manager.release(job.id, self.worker_id))
         # "lost": the reaper gave the job to another worker; nothing is ours to record
 
-    def _record_failure(self, job: ClaimedJob, error: Exception) -> None:
+    def _record_failure(self, job: ClaimedJob, lease: _Lease, error: Exception) -> None:
+        """Retry or fail the job by the error's class. The stage is the error's own, else the
+        stage the job last reported (an error that is not reelforge's keeps its stage too)."""
         error_class = classify(error)
-        stage = error.stage if isinstance(error, ReelforgeError) else None
-        message = error.message if isinstance(error, ReelforgeError) else repr(error)
+        if isinstance(error, ReelforgeError):
+            stage, message = error.stage or lease.stage, error.message
+        else:
+            stage, message = lease.stage, f"{type(error).__name__}: {error}"
+        detail = error.stderr_tail if isinstance(error, FFmpegError) else None
+        if detail is not None:
+            log.error("job %s: ffmpeg failed in stage %s: %s; its stderr ends:\n%s",
+                      job.id, stage, message, detail)  # fmt: skip
         if error_class is ErrorClass.SYSTEM:
-            log.error("job %s failed with a system error", job.id, exc_info=error)
-        self.manager.fail(
-            job.id, self.worker_id, error_class, message, stage, job.attempts, job.max_attempts
-        )
+            log.error("job %s failed with a system error in stage %s", job.id, stage,
+                      exc_info=error)  # fmt: skip
+        self._record(
+            job, "failed",
+            lambda: self.manager.fail(
+                job.id, self.worker_id, error_class, message, stage, job.attempts,
+                job.max_attempts, detail=detail,
+            ),
+        )  # fmt: skip
 
 
 class WorkerPool:
-    """N workers as threads in this process: the embedded default (`reelforge serve`)."""
+    """N workers as threads in this process: the embedded default (`reelforge serve`).
+    A supervisor thread restarts any worker thread that died (it logs why)."""
+
+    SUPERVISE_EVERY_S = 1.0
 
     def __init__(self, workers: list[Worker]) -> None:
         self.workers = workers
-        self._threads = [
-            threading.Thread(target=w.run, name=f"worker-{i}", daemon=True)
-            for i, w in enumerate(workers)
-        ]
+        self._threads = [self._thread(i) for i in range(len(workers))]
+        self._stopping = threading.Event()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="worker-supervisor", daemon=True
+        )
+        self.restarts = 0
+
+    def _thread(self, index: int) -> threading.Thread:
+        return threading.Thread(target=self.workers[index].run, name=f"worker-{index}", daemon=True)
 
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
+        self._supervisor.start()
 
-    def stop(self, timeout_s: float | None = None) -> None:
+    def _supervise(self) -> None:
+        while not self._stopping.wait(self.SUPERVISE_EVERY_S):
+            for index, thread in enumerate(self._threads):
+                if not thread.is_alive() and not self._stopping.is_set():
+                    log.error("render worker %s stopped unexpectedly; restarting it",
+                              self.workers[index].worker_id)  # fmt: skip
+                    self._threads[index] = self._thread(index)
+                    self._threads[index].start()
+                    self.restarts += 1
+
+    def stop(self, timeout_s: float | None = None) -> list[Worker]:
+        """Stop every worker gracefully, waiting at most `timeout_s` in all; workers still
+        running then are abandoned (their jobs are requeued by the reaper once stale).
+
+        Returns:
+            The abandoned workers.
+        """
+        self._stopping.set()
         for worker in self.workers:
             worker.stop()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         for thread in self._threads:
-            thread.join(timeout_s)
+            thread.join(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+        if self._supervisor.is_alive():
+            self._supervisor.join()
+        stuck = [w for w, t in zip(self.workers, self._threads, strict=True) if t.is_alive()]
+        for worker in stuck:
+            log.error("render worker %s did not stop within %s s; abandoning its job",
+                      worker.worker_id, timeout_s)  # fmt: skip
+            worker.abandon()
+        return stuck

@@ -8,7 +8,7 @@ Secret names a user may store: `llm`, `openai`, `pexels`, `pixabay`, `elevenlabs
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import SecretStr
 
@@ -57,7 +57,12 @@ def build_providers(
     own = own_keys or {}
     meter = Meter(prices_for(config))
     offline = Providers.offline(voices_dir=config.voices_dir)
-    options = ClientOptions(timeout_s=config.timeout_s, max_concurrency=config.max_concurrency)
+    base_options = ClientOptions(timeout_s=config.timeout_s, max_concurrency=config.max_concurrency)
+
+    def options_for(name: str) -> ClientOptions:
+        """A refused key is the user's to fix if it is theirs, else the operator's."""
+        return replace(base_options, key_owner="user" if own.get(name) else "server")
+
     openai_key = _key(own, "openai", config.openai_api_key)
 
     script: ScriptProvider = offline.script
@@ -68,18 +73,20 @@ def build_providers(
     elif config.llm_base_url and config.llm_model:
         script = OpenAIScript(
             config.llm_base_url, _key(own, "llm", config.llm_api_key), config.llm_model,
-            meter=meter, options=options,
+            meter=meter, options=options_for("llm"),
         )  # fmt: skip
 
     routes: dict[str, VoiceProvider] = {}
     if openai_key:
         routes["openai"] = OpenAIVoices(
-            config.openai_base_url, openai_key, config.tts_model, meter=meter, options=options
-        )
+            config.openai_base_url, openai_key, config.tts_model, meter=meter,
+            options=options_for("openai"),
+        )  # fmt: skip
     if eleven_key := _key(own, "elevenlabs", config.elevenlabs_api_key):
         routes["elevenlabs"] = ElevenLabsVoices(
-            config.elevenlabs_base_url, eleven_key, meter=meter, options=options
-        )
+            config.elevenlabs_base_url, eleven_key, meter=meter,
+            options=options_for("elevenlabs"),
+        )  # fmt: skip
     voice = VoiceRouter(offline.voice, routes) if routes else offline.voice
 
     visuals = build_visual_sources(
@@ -88,7 +95,8 @@ def build_providers(
         pexels_key=_key(own, "pexels", config.pexels_api_key),
         pexels_base_url=config.pexels_base_url,
         pixabay_key=_key(own, "pixabay", config.pixabay_api_key),
-        pixabay_base_url=config.pixabay_base_url, meter=meter, options=options,
+        pixabay_base_url=config.pixabay_base_url, meter=meter, options=base_options,
+        server_keys=frozenset(n for n in ("openai", "pexels", "pixabay") if not own.get(n)),
     )  # fmt: skip
     return Providers(
         script=script, images=offline.images, voice=voice, music=offline.music,

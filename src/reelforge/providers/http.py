@@ -2,7 +2,10 @@
 honouring `Retry-After`, a circuit breaker and a concurrency cap per provider, and the
 mapping of HTTP failures onto the queue's error classes.
 
-    401/403           → InvalidInput  ("bad key": retrying cannot help)
+    401/403           → the key's owner must fix it, retrying cannot help:
+                        InvalidInput        a key the user gave (their own, or the CLI's)
+                        ConfigurationError  the server's key (`key_owner="server"`): a
+                                            system error, the operator is alerted
     400/404/422       → InvalidInput  (the request itself is wrong)
     408/409/429/5xx   → retried here, then ProviderError (the queue may retry later)
     timeouts, resets  → retried here, then ProviderError
@@ -17,11 +20,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
-from reelforge.errors import InvalidInput, ProviderError
+from reelforge.errors import ConfigurationError, InvalidInput, ProviderError
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 BAD_KEY_STATUSES = frozenset({401, 403})
@@ -115,6 +118,9 @@ class ClientOptions:
     transport: httpx.BaseTransport | None = None
     retry: RetryPolicy | None = None
     sleep: Callable[[float], None] = time.sleep
+    key_owner: Literal["user", "server"] = "user"
+    """Whose API key this client sends: a refused user's key is their input to fix, a
+    refused server key is the operator's (`ConfigurationError`)."""
 
 
 class ProviderClient:
@@ -164,9 +170,7 @@ class ProviderClient:
                     return response
                 status = response.status_code
                 if status in BAD_KEY_STATUSES:
-                    raise InvalidInput(
-                        f"{self.name} refused the API key ({status}): {_detail(response)}"
-                    )
+                    raise self._key_refused(status, _detail(response))
                 if status not in RETRY_STATUSES:
                     raise InvalidInput(
                         f"{self.name} rejected the request ({status}): {_detail(response)}"
@@ -177,3 +181,10 @@ class ProviderClient:
             if attempt < self.retry.attempts:
                 self._sleep(self.retry.delay_s(attempt, wait))
         raise ProviderError(f"{self.name} failed after {self.retry.attempts} attempts: {last}")
+
+    def _key_refused(self, status: int, detail: str) -> InvalidInput | ConfigurationError:
+        if self.options.key_owner == "server":
+            return ConfigurationError(
+                f"{self.name} refused the server's API key ({status}): {detail}"
+            )
+        return InvalidInput(f"{self.name} refused the API key ({status}): {detail}")

@@ -8,6 +8,8 @@ in turn and falls back to its procedural image provider when all return None.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal
 
 from reelforge.errors import InvalidInput
 from reelforge.model.storyboard import Scene, VisualKind
@@ -35,12 +37,14 @@ def build_visual_sources(
     pixabay_base_url: str,
     meter: Meter,
     options: ClientOptions | None = None,
+    server_keys: frozenset[str] = frozenset(),
 ) -> tuple[VisualSource, ...]:
     """The sources named in `names`, in that order, among those whose vendor has a key.
 
     A vendor's photo and video sources share one client, so they share its circuit
     breaker and concurrency cap. Duplicate names are kept once. `options` is for every
-    client (default `ClientOptions()`).
+    client (default `ClientOptions()`); vendors named in `server_keys` (`pexels`, `pixabay`,
+    `openai`) send the server's key, so a refused key is the operator's to fix.
     Raises:
         InvalidInput: a name is not a known source.
     """
@@ -54,9 +58,15 @@ def build_visual_sources(
     }  # fmt: skip
     clients: dict[str, ProviderClient] = {}
 
+    key_names = {"pexels": "pexels", "pixabay": "pixabay", "openai-images": "openai"}
+
     def client(name: str) -> ProviderClient:
         if name not in clients:
-            clients[name] = ProviderClient(name, base_urls[name], options=options)
+            owner: Literal["user", "server"] = (
+                "server" if key_names[name] in server_keys else "user"
+            )
+            opts = replace(options or ClientOptions(), key_owner=owner)
+            clients[name] = ProviderClient(name, base_urls[name], options=opts)
         return clients[name]
 
     sources: list[VisualSource] = []

@@ -206,7 +206,7 @@ def test_a_dead_workers_job_is_requeued_and_its_late_reports_ignored(
     clock.advance(5)
     assert manager.reap(stale_after_s=10) == []
     clock.advance(10)
-    assert manager.reap(stale_after_s=10) == [job_id]
+    assert [r.id for r in manager.reap(stale_after_s=10)] == [job_id]
     assert manager.heartbeat(job_id, "dead") is None
     assert not manager.succeed(job_id, "dead", {})
     [job] = manager.claim("alive")
@@ -221,6 +221,34 @@ def test_release_gives_the_attempt_back(engine: Engine, manager: JobManager) -> 
     assert manager.release(job_id, "w")
     job = state(engine, job_id)
     assert (job.state, job.attempts, job.worker_id) == (JobState.QUEUED, 0, None)
+
+
+def test_a_job_whose_worker_keeps_dying_fails_as_a_system_error_after_max_attempts(
+    engine: Engine, clock: Clock
+) -> None:
+    """Issue #22: the reaper requeued such a job forever (seen: attempts 6 of max 3)."""
+    alerts: list[tuple[object, ...]] = []
+    manager = JobManager(engine, clock=clock, on_system_error=lambda *a: alerts.append(a))
+    admin = add_user(engine, Plan.PRO, admin=True)
+    [job_id] = submit(manager, add_user(engine, Plan.PRO), max_attempts=3)
+    for attempt in range(1, 4):
+        [job] = manager.claim(f"doomed-{attempt}")
+        assert job.attempts == attempt
+        manager.heartbeat(job_id, f"doomed-{attempt}", progress=0.5, stage="compose")
+        clock.advance(30)
+        [reaped] = manager.reap(stale_after_s=10)
+        assert reaped.failed == (attempt == 3)
+    found = state(engine, job_id)
+    assert (found.state, found.attempts, found.error_class) == (JobState.FAILED, 3, "system")
+    assert found.error_stage == "compose" and found.worker_id is None
+    assert found.error_message is not None and "stopped responding" in found.error_message
+    assert manager.claim("another") == []
+    assert alerts == [(job_id, found.error_message, "compose")]
+    with Session(engine) as session:
+        notified = session.scalars(select(Event.type).where(Event.user_id == admin.id)).all()
+    assert notified == ["system_error"]
+    history = [e for e in events(engine, job_id) if e not in ("progress", "system_error")]
+    assert history == ["queued", *["started", "requeued"] * 2, "started", "failed"]
 
 
 def test_progress_heartbeats_write_stage_events(engine: Engine, manager: JobManager) -> None:
@@ -284,7 +312,7 @@ def test_succeed_and_claim_of_a_lost_job_records_nothing_but_still_claims(
     lost, waiting = submit(manager, user, 2)
     manager.claim("dead")
     clock.advance(30)
-    assert manager.reap(stale_after_s=10) == [lost]
+    assert [r.id for r in manager.reap(stale_after_s=10)] == [lost]
     recorded, claimed = manager.succeed_and_claim(lost, "dead", {})
     assert not recorded and [j.id for j in claimed] == [lost]
     assert state(engine, lost).worker_id == "dead" and state(engine, lost).attempts == 2

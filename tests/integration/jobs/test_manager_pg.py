@@ -10,6 +10,7 @@ from uuid import UUID
 import psycopg
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import JobState, RenderJob
@@ -145,8 +146,9 @@ def test_a_failed_claim_rolls_back_its_success_and_leaves_the_connection_usable(
     manager.claim("w")
     with monkeypatch.context() as patch:
         patch.setattr(qp, "CLAIM", "SELECT no_such_column FROM users")
-        with pytest.raises(psycopg.errors.UndefinedColumn):
+        with pytest.raises(ProgrammingError) as raised:  # SQLAlchemy's, as the worker expects
             manager.succeed_and_claim(first, "w", {})
+        assert isinstance(raised.value.orig, psycopg.errors.UndefinedColumn)
     assert state(pg_engine, first).state == JobState.RUNNING  # one transaction: all or nothing
     recorded, [following] = manager.succeed_and_claim(first, "w", {})
     assert recorded and following.id == second

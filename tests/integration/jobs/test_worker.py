@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from reelforge.db.models import Base, Event, JobState, RenderJob, User
 from reelforge.jobs import manager_pg
-from reelforge.jobs.kinds import noop, sleep
 from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.policy import DEFAULT_CONCURRENCY
+from reelforge.jobs.testing import noop, sleep
 from reelforge.jobs.worker import Worker, WorkerPool, WorkerTimings
 from reelforge.model.plans import Plan
 
@@ -242,7 +242,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes_once(
     output = tmp_path / "output.txt"
     job_id = submit(manager, add_user(engine, Plan.FREE), "sleep", seconds=3, output=str(output))
     env = {**os.environ, "REELFORGE_DATABASE_URL": db_url, "REELFORGE_DATA_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "reelforge", "worker", "--stale-after", "2"]
+    command = [sys.executable, "-m", "tests.support.worker", "--stale-after", "2"]
     doomed = subprocess.Popen(command, env=env)
     try:
         wait_for(lambda: job(engine, job_id).state == JobState.RUNNING)

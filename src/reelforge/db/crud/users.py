@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import JobState, RenderJob, User
-from reelforge.errors import Conflict, InvalidInput
+from reelforge.errors import Conflict, InvalidInput, NotFound
 from reelforge.model.plans import Plan
 
 
@@ -32,6 +33,21 @@ def get(session: Session, user_id: uuid.UUID) -> User | None:
     return session.get(User, user_id)
 
 
+def lock(session: Session, user_id: uuid.UUID) -> User:
+    """The user's row, locked until the caller's transaction ends (`SELECT ... FOR UPDATE`
+    on PostgreSQL; a SQLite writer already holds the database's write lock), and reloaded:
+    checks of the user's limits made after this see every earlier writer's commit.
+
+    Raises:
+        NotFound: the account is gone.
+    """
+    query = select(User).where(User.id == user_id).with_for_update()
+    user = session.scalar(query.execution_options(populate_existing=True))
+    if user is None:
+        raise NotFound("this account no longer exists", stage="auth")
+    return user
+
+
 def create(
     session: Session,
     *,
@@ -45,8 +61,11 @@ def create(
     if get_by_email(session, email) is not None:
         raise Conflict("an account with this email already exists", stage="input")
     user = User(email=email, name=name, password_hash=password_hash, plan=plan, is_admin=is_admin)
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # a savepoint: the caller's transaction goes on
+            session.add(user)
+    except IntegrityError as exc:  # the same email signed up concurrently: theirs won
+        raise Conflict("an account with this email already exists", stage="input") from exc
     return user
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,15 @@ def normalize_email(email: str) -> str:
 
 def get_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == email))
+
+
+def get_by_login(session: Session, email: str) -> User | None:
+    """The account a sign-in names, normalised exactly as at registration (an address typed
+    in another Unicode form or case finds it); an address that is not valid finds none."""
+    try:
+        return get_by_email(session, normalize_email(email))
+    except InvalidInput:
+        return None
 
 
 def get(session: Session, user_id: uuid.UUID) -> User | None:
@@ -82,32 +91,27 @@ def month_start(now: datetime) -> datetime:
 
 
 def usage(session: Session, user_id: uuid.UUID, now: datetime) -> Usage:
-    rows = session.execute(
-        select(RenderJob.state, RenderJob.result, RenderJob.payload).where(
-            RenderJob.owner_id == user_id,
-            RenderJob.kind == "render",
-            RenderJob.enqueued_at >= month_start(now),
-            RenderJob.state.in_([JobState.SUCCEEDED, JobState.QUEUED, JobState.RUNNING]),
-        )
-    ).all()
-    seconds = 0.0
-    for state, result, payload in rows:
-        if state == JobState.SUCCEEDED and result:
-            seconds += float(result.get("duration_s", 0.0))
-        else:
-            seconds += float(payload.get("target_duration_s", 0.0))
-    counts = dict(
-        session.execute(
-            select(RenderJob.state, func.count())
-            .where(
-                RenderJob.owner_id == user_id,
-                RenderJob.state.in_([JobState.QUEUED, JobState.RUNNING]),
-            )
-            .group_by(RenderJob.state)
-        ).all()
+    """One aggregate query: the month's billed seconds and the live counts, summed by the
+    database (not every render of the month loaded with its storyboard)."""
+    live = RenderJob.state.in_([JobState.QUEUED, JobState.RUNNING])
+    billed = and_(
+        RenderJob.kind == "render",
+        RenderJob.enqueued_at >= month_start(now),
+        or_(live, RenderJob.state == JobState.SUCCEEDED),
     )
+    seconds = case(
+        (RenderJob.state == JobState.SUCCEEDED, RenderJob.result["duration_s"].as_float()),
+        else_=RenderJob.payload["target_duration_s"].as_float(),
+    )
+    row = session.execute(
+        select(
+            func.sum(case((billed, func.coalesce(seconds, 0.0)), else_=0.0)),
+            func.sum(case((RenderJob.state == JobState.RUNNING, 1), else_=0)),
+            func.sum(case((RenderJob.state == JobState.QUEUED, 1), else_=0)),
+        ).where(RenderJob.owner_id == user_id, or_(live, billed))
+    ).one()
     return Usage(
-        minutes_this_month=seconds / 60.0,
-        running=int(counts.get(JobState.RUNNING, 0)),
-        waiting=int(counts.get(JobState.QUEUED, 0)),
+        minutes_this_month=float(row[0] or 0.0) / 60.0,
+        running=int(row[1] or 0),
+        waiting=int(row[2] or 0),
     )

@@ -101,7 +101,10 @@ def usage(session: Session, user_id: uuid.UUID, now: datetime) -> Usage:
     )
     seconds = case(
         (RenderJob.state == JobState.SUCCEEDED, RenderJob.result["duration_s"].as_float()),
-        else_=RenderJob.payload["target_duration_s"].as_float(),
+        else_=func.coalesce(  # what a live render is counted at (older ones: the target)
+            RenderJob.payload["reserved_s"].as_float(),
+            RenderJob.payload["target_duration_s"].as_float(),
+        ),
     )
     row = session.execute(
         select(

@@ -29,6 +29,7 @@ from reelforge.engine.stages.visuals import Visual, make_visual
 from reelforge.engine.stages.voice import speak
 from reelforge.engine.timeline import Timeline, build_timeline
 from reelforge.errors import InvalidInput
+from reelforge.model.durations import shortest_duration_s
 from reelforge.model.storyboard import Storyboard, VideoSettings
 from reelforge.providers.base import Script
 from reelforge.providers.registry import Providers
@@ -82,6 +83,17 @@ def _work_dir(output: Path) -> Path:
         raise InvalidInput(f"cannot write to {output.parent}: {exc}", stage="input") from exc
 
 
+def check_duration(duration_s: float, max_duration_s: float | None, *, stage: str) -> None:
+    """Raises InvalidInput if a video of `duration_s` is over `max_duration_s` (None: no cap)."""
+    if max_duration_s is not None and duration_s > max_duration_s:
+        at_least = "at least " if stage != "timeline" else ""
+        raise InvalidInput(
+            f"the video would last {at_least}{duration_s:.1f} s, more than the "
+            f"{max_duration_s:g} s this render may last: shorten the narration or the scenes",
+            stage=stage,
+        )
+
+
 def render(
     prompt_or_storyboard: str | Storyboard,
     *,
@@ -93,15 +105,19 @@ def render(
     refresh: frozenset[str] = frozenset(),
     encoder: Encoder | None = None,
     keep_work: bool = False,
+    max_duration_s: float | None = None,
 ) -> RenderResult:
     """Render a prompt or a storyboard to `output` (.mp4) plus .srt, .vtt, .jpg and .json beside it.
 
     Nothing is written at `output` unless the whole render succeeds. Stages named in
     `refresh` (cache stages: visuals, voice, music, segment, audio) are rebuilt even if
-    cached, e.g. to time composition alone.
+    cached, e.g. to time composition alone. With `max_duration_s`, a video that would be
+    longer fails: on the storyboard's lower bound before any visual or voice is made
+    (stage `scenes`), then on the real timeline once the narration is spoken (`timeline`).
 
     Raises:
-        InvalidInput: bad prompt, storyboard or file (nothing to retry).
+        InvalidInput: bad prompt, storyboard or file, or a video over `max_duration_s`
+            (nothing to retry).
         ReelforgeError: any other failure, with `stage` naming where it happened.
     """
     ctx = RenderContext(
@@ -126,7 +142,10 @@ def render(
                 topic_only = script.topic_only
             with ctx.stage("scenes"):
                 storyboard = plan_scenes(script, settings)
-        return _render(ctx, storyboard, output, work, encoder or Encoder(), topic_only)
+        check_duration(shortest_duration_s(storyboard), max_duration_s, stage="scenes")
+        return _render(
+            ctx, storyboard, output, work, encoder or Encoder(), topic_only, max_duration_s
+        )
     finally:
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
@@ -139,6 +158,7 @@ def _render(
     work: Path,
     encoder: Encoder,
     topic_only: bool,
+    max_duration_s: float | None,
 ) -> RenderResult:
     settings, scenes = storyboard.settings, storyboard.scenes
     with ctx.stage("visuals"):
@@ -153,6 +173,7 @@ def _render(
             ctx.each("voice", len(scenes), i + 1)
     speeches = [speech for _, speech in voices]
     timeline = build_timeline(storyboard, [s.duration_s for s in speeches])
+    check_duration(timeline.duration_s, max_duration_s, stage="timeline")
     with ctx.stage("captions"):
         cues = timed_cues(speeches, timeline, settings)
         (work / "captions.srt").write_text(cap.to_srt(cues), encoding="utf-8")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reelforge.model.durations import MIN_SCENE_S as MIN_SCENE_S  # shared with the bound
+from reelforge.model.durations import VOICE_LEAD_S as VOICE_LEAD_S
+from reelforge.model.durations import VOICE_TAIL_S as VOICE_TAIL_S
 from reelforge.model.storyboard import Storyboard, Transition
 
-VOICE_LEAD_S = 0.1
-VOICE_TAIL_S = 0.15
-MIN_SCENE_S = 2.0
 FADE_S = 0.5
 FADE_FROM_BLACK_S = 0.3
 FADE_TO_BLACK_S = 0.6

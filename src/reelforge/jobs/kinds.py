@@ -72,10 +72,12 @@ class RenderKind:
         on_progress = overall_progress(on_progress)
         source, settings = self._source(job.payload)
         out_dir = self.data_dir / "renders" / str(job.id)
+        cap = job.payload.get("max_duration_s")  # the plan's, fixed at submit
         result = render(
             source, settings=settings, output=out_dir / "video.mp4", cache_dir=self.cache_dir,
             on_progress=on_progress,
             providers=self.providers_for(job) if self.providers_for else None,
+            max_duration_s=float(cap) if cap is not None else None,
         )  # fmt: skip
         files = {
             "video": result.video, "srt": result.srt, "vtt": result.vtt,
@@ -86,6 +88,7 @@ class RenderKind:
             "cost_usd": result.cost_usd,
             "scenes_reused": result.cache_hits.get("segment", 0),
             "scenes_total": len(result.storyboard.scenes),
+            "bytes": sum(path.stat().st_size for path in files.values()),  # storage quota
         }  # fmt: skip
         if self.blobs is None:
             return summary | {name: str(path) for name, path in files.items()}

@@ -17,7 +17,8 @@ from reelforge.db.crud.renders import by_idempotency_key
 from reelforge.db.models import JobState, Project, RenderJob, User
 from reelforge.errors import Conflict, InvalidInput, LimitExceeded, RateLimited
 from reelforge.jobs.manager import JobManager
-from reelforge.model.plans import PLAN_LIMITS, Plan, resolution_allowed
+from reelforge.model.durations import FASTEST_WORDS_PER_SECOND, MIN_SCENE_S, shortest_duration_s
+from reelforge.model.plans import PLAN_LIMITS, Plan, render_cap_s, resolution_allowed
 from reelforge.model.storyboard import Storyboard, VideoSettings
 
 WAITING_RETRY_AFTER_S = 30
@@ -30,24 +31,57 @@ class Submitted:
     """False when an earlier submit with the same Idempotency-Key is returned."""
 
 
-def _payload(project: Project) -> tuple[dict[str, Any], VideoSettings]:
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    payload: dict[str, Any]
+    settings: VideoSettings
+    shortest_s: float | None
+    """A storyboard's lower bound on the video's length (`model/durations.py`); None for a
+    prompt, whose narration is written by the script stage."""
+
+    @property
+    def reserved_s(self) -> float:
+        """What the render counts for while queued or running (the real length once done)."""
+        if self.shortest_s is None:
+            return self.settings.target_duration_s
+        return self.shortest_s
+
+
+def _snapshot(payload: dict[str, Any]) -> _Snapshot:
+    if "storyboard" in payload:
+        storyboard = Storyboard.model_validate(payload["storyboard"])
+        return _Snapshot(payload, storyboard.settings, shortest_duration_s(storyboard))
+    return _Snapshot(payload, VideoSettings.model_validate(payload["settings"]), None)
+
+
+def _project_snapshot(project: Project) -> _Snapshot:
     if project.storyboard is not None:
-        storyboard = Storyboard.model_validate(project.storyboard)
-        reject_server_files(storyboard.settings, storyboard)
-        return {"storyboard": project.storyboard}, storyboard.settings
+        snapshot = _snapshot({"storyboard": project.storyboard})
+        reject_server_files(snapshot.settings, Storyboard.model_validate(project.storyboard))
+        return snapshot
     if not project.prompt.strip():
         raise InvalidInput("the project has no prompt or storyboard to render", stage="input")
-    settings = VideoSettings.model_validate(project.settings)
-    reject_server_files(settings)
-    return {"prompt": project.prompt, "settings": project.settings}, settings
+    snapshot = _snapshot({"prompt": project.prompt, "settings": project.settings})
+    reject_server_files(snapshot.settings)
+    return snapshot
 
 
-def _check_plan(session: Session, user: User, settings: VideoSettings, now: datetime) -> None:
+def _check_plan(session: Session, user: User, snapshot: _Snapshot, now: datetime) -> None:
     limits = PLAN_LIMITS[Plan(user.plan)]
+    settings = snapshot.settings
     if settings.target_duration_s > limits.max_duration_s:
         raise LimitExceeded(
             f"the {user.plan} plan renders up to {limits.max_duration_s:g} s "
             f"(asked {settings.target_duration_s:g} s)",
+            stage="input",
+        )
+    if snapshot.shortest_s is not None and snapshot.shortest_s > limits.max_duration_s:
+        scenes = len(snapshot.payload["storyboard"]["scenes"])
+        raise LimitExceeded(
+            f"the {user.plan} plan renders up to {limits.max_duration_s:g} s, and this "
+            f"storyboard lasts at least {snapshot.shortest_s:.0f} s ({scenes} scenes of at "
+            f"least {MIN_SCENE_S:g} s, their set durations and their narration read at "
+            f"{FASTEST_WORDS_PER_SECOND * 60 * settings.speaking_rate:.0f} words a minute)",
             stage="input",
         )
     if not resolution_allowed(limits, settings.resolution):
@@ -64,13 +98,20 @@ def _check_plan(session: Session, user: User, settings: VideoSettings, now: date
             retry_after_s=WAITING_RETRY_AFTER_S,
             stage="input",
         )
-    minutes = used.minutes_this_month + settings.target_duration_s / 60.0
+    minutes = used.minutes_this_month + snapshot.reserved_s / 60.0
     if limits.monthly_minutes is not None and minutes > limits.monthly_minutes:
         raise LimitExceeded(
             f"this render would exceed the {user.plan} plan's {limits.monthly_minutes:g} "
             f"minutes this month ({used.minutes_this_month:.1f} used)",
             stage="input",
         )
+
+
+def _job_payload(user: User, snapshot: _Snapshot) -> dict[str, Any]:
+    """The snapshot plus what the worker and the usage count need: the longest video the
+    plan lets this render make, and the seconds it counts for until it is done."""
+    cap = render_cap_s(PLAN_LIMITS[Plan(user.plan)])
+    return dict(snapshot.payload) | {"max_duration_s": cap, "reserved_s": snapshot.reserved_s}
 
 
 def submit(
@@ -88,11 +129,16 @@ def submit(
     Raises:
         InvalidInput: nothing to render. LimitExceeded / RateLimited: plan limits.
     """
+    # One submit per user at a time, to the end of the transaction: the plan checks below
+    # read counts, and without the lock concurrent submits on PostgreSQL all read the same
+    # count and all inserted (50 at once: 9-24 accepted where 5 may wait).
+    user = users.lock(session, user.id)
     if idempotency_key and (earlier := by_idempotency_key(session, user.id, idempotency_key)):
         if earlier.project_id != project.id:
             raise Conflict("this Idempotency-Key was already used for another project's render")
         return Submitted(earlier, created=False)
-    payload, settings = _payload(project)
+    snapshot = _project_snapshot(project)
+    settings = snapshot.settings
     vendor, remote, _ = settings.voice.partition("/")
     if remote and vendor not in voice_vendors:
         raise InvalidInput(
@@ -100,8 +146,8 @@ def submit(
             f"PUT /api/v1/users/me/secrets/{vendor}, or pick another voice",
             stage="input",
         )
-    _check_plan(session, user, settings, now)
-    payload["target_duration_s"] = settings.target_duration_s
+    _check_plan(session, user, snapshot, now)
+    payload = _job_payload(user, snapshot)
     try:
         with session.begin_nested():
             job = manager.enqueue(session, user, payload=payload, project_id=project.id)
@@ -120,10 +166,8 @@ def retry(
     """A new render with the same snapshot as a failed or canceled one."""
     if job.state not in (JobState.FAILED, JobState.CANCELED):
         raise Conflict(f"only failed or canceled renders can be retried (this one is {job.state})")
-    settings = VideoSettings.model_validate(
-        job.payload["storyboard"]["settings"]
-        if "storyboard" in job.payload
-        else job.payload["settings"]
-    )
-    _check_plan(session, user, settings, now)
-    return manager.enqueue(session, user, payload=dict(job.payload), project_id=job.project_id)
+    user = users.lock(session, user.id)  # as in `submit`: the checks and the insert are one
+    snapshot = _snapshot(job.payload)
+    _check_plan(session, user, snapshot, now)
+    payload = _job_payload(user, snapshot)  # the plan as it is now
+    return manager.enqueue(session, user, payload=payload, project_id=job.project_id)

@@ -33,7 +33,16 @@ PLAN_LIMITS: dict[Plan, PlanLimits] = {
     Plan.ENTERPRISE: PlanLimits(600, Resolution.FHD, None, 200),
 }
 
+DURATION_GRACE = 0.1
+"""How far over `max_duration_s` a rendered video may run: narration is paced by the voice,
+so a script sized to the plan's maximum can come out a little longer. Longer fails."""
+
 RESOLUTION_ORDER = (Resolution.SD, Resolution.HD, Resolution.FHD)
+
+
+def render_cap_s(limits: PlanLimits) -> float:
+    """The longest video a render on this plan may produce (seconds)."""
+    return limits.max_duration_s * (1 + DURATION_GRACE)
 
 
 def resolution_allowed(limits: PlanLimits, resolution: Resolution) -> bool:

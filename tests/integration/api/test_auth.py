@@ -177,3 +177,30 @@ def test_missing_and_garbage_tokens_are_401_with_www_authenticate(client: TestCl
         response = client.get("/api/v1/projects", headers=headers)
         assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
         assert response.json()["type"] == "urn:reelforge:problem:unauthorized"
+
+
+def test_sign_in_normalises_the_email_as_sign_up_does(client: TestClient) -> None:
+    composed = "Zo\u00eb.Lee@Example.org"  # ë as one code point (NFC)
+    decomposed = "zoe\u0308.lee@example.ORG"  # e + combining diaeresis (NFD), other case
+    register(client, decomposed)
+    assert login(client, composed)["access_token"]
+    assert login(client, decomposed)["access_token"]
+    not_an_email = client.post(
+        "/api/v1/auth/login", json={"email": "no at sign", "password": PASSWORD}
+    )
+    assert not_an_email.status_code == 401
+    assert not_an_email.json()["type"] == "urn:reelforge:problem:unauthorized"
+
+
+def test_responses_with_credentials_are_never_cached(client: TestClient) -> None:
+    register(client)
+    for body in ({}, {"client": "browser"}):
+        answer = client.post(
+            "/api/v1/auth/login", json={"email": EMAIL, "password": PASSWORD} | body
+        )
+        assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    tokens = login(client)
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200 and refreshed.headers["cache-control"] == "no-store"
+    key = client.post("/api/v1/auth/api-keys", json={"name": "ci"}, headers=bearer(tokens))
+    assert key.status_code == 201 and key.headers["cache-control"] == "no-store"

@@ -3,9 +3,13 @@ security headers and CORS."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi.testclient import TestClient
+
+from reelforge.db.models import RenderJob
 
 from .conftest import PASSWORD, ClientFactory, new_project, sign_up
 
@@ -151,3 +155,45 @@ def test_security_headers_and_cors(make_client: ClientFactory) -> None:
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert "access-control-allow-origin" not in denied.headers
+
+
+def storyboard_project(client: TestClient, headers: dict[str, str], scenes: list[Any]) -> str:
+    project = new_project(client, headers)
+    written = client.put(
+        f"/api/v1/projects/{project['id']}/storyboard", json={"scenes": scenes}, headers=headers
+    )
+    assert written.status_code == 200, written.text
+    return f"/api/v1/projects/{project['id']}/renders"
+
+
+def test_a_storyboard_longer_than_the_plan_is_refused_at_submit(client: TestClient) -> None:
+    headers = sign_up(client)  # free: 60 s; each scene lasts at least 2 s
+    explicit = storyboard_project(
+        client, headers, [{"narration": "Hi.", "duration_s": 600}] * 200
+    )  # asked 33 hours with the default 30 s target
+    many = storyboard_project(client, headers, [{"narration": "Hi."}] * 31)
+    wordy = storyboard_project(client, headers, [{"narration": "word " * 999}])
+    for url, at_least in ((explicit, "120000 s"), (many, "62 s"), (wordy, "250 s")):
+        refused = client.post(url, headers=headers)
+        assert refused.status_code == 402, refused.text
+        problem = refused.json()
+        assert problem["type"] == "urn:reelforge:problem:plan-limit"
+        assert f"lasts at least {at_least}" in problem["detail"] and "60 s" in problem["detail"]
+    fits = storyboard_project(client, headers, [{"narration": "Hi."}] * 30)
+    assert client.post(fits, headers=headers).status_code == 202
+    assert client.get("/api/v1/renders", headers=headers).json()["total"] == 1
+
+
+def test_a_queued_storyboard_counts_its_shortest_length_and_carries_the_cap(
+    client: TestClient,
+) -> None:
+    headers = sign_up(client)
+    url = storyboard_project(client, headers, [{"narration": "Hi.", "duration_s": 15}] * 3)
+    submitted = client.post(url, headers=headers)
+    assert submitted.status_code == 202
+    me = client.get("/api/v1/users/me", headers=headers).json()
+    assert me["usage"]["minutes_this_month"] == 0.75  # 45 s, not the 30 s target
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    with platform.sessions() as session:
+        job = session.get(RenderJob, uuid.UUID(submitted.json()["id"]))
+        assert job is not None and job.payload["max_duration_s"] == 66.0  # 60 s + 10%

@@ -22,7 +22,12 @@ def test_me_shows_plan_limits_and_usage(client: TestClient) -> None:
         "concurrent_renders": 1, "max_duration_s": 60.0, "max_resolution": "720p",
         "monthly_minutes": 30.0, "max_waiting": 5,
     }  # fmt: skip
-    assert me["usage"] == {"minutes_this_month": 0.5, "running": 0, "waiting": 1}
+    assert me["usage"] == {
+        "minutes_this_month": 0.5,
+        "running": 0,
+        "waiting": 1,
+        "cost_usd_this_month": 0.0,
+    }
     renamed = client.patch("/api/v1/users/me", json={"name": " Ann "}, headers=headers)
     assert renamed.json()["name"] == "Ann"
     assert (
@@ -69,3 +74,37 @@ def test_a_users_own_provider_key_is_used_for_their_renders(client: TestClient) 
 
     assert [(s.id, s._key) for s in providers("mine").visuals] == [("pexels", "px-mine")]
     assert providers("theirs").visuals == ()  # no server key, and not someone else's
+
+
+def test_usage_is_one_aggregate_query(client: TestClient) -> None:
+    from sqlalchemy import event
+
+    from reelforge.db.crud import users
+    from reelforge.db.models import utcnow
+
+    headers = sign_up(client)
+    project = new_project(client, headers, settings={"target_duration_s": 12})
+    for _ in range(3):
+        client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        if args[2] != "BEGIN":  # SQLite's explicit begin
+            statements.append(args[2])
+
+    me = client.get("/api/v1/users/me", headers=headers).json()
+    with platform.sessions() as session:
+        event.listen(platform.engine, "before_cursor_execute", seen)
+        try:
+            used = users.usage(session, uuid.UUID(me["id"]), utcnow())
+        finally:
+            event.remove(platform.engine, "before_cursor_execute", seen)
+    assert len(statements) == 1 and "payload" in statements[0]
+    assert used.waiting == 3 and used.minutes_this_month == 36 / 60
+    assert me["usage"] == {
+        "minutes_this_month": 0.6,
+        "running": 0,
+        "waiting": 3,
+        "cost_usd_this_month": 0.0,
+    }

@@ -77,3 +77,42 @@ def test_cancel_stops_a_real_render_and_cleans_up(engine: Engine, tmp_path: Path
     assert leftovers == []
     tmp_cache = tmp_path / "cache" / "tmp"
     assert not tmp_cache.exists() or list(tmp_cache.iterdir()) == []
+
+
+def test_a_render_longer_than_its_cap_fails_as_invalid_naming_the_stage(
+    engine: Engine, tmp_path: Path
+) -> None:
+    manager, worker, thread = start(engine, tmp_path)
+    user = add_user(engine, Plan.FREE)
+    # 12 words: at least 3.25 s at the fastest pace, ~5 s as Piper reads them.
+    spoken = "Sentence number one keeps this render busy for quite a while today."
+    over_when_spoken = submit(
+        manager, user, "render", storyboard=storyboard(spoken), max_duration_s=4.0
+    )
+    over_when_planned = submit(
+        manager, user, "render", storyboard=storyboard("One.", "Two."), max_duration_s=2.5
+    )
+    within = submit(manager, user, "render", storyboard=storyboard("One."), max_duration_s=4.0)
+    finished = (JobState.FAILED, JobState.SUCCEEDED)
+    for job_id in (over_when_spoken, over_when_planned, within):
+        wait_for(lambda job_id=job_id: job(engine, job_id).state in finished, timeout_s=120)
+    worker.stop()
+    thread.join(10)
+
+    spoken_job, planned_job = job(engine, over_when_spoken), job(engine, over_when_planned)
+    assert (spoken_job.state, spoken_job.error_class, spoken_job.error_stage) == (
+        JobState.FAILED, "validation", "timeline",
+    )  # fmt: skip
+    assert spoken_job.attempts == 1
+    assert spoken_job.error_message is not None and "more than the 4 s" in spoken_job.error_message
+    assert (planned_job.state, planned_job.error_class, planned_job.error_stage) == (
+        JobState.FAILED, "validation", "scenes",
+    )  # fmt: skip
+    assert planned_job.error_message is not None and "at least 4.0 s" in planned_job.error_message
+    done = job(engine, within)
+    assert done.state == JobState.SUCCEEDED and done.result is not None
+    assert 2.0 <= done.result["duration_s"] <= 4.0
+    assert done.result["bytes"] == sum(
+        Path(done.result[name]).stat().st_size
+        for name in ("video", "srt", "vtt", "thumbnail", "manifest")
+    )

@@ -32,6 +32,7 @@ def _tokens(
     platform: Platform, issued: IssuedSession, response: Response, *, browser: bool
 ) -> schemas.TokenOut:
     access = platform.tokens.issue(str(issued.session.user_id), str(issued.session.id))
+    response.headers["Cache-Control"] = "no-store"  # credentials: no cache may keep them
     if browser:
         response.set_cookie(
             REFRESH_COOKIE, issued.refresh_token, max_age=platform.settings.auth.absolute_timeout_s,
@@ -77,7 +78,7 @@ def login(
     # SQLite's write lock, and holding that through ~0.1 s of argon2 serialised every
     # concurrent login and write behind it (bench/api.py saw "database is locked").
     with platform.sessions() as reader:
-        found = users.get_by_email(reader, body.email.strip().lower())
+        found = users.get_by_login(reader, body.email)
     ok, upgraded = passwords.verify_password(
         body.password, found.password_hash if found else passwords.DUMMY_HASH
     )
@@ -162,8 +163,10 @@ def revoke_session(
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED)
 def create_api_key(
-    body: schemas.ApiKeyIn, user: CurrentUser, session: DbSession, at: Now, ip: ClientIp
-) -> schemas.ApiKeyCreated:
+    body: schemas.ApiKeyIn, user: CurrentUser, session: DbSession, at: Now, ip: ClientIp,
+    response: Response,
+) -> schemas.ApiKeyCreated:  # fmt: skip
+    response.headers["Cache-Control"] = "no-store"  # the whole key, shown this once
     created = auth.create_api_key(session, user.id, body.name, at)
     audit.record(session, "api_key.create", actor_id=user.id, target=str(created.row.id), ip=ip)
     shown = schemas.ApiKeyOut.model_validate(created.row)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import UserSecret
+from reelforge.db.models import UserSecret, utcnow
 from reelforge.errors import NotFound
 
 
@@ -29,13 +30,24 @@ def get(session: Session, user_id: uuid.UUID, name: str) -> UserSecret | None:
 
 
 def put(session: Session, user_id: uuid.UUID, name: str, ciphertext: str) -> UserSecret:
-    row = get(session, user_id, name)
-    if row is None:
-        row = UserSecret(user_id=user_id, name=name, ciphertext=ciphertext)
-        session.add(row)
-    else:
-        row.ciphertext = ciphertext
-    session.flush()
+    """Insert or replace in one statement (`ON CONFLICT DO UPDATE`): concurrent writes of
+    one secret end with the last writer's value, never a unique-key error."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {"user_id": user_id, "name": name, "ciphertext": ciphertext, "updated_at": utcnow()}
+    statement = insert(UserSecret).values(id=uuid.uuid4(), **values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[UserSecret.user_id, UserSecret.name],
+            set_={"ciphertext": ciphertext, "updated_at": values["updated_at"]},
+        )
+    )
+    row = session.scalar(
+        select(UserSecret)
+        .where(UserSecret.user_id == user_id, UserSecret.name == name)
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None  # just written, in this transaction
     return row
 
 

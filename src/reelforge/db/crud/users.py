@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import JobState, RenderJob, User
-from reelforge.errors import Conflict, InvalidInput
+from reelforge.errors import Conflict, InvalidInput, NotFound
 from reelforge.model.plans import Plan
 
 
@@ -28,8 +29,32 @@ def get_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == email))
 
 
+def get_by_login(session: Session, email: str) -> User | None:
+    """The account a sign-in names, normalised exactly as at registration (an address typed
+    in another Unicode form or case finds it); an address that is not valid finds none."""
+    try:
+        return get_by_email(session, normalize_email(email))
+    except InvalidInput:
+        return None
+
+
 def get(session: Session, user_id: uuid.UUID) -> User | None:
     return session.get(User, user_id)
+
+
+def lock(session: Session, user_id: uuid.UUID) -> User:
+    """The user's row, locked until the caller's transaction ends (`SELECT ... FOR UPDATE`
+    on PostgreSQL; a SQLite writer already holds the database's write lock), and reloaded:
+    checks of the user's limits made after this see every earlier writer's commit.
+
+    Raises:
+        NotFound: the account is gone.
+    """
+    query = select(User).where(User.id == user_id).with_for_update()
+    user = session.scalar(query.execution_options(populate_existing=True))
+    if user is None:
+        raise NotFound("this account no longer exists", stage="auth")
+    return user
 
 
 def create(
@@ -45,8 +70,11 @@ def create(
     if get_by_email(session, email) is not None:
         raise Conflict("an account with this email already exists", stage="input")
     user = User(email=email, name=name, password_hash=password_hash, plan=plan, is_admin=is_admin)
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # a savepoint: the caller's transaction goes on
+            session.add(user)
+    except IntegrityError as exc:  # the same email signed up concurrently: theirs won
+        raise Conflict("an account with this email already exists", stage="input") from exc
     return user
 
 
@@ -65,34 +93,34 @@ def month_start(now: datetime) -> datetime:
 
 
 def usage(session: Session, user_id: uuid.UUID, now: datetime) -> Usage:
-    rows = session.execute(
-        select(RenderJob.state, RenderJob.result, RenderJob.payload).where(
-            RenderJob.owner_id == user_id,
-            RenderJob.kind == "render",
-            RenderJob.enqueued_at >= month_start(now),
-            RenderJob.state.in_([JobState.SUCCEEDED, JobState.QUEUED, JobState.RUNNING]),
-        )
-    ).all()
-    seconds = cost = 0.0
-    for state, result, payload in rows:
-        if state == JobState.SUCCEEDED and result:
-            seconds += float(result.get("duration_s", 0.0))
-            cost += float(result.get("cost_usd", 0.0))
-        else:
-            seconds += float(payload.get("target_duration_s", 0.0))
-    counts = dict(
-        session.execute(
-            select(RenderJob.state, func.count())
-            .where(
-                RenderJob.owner_id == user_id,
-                RenderJob.state.in_([JobState.QUEUED, JobState.RUNNING]),
-            )
-            .group_by(RenderJob.state)
-        ).all()
+    """One aggregate query: the month's billed seconds and cost and the live counts, summed by
+    the database (not every render of the month loaded with its storyboard)."""
+    live = RenderJob.state.in_([JobState.QUEUED, JobState.RUNNING])
+    billed = and_(
+        RenderJob.kind == "render",
+        RenderJob.enqueued_at >= month_start(now),
+        or_(live, RenderJob.state == JobState.SUCCEEDED),
     )
+    seconds = case(
+        (RenderJob.state == JobState.SUCCEEDED, RenderJob.result["duration_s"].as_float()),
+        else_=func.coalesce(  # what a live render is counted at (older ones: the target)
+            RenderJob.payload["reserved_s"].as_float(),
+            RenderJob.payload["target_duration_s"].as_float(),
+        ),
+    )
+    finished = and_(billed, RenderJob.state == JobState.SUCCEEDED)
+    cost = RenderJob.result["cost_usd"].as_float()
+    row = session.execute(
+        select(
+            func.sum(case((billed, func.coalesce(seconds, 0.0)), else_=0.0)),
+            func.sum(case((RenderJob.state == JobState.RUNNING, 1), else_=0)),
+            func.sum(case((RenderJob.state == JobState.QUEUED, 1), else_=0)),
+            func.sum(case((finished, func.coalesce(cost, 0.0)), else_=0.0)),
+        ).where(RenderJob.owner_id == user_id, or_(live, billed))
+    ).one()
     return Usage(
-        minutes_this_month=seconds / 60.0,
-        running=int(counts.get(JobState.RUNNING, 0)),
-        waiting=int(counts.get(JobState.QUEUED, 0)),
-        cost_usd_this_month=cost,
+        minutes_this_month=float(row[0] or 0.0) / 60.0,
+        running=int(row[1] or 0),
+        waiting=int(row[2] or 0),
+        cost_usd_this_month=float(row[3] or 0.0),
     )

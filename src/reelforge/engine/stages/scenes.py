@@ -12,12 +12,11 @@ from itertools import pairwise
 
 import yake
 
+from reelforge.model.durations import WORDS_PER_SECOND
 from reelforge.model.storyboard import Scene, Storyboard, VideoSettings, VisualSpec
 from reelforge.model.text import count_words, split_paragraphs, split_sentences
 from reelforge.providers.base import Script
 
-WORDS_PER_SECOND = 2.6
-"""Piper's bundled voice at rate 1.0 speaks about 155 words a minute."""
 TARGET_SCENE_S = 5.5
 MAX_KEYWORDS = 3
 

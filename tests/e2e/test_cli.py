@@ -26,8 +26,9 @@ SCRIPT = (
 )
 
 
-def reelforge(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REELFORGE_CACHE_DIR": str(cwd / "cache")}
+def reelforge(*args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    """Run the command as a user would, with `extra_env` set (the cache lives in `cwd`)."""
+    env = {**os.environ, "REELFORGE_CACHE_DIR": str(cwd / "cache"), **extra_env}
     return subprocess.run(
         [sys.executable, "-m", "reelforge", *args],
         cwd=cwd,
@@ -211,11 +212,7 @@ def test_doctor_passes_on_a_working_install(tmp_path: Path) -> None:
 def test_doctor_fails_when_the_cache_is_not_writable(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    env = {**os.environ, "REELFORGE_CACHE_DIR": str(blocker / "cache")}
-    done = subprocess.run(
-        [sys.executable, "-m", "reelforge", "doctor"], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = reelforge("doctor", cwd=tmp_path, REELFORGE_CACHE_DIR=str(blocker / "cache"))
     assert done.returncode == 1
     assert "FAIL cache" in done.stdout
 
@@ -227,25 +224,16 @@ def test_doctor_fails_naming_a_filter_the_engine_needs(tmp_path: Path) -> None:
     fake = tmp_path / "ffmpeg"
     fake.write_text(f'#!/bin/sh\n"{imageio_ffmpeg.get_ffmpeg_exe()}" "$@" | grep -v " ebur128 "\n')
     fake.chmod(0o755)
-    env = {**os.environ, "IMAGEIO_FFMPEG_EXE": str(fake)}
-    done = subprocess.run(
-        [sys.executable, "-m", "reelforge", "doctor"], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = reelforge("doctor", cwd=tmp_path, IMAGEIO_FFMPEG_EXE=str(fake))
     assert done.returncode == 1
     assert "FAIL ffmpeg" in done.stdout
     assert "ebur128" in done.stdout
 
 
 def test_settings_are_logged_with_secrets_masked(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "REELFORGE_LOG_LEVEL": "DEBUG",
-        "REELFORGE_PROVIDERS__LLM_API_KEY": "sk-very-secret",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "reelforge", "voices"], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=120,
+    done = reelforge(
+        "voices", cwd=tmp_path, REELFORGE_LOG_LEVEL="DEBUG",
+        REELFORGE_PROVIDERS__LLM_API_KEY="sk-very-secret",
     )  # fmt: skip
     assert '"event": "settings"' in done.stderr
     assert "sk-very-secret" not in done.stderr + done.stdout
@@ -253,13 +241,8 @@ def test_settings_are_logged_with_secrets_masked(tmp_path: Path) -> None:
 
 
 def test_db_upgrade_then_queue_stats(tmp_path: Path) -> None:
-    env = {**os.environ, "REELFORGE_DATA_DIR": str(tmp_path / "data")}
-
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "reelforge", *args], cwd=tmp_path, env=env,
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        return reelforge(*args, cwd=tmp_path, REELFORGE_DATA_DIR=str(tmp_path / "data"))
 
     for _ in range(2):  # idempotent
         upgraded = run("db", "upgrade")

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test test-all test-fast lint format bench clean services web
+.PHONY: setup run demo test test-all test-fast lint format bench clean services web cluster cluster-down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,14 +21,14 @@ demo: setup
 	$(BIN)/reelforge render --prompt-file examples/demo.txt -o out/demo.mp4
 
 lint: setup
-	$(BIN)/ruff check src tests $(wildcard bench)
-	$(BIN)/ruff format --check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests bench deploy
+	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
 format: setup
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench deploy
+	$(BIN)/ruff check --fix src tests bench deploy
 
 # The integration tests need PostgreSQL and Redis (REELFORGE_TEST_PG, REELFORGE_TEST_REDIS).
 services: setup
@@ -58,5 +58,17 @@ bench: setup
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.api
 
+# The scaled-out topology on this machine: nginx → 2 API replicas, 3 workers, SeaweedFS S3, on
+# the PostgreSQL and Redis already running (docs/deploy.md). PORT, DATABASE_URL, REDIS_URL.
+PORT ?= 8080
+DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/reelforge_cluster
+REDIS_URL ?= redis://127.0.0.1:6379/2
+cluster: setup
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx-light)
+	$(BIN)/python -m deploy.cluster up --port $(PORT) --database-url '$(DATABASE_URL)' --redis-url '$(REDIS_URL)'
+
+cluster-down:
+	$(BIN)/python -m deploy.cluster down
+
 clean:
-	rm -rf $(VENV) out .reelforge .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .reelforge .cluster .pytest_cache .mypy_cache .ruff_cache

@@ -30,7 +30,7 @@ from botocore.credentials import Credentials
 
 STARTUP_TIMEOUT_S = 30.0
 _START_ATTEMPTS = 3
-_PORT_NAMES = (
+PORT_NAMES = (
     "master",
     "master.grpc",
     "volume",
@@ -62,7 +62,52 @@ def weed_binary() -> Path:
     return Path(found)
 
 
-def _free_ports(count: int) -> list[int]:
+def weed_command(
+    weed: Path, data_dir: Path, ports: dict[str, int], config: Path, sock_dir: Path
+) -> list[str]:
+    """`weed server` with master, volume, filer and the S3 gateway on `ports` (PORT_NAMES),
+    the identities in `config`, and nothing listening beyond what S3 needs."""
+    return [
+        str(weed),
+        "server",
+        "-ip=127.0.0.1",
+        f"-dir={data_dir}",
+        "-filer",
+        "-s3",
+        *(f"-{name}.port={port}" for name, port in ports.items() if "." not in name),
+        *(
+            f"-{name.removesuffix('.grpc')}.port.grpc={port}"
+            for name, port in ports.items()
+            if name.endswith(".grpc")
+        ),
+        f"-s3.config={config}",
+        "-s3.port.iceberg=0",  # extra listeners we do not need
+        "-s3.port.lance=0",
+        "-s3.autoCreateBucket=false",  # like AWS: a bucket exists only once created
+        f"-filer.localSocket={sock_dir / 'filer.sock'}",
+        f"-s3.localSocket={sock_dir / 's3.sock'}",
+        # Every bucket grows its own volumes: allow many, keep each small.
+        "-volume.max=100",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.preStopSeconds=0",
+        "-master.telemetry=false",
+    ]
+
+
+def identities_config(path: Path) -> tuple[str, str]:
+    """Write an S3 identities file with one admin key pair and no anonymous access, so
+    unsigned or badly signed requests really are refused; return (access key, secret)."""
+    access_key, secret_key = f"AK{secrets.token_hex(8).upper()}", secrets.token_urlsafe(24)
+    identity = {
+        "name": "admin",
+        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+    }
+    path.write_text(json.dumps({"identities": [identity]}))
+    return access_key, secret_key
+
+
+def free_ports(count: int) -> list[int]:
     # Hold every socket until all are chosen so the kernel cannot hand out one twice.
     with contextlib.ExitStack() as stack:
         socks = [stack.enter_context(socket.socket()) for _ in range(count)]
@@ -88,19 +133,12 @@ def seaweed_s3(
     """
     weed = weed_binary()
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    access_key, secret_key = f"AK{secrets.token_hex(8).upper()}", secrets.token_urlsafe(24)
     config = tmp_dir / "s3.json"
-    # No "anonymous" identity: every request must carry a valid signature.
-    identity = {
-        "name": "admin",
-        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-    }
-    config.write_text(json.dumps({"identities": [identity]}))
+    access_key, secret_key = identities_config(config)
     for attempt in range(1, _START_ATTEMPTS + 1):
         # Unix sockets have a ~107-byte path limit; pytest's tmp paths can be long.
         sock_dir = Path(tempfile.mkdtemp(prefix="weed-"))
-        ports = dict(zip(_PORT_NAMES, _free_ports(len(_PORT_NAMES)), strict=True))
+        ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
         endpoint = S3Endpoint(
             url=f"http://127.0.0.1:{ports['s3']}",
             access_key_id=access_key,
@@ -110,31 +148,7 @@ def seaweed_s3(
         )
         data_dir = tmp_dir / f"data-{attempt}"
         data_dir.mkdir()
-        args = [
-            str(weed),
-            "server",
-            "-ip=127.0.0.1",
-            f"-dir={data_dir}",
-            "-filer",
-            "-s3",
-            *(f"-{name}.port={port}" for name, port in ports.items() if "." not in name),
-            *(
-                f"-{name.removesuffix('.grpc')}.port.grpc={port}"
-                for name, port in ports.items()
-                if name.endswith(".grpc")
-            ),
-            f"-s3.config={config}",
-            "-s3.port.iceberg=0",  # extra listeners we do not need
-            "-s3.port.lance=0",
-            "-s3.autoCreateBucket=false",  # like AWS: a bucket exists only once created
-            f"-filer.localSocket={sock_dir / 'filer.sock'}",
-            f"-s3.localSocket={sock_dir / 's3.sock'}",
-            # Every bucket grows its own volumes: allow many, keep each small.
-            "-volume.max=100",
-            "-master.volumeSizeLimitMB=64",
-            "-volume.preStopSeconds=0",
-            "-master.telemetry=false",
-        ]
+        args = weed_command(weed, data_dir, ports, config, sock_dir)
         with endpoint.log_path.open("wb") as log:
             proc = subprocess.Popen(
                 args,
@@ -146,7 +160,7 @@ def seaweed_s3(
             )
         try:
             try:
-                _wait_until_ready(proc, endpoint, startup_timeout_s)
+                wait_until_ready(proc, endpoint, startup_timeout_s)
             except RuntimeError:
                 # Another process may have grabbed one of our ports meanwhile: try new ones.
                 if attempt < _START_ATTEMPTS and "address already in use" in _log_tail(
@@ -174,9 +188,7 @@ def _stop(proc: subprocess.Popen[bytes], sock_dir: Path, ports: dict[str, int]) 
                 sock.unlink(missing_ok=True)
 
 
-def _wait_until_ready(
-    proc: subprocess.Popen[bytes], endpoint: S3Endpoint, timeout_s: float
-) -> None:
+def wait_until_ready(proc: subprocess.Popen[bytes], endpoint: S3Endpoint, timeout_s: float) -> None:
     """Poll until a signed S3 call succeeds (the gateway answers before the filer is up)."""
     deadline = time.monotonic() + timeout_s
     last_error = "no answer yet"

@@ -23,7 +23,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/ruff format --check src tests bench deploy
-	$(BIN)/mypy src
+	$(BIN)/mypy src deploy
 	$(BIN)/lint-imports
 
 format: setup

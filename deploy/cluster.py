@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -44,6 +45,8 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/2"
 BUCKET = "reelforge"
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
+SITE_CONF = Path(__file__).parent / "nginx" / "reelforge.conf"
+"""The balancer's site, shared with deploy/compose.yaml: here its upstream and port change."""
 NGINX_CONF = """\
 worker_processes 1;
 pid {run}/nginx.pid;
@@ -56,30 +59,18 @@ http {{
     fastcgi_temp_path {run}/nginx/fastcgi;
     uwsgi_temp_path {run}/nginx/uwsgi;
     scgi_temp_path {run}/nginx/scgi;
-    client_max_body_size 16m;
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-    upstream reelforge_api {{
-{servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://reelforge_api;
-            proxy_http_version 1.1;
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_read_timeout 1h;
-            proxy_buffering off;
-            proxy_next_upstream error timeout http_502 http_503;
-        }}
-    }}
+{site}
 }}
 """
-"""No sticky sessions: any replica serves any request, and the database (not the replica a
-client talks to) is where live events come from. A replica that fails is skipped."""
+
+
+def nginx_conf(run: Path, api_ports: list[int], port: int) -> str:
+    """The site of deploy/nginx/reelforge.conf on loopback: our replicas, our port, and every
+    file nginx writes inside the run folder (no root-owned state)."""
+    servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in api_ports)
+    site = re.sub(r"^    server api:8000[^\n]*$", servers, SITE_CONF.read_text(), flags=re.M)
+    site = site.replace("    listen 80;", f"    listen 127.0.0.1:{port};")
+    return NGINX_CONF.format(run=run, site=site)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,12 +209,7 @@ def up(
     api_urls = [f"http://127.0.0.1:{p}" for p in api_ports]
     for url, proc in zip(api_urls, replicas, strict=True):
         _wait_http(f"{url}/api/v1/readyz", proc, f"API replica {url}")
-    servers = "\n".join(
-        f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in api_ports
-    )
-    (run / "nginx" / "nginx.conf").write_text(
-        NGINX_CONF.format(run=run, servers=servers, port=port)
-    )
+    (run / "nginx" / "nginx.conf").write_text(nginx_conf(run, api_ports, port))
     started = subprocess.run(
         [nginx, "-p", str(run / "nginx"), "-c", str(run / "nginx" / "nginx.conf"),
          "-e", str(run / "logs" / "nginx-error.log")],

@@ -86,9 +86,7 @@ class Topology:
 
 
 def _nginx() -> str:
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").is_file() else ""
-    )
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
     if not found:
         raise SystemExit("cluster: nginx is not installed (`make cluster` installs it with apt)")
     return found

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -21,6 +20,7 @@ from deploy.cluster import alive
 from sqlalchemy import create_engine, text
 from websockets.sync.client import connect
 
+from tests.support.debian import debian_binary
 from tests.support.seaweed import free_ports
 
 pytestmark = pytest.mark.slow
@@ -40,8 +40,7 @@ def _cluster(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[Path, dict[str, object]]]:
-    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").is_file()):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], check=True)
+    debian_binary("nginx", "nginx-light")
     database = f"reelforge_cluster_{uuid.uuid4().hex[:10]}"
     run = tmp_path / "run"
     (port,) = free_ports(1)

@@ -22,7 +22,12 @@ def test_me_shows_plan_limits_and_usage(client: TestClient) -> None:
         "concurrent_renders": 1, "max_duration_s": 60.0, "max_resolution": "720p",
         "monthly_minutes": 30.0, "max_waiting": 5,
     }  # fmt: skip
-    assert me["usage"] == {"minutes_this_month": 0.5, "running": 0, "waiting": 1}
+    assert me["usage"] == {
+        "minutes_this_month": 0.5,
+        "running": 0,
+        "waiting": 1,
+        "cost_usd_this_month": 0.0,
+    }
     renamed = client.patch("/api/v1/users/me", json={"name": " Ann "}, headers=headers)
     assert renamed.json()["name"] == "Ann"
     assert (

@@ -18,6 +18,12 @@ from tests.e2e.browser import check_page
 from tests.e2e.conftest import PASSWORD, Api, sign_in, wait_for
 
 pytestmark = pytest.mark.slow
+LAYOUT_SHIFT_OBSERVER = """() => {
+  window.layoutShift = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (!e.hadRecentInput) window.layoutShift += e.value;
+  }).observe({type: "layout-shift", buffered: false});
+}"""
 PROMPT = (
     "Bees make honey from nectar. They fan it with their wings until it thickens. "
     "A hive can store many kilos before winter. Beekeepers take only what the bees can spare."
@@ -102,12 +108,14 @@ def test_journey_from_sign_up_to_a_playing_video_and_a_downloaded_mp4(
     page.get_by_role("button", name="Generate video").click()
     page.wait_for_url(re.compile(r"/renders/"))
     render_id = page.url.rsplit("/", 1)[1]
+    page.evaluate(LAYOUT_SHIFT_OBSERVER)
 
     # Progress advances without a reload; the socket drops mid-render and catches up.
     bar = page.get_by_role("progressbar", name="Render progress")
     seen: list[int] = []
     dropped = False
     shot = False
+    shift = 0.0
     deadline = time.monotonic() + 240
     while not page.locator("video").count():
         assert time.monotonic() < deadline, f"no video; progress seen {seen}"
@@ -118,6 +126,7 @@ def test_journey_from_sign_up_to_a_playing_video_and_a_downloaded_mp4(
                 continue
             if not seen or value != seen[-1]:
                 seen.append(value)
+                shift = page.evaluate("window.layoutShift")
             if value > 0 and not shot:
                 shot = True
                 check_page(page, "render-progress", phone_too=False)
@@ -127,6 +136,7 @@ def test_journey_from_sign_up_to_a_playing_video_and_a_downloaded_mp4(
         time.sleep(0.1)
     assert dropped and len([v for v in seen if v > 0]) >= 2, seen
     assert seen == sorted(seen), seen  # only forward
+    assert shift < 0.01, f"progress updates shifted the layout (CLS {shift:.3f})"
 
     # Nothing was missed across the reconnect: every stage in the log reached the page.
     logged = render_stages(base, Api(base, email), render_id)
@@ -157,6 +167,10 @@ def test_journey_from_sign_up_to_a_playing_video_and_a_downloaded_mp4(
     assert card.locator(".status").inner_text() == "Ready"
     wait_for(lambda: page.evaluate("document.querySelector('li.project img')?.naturalWidth") > 0)
     check_page(page, "dashboard")
+    page.get_by_label("Search").fill("zebra")
+    page.get_by_text("No project matches “zebra”.").wait_for()
+    page.get_by_label("Search").fill("bee")
+    card.wait_for()
     assert not page.js_errors, page.js_errors
 
 
@@ -194,6 +208,12 @@ def test_editor_change_rerenders_reusing_unchanged_scenes(
     assert page.get_by_label("Narration of scene 2").input_value() == first
     page.get_by_role("button", name="Move scene 2 up").click()  # and back, by button
     assert page.get_by_label("Narration of scene 1").input_value() == first
+    last = page.get_by_label("Narration of scene 3").input_value()
+    page.get_by_role("button", name="Reorder scene 3").drag_to(page.locator("li.scene").nth(0))
+    assert page.get_by_label("Narration of scene 1").input_value() == last  # by mouse
+    page.get_by_role("button", name="Move scene 1 down").click()
+    page.get_by_role("button", name="Move scene 2 down").click()
+    assert page.get_by_label("Narration of scene 3").input_value() == last
 
     # Edit the last scene only, then re-render: the others come from the cache.
     page.get_by_label("Narration of scene 3").fill("The sun helps a little too, twice a month.")

@@ -1,5 +1,6 @@
 // Copies the pinned third-party files the Python side serves or the tests inject:
-// Swagger UI (offline /api/docs) and axe-core (accessibility checks in tests/e2e).
+// Swagger UI (offline /api/docs), Preact's licence (bundled into the app) and axe-core
+// (accessibility checks in tests/e2e).
 import { copyFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +12,7 @@ const copies = [
   ["swagger-ui-dist/swagger-ui-bundle.js", "src/reelforge/api/swagger/swagger-ui-bundle.js"],
   ["swagger-ui-dist/swagger-ui.css", "src/reelforge/api/swagger/swagger-ui.css"],
   ["swagger-ui-dist/LICENSE", "src/reelforge/api/swagger/LICENSE"],
+  ["preact/LICENSE", "src/reelforge/web/dist/LICENSE-preact.txt"],
   ["axe-core/axe.min.js", "tests/e2e/vendor/axe.min.js"],
   ["axe-core/LICENSE", "tests/e2e/vendor/axe-core.LICENSE"],
 ];

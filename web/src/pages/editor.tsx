@@ -41,6 +41,7 @@ export function Editor({ id }: { id: string }) {
   const [busy, setBusy] = useState(false);
   const [grabbed, setGrabbed] = useState<{ index: number; origin: number } | null>(null);
   const [dragging, setDragging] = useState<number | null>(null);
+  const [dropAt, setDropAt] = useState<number | null>(null);
   const [announce, setAnnounce] = useState("");
   const [stock, setStock] = useState(false);
   const [maxRes, setMaxRes] = useState("1080p");
@@ -91,7 +92,7 @@ export function Editor({ id }: { id: string }) {
   const updateScene = (index: number, patch: Partial<Scene>) =>
     change(cards.map((card, i) => (i === index ? { ...card, scene: { ...card.scene, ...patch } } : card)));
   const moveScene = (from: number, to: number, how = "") => {
-    if (to < 0 || to >= cards.length) return;
+    if (to < 0 || to >= cards.length || to === from) return;
     change(moveItem(cards, from, to));
     setAnnounce(`Scene moved${how} to position ${to + 1} of ${cards.length}.`);
   };
@@ -130,6 +131,31 @@ export function Editor({ id }: { id: string }) {
     } finally {
       setBusy(false);
     }
+  };
+
+  /** Mouse and touch: press the handle, move over another scene, let go. */
+  const startDrag = (event: PointerEvent, index: number) => {
+    if (event.button !== 0) return;
+    const handle = event.currentTarget as HTMLElement;
+    handle.setPointerCapture(event.pointerId);
+    setDragging(index);
+    const over = (y: number): number => {
+      const items = Array.from(document.querySelectorAll<HTMLElement>("li.scene"));
+      const found = items.findIndex((item) => y <= item.getBoundingClientRect().bottom);
+      return found === -1 ? items.length - 1 : found;
+    };
+    const move = (e: PointerEvent) => setDropAt(over(e.clientY));
+    const end = (e: PointerEvent) => {
+      handle.removeEventListener("pointermove", move);
+      handle.removeEventListener("pointerup", end);
+      handle.removeEventListener("pointercancel", end);
+      setDragging(null);
+      setDropAt(null);
+      if (e.type === "pointerup") moveScene(index, over(e.clientY), " by drag");
+    };
+    handle.addEventListener("pointermove", move);
+    handle.addEventListener("pointerup", end);
+    handle.addEventListener("pointercancel", end);
   };
 
   const handleKey = (event: KeyboardEvent, index: number) => {
@@ -193,23 +219,25 @@ export function Editor({ id }: { id: string }) {
               return (
                 <li
                   key={card.key}
-                  class={`scene card${grabbed?.index === index ? " grabbed" : ""}${dragging === index ? " dragging" : ""}`}
-                  onDragOver={(e) => { e.preventDefault(); }}
-                  onDrop={(e) => { e.preventDefault(); if (dragging !== null) moveScene(dragging, index, " by drag"); setDragging(null); }}
+                  class={`scene card${grabbed?.index === index ? " grabbed" : ""}${dragging === index ? " dragging" : ""}${dropAt === index && dragging !== index ? " drop-target" : ""}`}
                 >
                   <div class="scene-head">
                     <button
                       type="button"
                       class="handle"
-                      draggable
                       data-handle={index}
                       aria-label={`Reorder scene ${n}`}
                       aria-pressed={grabbed?.index === index}
                       aria-describedby="reorder-help"
                       onKeyDown={(e) => handleKey(e, index)}
-                      onBlur={() => grabbed?.index === index && setGrabbed(null)}
-                      onDragStart={(e) => { setDragging(index); e.dataTransfer?.setData("text/plain", String(index)); }}
-                      onDragEnd={() => setDragging(null)}
+                      onBlur={() => {
+                        // A move re-orders the DOM (a blur), then focuses the handle again:
+                        // let go only when focus really left the handles.
+                        requestAnimationFrame(() => {
+                          if (!(document.activeElement as HTMLElement | null)?.dataset.handle) setGrabbed(null);
+                        });
+                      }}
+                      onPointerDown={(e) => startDrag(e, index)}
                     >⠿</button>
                     <h3>Scene {n}</h3>
                     <div class="scene-tools">

@@ -78,7 +78,6 @@ export function RenderView({ id }: { id: string }) {
         <StatusBadge status={render.status} />
       </div>
       <ErrorBanner problem={problem} />
-      {!connected && active && <div class="banner info" role="status">Reconnecting to live progress…</div>}
 
       {active && (
         <section class="card progress-card" aria-labelledby="progress-title">
@@ -92,7 +91,10 @@ export function RenderView({ id }: { id: string }) {
             <span style={{ width: `${render.progress}%` }} />
           </div>
           <StageList render={render} seen={seen} />
-          <button type="button" class="button danger" disabled={busy} onClick={() => act("cancel")}>Cancel render</button>
+          <div class="progress-foot">
+            <button type="button" class="button danger" disabled={busy} onClick={() => act("cancel")}>Cancel render</button>
+            <span class={`live-state${connected ? "" : " off"}`} role="status">{connected ? "Live" : "Reconnecting…"}</span>
+          </div>
         </section>
       )}
 

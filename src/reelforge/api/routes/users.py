@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, status
 
 from reelforge.api import schemas
 from reelforge.api.deps import ClientIp, CurrentUser, DbSession, Now, PlatformDep
-from reelforge.db.crud import audit, secrets, users
+from reelforge.db.crud import audit, renders, secrets, users
 from reelforge.db.models import User
 from reelforge.model.plans import PLAN_LIMITS, Plan
 from reelforge.platform.services import Platform
@@ -17,7 +17,9 @@ router = APIRouter(prefix="/users", tags=["users"])
 SecretName = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,60}$")]
 
 
-def me_out(platform: Platform, user: User, usage: users.Usage) -> schemas.MeOut:
+def me_out(
+    platform: Platform, user: User, usage: users.Usage, cost_usd_this_month: float = 0.0
+) -> schemas.MeOut:
     plan = Plan(user.plan)
     limits = PLAN_LIMITS[plan]
     return schemas.MeOut(
@@ -33,14 +35,15 @@ def me_out(platform: Platform, user: User, usage: users.Usage) -> schemas.MeOut:
             minutes_this_month=round(usage.minutes_this_month, 2),
             running=usage.running,
             waiting=usage.waiting,
-            cost_usd_this_month=round(usage.cost_usd_this_month, 4),
+            cost_usd_this_month=round(cost_usd_this_month, 4),
         ),
     )
 
 
 @router.get("/me")
 def read_me(user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now) -> schemas.MeOut:
-    return me_out(platform, user, users.usage(session, user.id, at))
+    cost = renders.cost_since(session, user.id, users.month_start(at))
+    return me_out(platform, user, users.usage(session, user.id, at), cost)
 
 
 @router.patch("/me")

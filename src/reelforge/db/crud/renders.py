@@ -6,6 +6,7 @@ persistence, never the reverse."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import func, select
@@ -64,3 +65,17 @@ def listing(
     ).all()
     total = session.scalar(select(func.count()).select_from(RenderJob).where(*where)) or 0
     return Page(list(items), total)
+
+
+def cost_since(session: Session, owner_id: uuid.UUID, since: datetime) -> float:
+    """What the owner's renders finished since `since` cost in remote provider calls (the
+    worker records it in each result; only that column is read)."""
+    results = session.scalars(
+        select(RenderJob.result).where(
+            RenderJob.owner_id == owner_id,
+            RenderJob.kind == "render",
+            RenderJob.state == JobState.SUCCEEDED,
+            RenderJob.finished_at >= since,
+        )
+    )
+    return sum(float((result or {}).get("cost_usd", 0.0)) for result in results)

@@ -84,8 +84,6 @@ class Usage:
     """Rendered minutes since the 1st (UTC), plus what is queued or running."""
     running: int
     waiting: int
-    cost_usd_this_month: float = 0.0
-    """What this month's finished renders cost in remote provider calls."""
 
 
 def month_start(now: datetime) -> datetime:
@@ -93,8 +91,8 @@ def month_start(now: datetime) -> datetime:
 
 
 def usage(session: Session, user_id: uuid.UUID, now: datetime) -> Usage:
-    """One aggregate query: the month's billed seconds and cost and the live counts, summed by
-    the database (not every render of the month loaded with its storyboard)."""
+    """One aggregate query: the month's billed seconds and the live counts, summed by the
+    database (not every render of the month loaded with its storyboard)."""
     live = RenderJob.state.in_([JobState.QUEUED, JobState.RUNNING])
     billed = and_(
         RenderJob.kind == "render",
@@ -108,19 +106,15 @@ def usage(session: Session, user_id: uuid.UUID, now: datetime) -> Usage:
             RenderJob.payload["target_duration_s"].as_float(),
         ),
     )
-    finished = and_(billed, RenderJob.state == JobState.SUCCEEDED)
-    cost = RenderJob.result["cost_usd"].as_float()
     row = session.execute(
         select(
             func.sum(case((billed, func.coalesce(seconds, 0.0)), else_=0.0)),
             func.sum(case((RenderJob.state == JobState.RUNNING, 1), else_=0)),
             func.sum(case((RenderJob.state == JobState.QUEUED, 1), else_=0)),
-            func.sum(case((finished, func.coalesce(cost, 0.0)), else_=0.0)),
         ).where(RenderJob.owner_id == user_id, or_(live, billed))
     ).one()
     return Usage(
         minutes_this_month=float(row[0] or 0.0) / 60.0,
         running=int(row[1] or 0),
         waiting=int(row[2] or 0),
-        cost_usd_this_month=float(row[3] or 0.0),
     )

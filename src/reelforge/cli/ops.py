@@ -36,13 +36,13 @@ def db_upgrade() -> None:
 
 def _work(stale_after_s: float) -> None:
     """One worker process: run jobs until SIGTERM/SIGINT, then stop gracefully."""
-    from reelforge.jobs.worker import Worker, WorkerTimings
+    from reelforge.jobs.worker import Worker
 
     platform = context.platform()
     worker = Worker(
         platform.jobs,
         platform.job_kinds(),
-        timings=WorkerTimings(stale_after_s=stale_after_s),
+        timings=platform.worker_timings(stale_after_s=stale_after_s),
     )
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -19,6 +19,7 @@ from reelforge.engine import captions as cap
 from reelforge.engine.cache import ArtifactCache
 from reelforge.engine.compile import Encoder
 from reelforge.engine.context import ProgressCallback, RenderContext, no_progress
+from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
 from reelforge.engine.frames import fill_crop
 from reelforge.engine.stages.captions import segment_ass, timed_cues
 from reelforge.engine.stages.compose import compose_video
@@ -83,12 +84,14 @@ def render(
     refresh: frozenset[str] = frozenset(),
     encoder: Encoder | None = None,
     keep_work: bool = False,
+    watchdog: Watchdog | None = None,
 ) -> RenderResult:
     """Render a prompt or a storyboard to `output` (.mp4) plus .srt, .vtt, .jpg and .json beside it.
 
     Nothing is written at `output` unless the whole render succeeds. Stages named in
     `refresh` (cache stages: visuals, voice, music, segment, audio) are rebuilt even if
-    cached, e.g. to time composition alone.
+    cached, e.g. to time composition alone. `watchdog` bounds each ffmpeg run (default
+    `ffmpeg.DEFAULT_WATCHDOG`): a hung one fails its stage with `FFmpegError`.
 
     Raises:
         InvalidInput: bad prompt, storyboard or file (nothing to retry).
@@ -98,6 +101,7 @@ def render(
         cache=ArtifactCache(cache_dir or DEFAULT_CACHE_DIR, refresh=refresh),
         providers=providers or Providers.offline(),
         on_progress=on_progress or no_progress,
+        watchdog=watchdog or DEFAULT_WATCHDOG,
     )
     output = output.resolve()
     topic_only = False

@@ -3,6 +3,7 @@ the app's lifetime (the live-event poller; in-process render workers when asked)
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,13 +47,19 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("starting", settings=platform.settings.masked(), workers=workers)
         hub.start()
-        pool = WorkerPool([Worker(platform.jobs, platform.job_kinds()) for _ in range(workers)])
+        kinds, timings = platform.job_kinds(), platform.worker_timings()
+        pool = WorkerPool([Worker(platform.jobs, kinds, timings=timings) for _ in range(workers)])
         pool.start()
         try:
             yield
         finally:
             await hub.stop()
-            pool.stop()
+            # Off the event loop and bounded: a hung render is abandoned (its job is
+            # requeued by the reaper once stale), never a hung shutdown.
+            timeout_s = platform.settings.workers.shutdown_timeout_s
+            abandoned = await asyncio.to_thread(pool.stop, timeout_s)
+            if abandoned:
+                log.error("abandoned renders at shutdown", workers=len(abandoned))
             platform.engine.dispose()
 
     app = FastAPI(

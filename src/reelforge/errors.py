@@ -102,6 +102,10 @@ class Conflict(ReelforgeError):
     pass
 
 
+class PreconditionFailed(ReelforgeError):
+    """A write based on a stale copy (`If-Match` no longer matches)."""
+
+
 class LimitExceeded(ReelforgeError):
     pass
 

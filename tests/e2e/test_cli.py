@@ -158,6 +158,26 @@ def test_storyboard_plans_json_that_renders(tmp_path: Path) -> None:
         assert container.streams.video[0].codec_context.width == 480
 
 
+def test_flags_given_with_a_storyboard_override_its_settings(tmp_path: Path) -> None:
+    board = {
+        "settings": {"aspect": "1:1", "resolution": "720p", "seed": 3},
+        "scenes": [{"narration": "Flags given on the command line win over the file."}],
+    }
+    (tmp_path / "sb.json").write_text(json.dumps(board))
+    done = reelforge(
+        "render", "--storyboard", "sb.json", "-o", "flagged.mp4", "--aspect", "9:16",
+        "--resolution", "480p", "--no-music", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with av.open(str(tmp_path / "flagged.mp4")) as container:
+        stream = container.streams.video[0].codec_context
+        assert (stream.width, stream.height) == (480, 854)
+        assert len(container.streams.audio) == 1
+    settings = json.loads((tmp_path / "flagged.json").read_text())["storyboard"]["settings"]
+    assert settings["seed"] == 3  # not given as a flag: the file's value stays
+    assert settings["music"]["enabled"] is False
+
+
 def test_storyboard_schema_is_json_schema(tmp_path: Path) -> None:
     done = reelforge("storyboard", "--schema", cwd=tmp_path)
     schema = json.loads(done.stdout)
@@ -198,6 +218,23 @@ def test_doctor_fails_when_the_cache_is_not_writable(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1
     assert "FAIL cache" in done.stdout
+
+
+def test_doctor_fails_naming_a_filter_the_engine_needs(tmp_path: Path) -> None:
+    """An FFmpeg build without ebur128 (the loudness measurement) cannot render: say so."""
+    import imageio_ffmpeg
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(f'#!/bin/sh\n"{imageio_ffmpeg.get_ffmpeg_exe()}" "$@" | grep -v " ebur128 "\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "IMAGEIO_FFMPEG_EXE": str(fake)}
+    done = subprocess.run(
+        [sys.executable, "-m", "reelforge", "doctor"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "FAIL ffmpeg" in done.stdout
+    assert "ebur128" in done.stdout
 
 
 def test_settings_are_logged_with_secrets_masked(tmp_path: Path) -> None:

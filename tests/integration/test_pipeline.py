@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reelforge import InvalidInput, ReelforgeError, Storyboard, render
+from reelforge import InvalidInput, Providers, ReelforgeError, Storyboard, VideoSettings, render
 from reelforge.engine.ffmpeg import ffmpeg_exe
 from reelforge.engine.pipeline import STAGES
 
@@ -125,6 +126,33 @@ def test_a_broken_clip_fails_naming_the_stage_and_writes_nothing(tmp_path: Path)
 def test_output_must_be_mp4(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="mp4"):
         render(board(NARRATIONS[0]), output=tmp_path / "v.avi", cache_dir=tmp_path / "cache")
+
+
+class _ScriptMustNotRun:
+    """A script provider that fails the test if asked: a bad output must fail before it."""
+
+    id = "must-not-run"
+
+    def write(self, prompt: str, settings: object) -> object:
+        raise AssertionError("the script stage ran before the output path was checked")
+
+
+@pytest.mark.parametrize("name", ["v.avi", "blocker/v.mp4", "folder.mp4"])
+def test_a_bad_output_fails_before_any_stage_runs(tmp_path: Path, name: str) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    (tmp_path / "folder.mp4").mkdir()
+    providers = dataclasses.replace(Providers.offline(), script=_ScriptMustNotRun())
+    with pytest.raises(InvalidInput) as failure:
+        render("A prompt that would cost money.", output=tmp_path / name, providers=providers)
+    assert failure.value.stage == "input"
+
+
+def test_a_missing_music_file_fails_before_any_stage_runs(tmp_path: Path) -> None:
+    providers = dataclasses.replace(Providers.offline(), script=_ScriptMustNotRun())
+    settings = VideoSettings.model_validate({"music": {"file": str(tmp_path / "no.wav")}})
+    with pytest.raises(InvalidInput, match=r"no\.wav"):
+        render("A prompt.", output=tmp_path / "v.mp4", settings=settings, providers=providers)
+    assert list(tmp_path.iterdir()) == []
 
 
 def _tone_share(video: Path, hz: float) -> float:

@@ -14,11 +14,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from reelforge import logs
-from reelforge.api import errors
+from reelforge.api import docs, errors
 from reelforge.api.deps import DbGates
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
-from reelforge.api.routes import admin, auth, health, live, projects, renders, users
+from reelforge.api.routes import admin, auth, health, live, projects, renders, studio, users
 from reelforge.jobs.metrics import QueueCollector
 from reelforge.jobs.worker import Worker, WorkerPool
 from reelforge.logs import get_logger
@@ -66,7 +66,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
         title="reelforge",
         version=version("reelforge"),
         summary="Prompt in, narrated MP4 out: projects, renders and live progress.",
-        docs_url="/api/docs",
+        docs_url=None,  # our own page, with Swagger UI shipped in the package (api/docs.py)
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
@@ -79,9 +79,10 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     app.state.db_gates = DbGates.for_engine(platform.engine, reserved=workers + 1)
     app.state.metrics = metrics
     errors.install(app)
+    docs.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, projects, renders, live, health, admin):
+    for module in (auth, users, projects, renders, studio, live, health, admin):
         api.include_router(module.router)
     app.include_router(api)
 

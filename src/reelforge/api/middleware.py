@@ -17,7 +17,27 @@ SECURITY_HEADERS = [
 ]
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 DOCS_PATHS = ("/api/docs", "/api/redoc")
-"""Swagger UI needs scripts and styles: no `default-src 'none'` there."""
+DOCS_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    b"frame-ancestors 'none'; base-uri 'none'",
+)
+"""Swagger UI: its scripts and styles, all from this server (it sets inline styles)."""
+APP_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+    b"object-src 'none'",
+)
+"""The web app (every path outside /api): only its own scripts, styles and media."""
+
+
+def csp_for(path: str) -> tuple[bytes, bytes]:
+    if path.startswith(DOCS_PATHS):
+        return DOCS_CSP
+    if path.startswith("/api/"):
+        return API_CSP
+    return APP_CSP
 
 
 class BodyTooLarge(HTTPException):
@@ -46,7 +66,7 @@ class LimitsAndHeaders:
         limit = self.max_body_bytes
         received = 0
         started = False
-        docs = scope["path"].startswith(DOCS_PATHS)
+        csp = csp_for(scope["path"])
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -63,8 +83,7 @@ class LimitsAndHeaders:
                 started = True
                 headers = list(message.get("headers", []))
                 headers.extend(SECURITY_HEADERS)
-                if not docs:
-                    headers.append(API_CSP)
+                headers.append(csp)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -106,6 +106,7 @@ class UsageOut(BaseModel):
     minutes_this_month: float
     running: int
     waiting: int
+    cost_usd_this_month: float
 
 
 class UserOut(_Out):
@@ -198,6 +199,9 @@ class RenderOut(BaseModel):
     error: RenderError | None
     cost_usd: float
     duration_s: float | None
+    scenes_reused: int | None = None
+    """Scenes taken whole from earlier renders (unchanged since), once it succeeded."""
+    scenes_total: int | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -233,3 +237,43 @@ class AuditOut(_Out):
     target: str
     ip: str
     detail: dict[str, Any]
+
+
+# -- studio (the create flow) ----------------------------------------------------------------
+
+
+class VoiceOut(BaseModel):
+    id: str
+    """The value for `settings.voice`."""
+    label: str
+    vendor: str
+    sample_url: str | None
+    """A short spoken sample (WAV), for voices that have one."""
+
+
+class EstimateIn(_In):
+    prompt: Annotated[str, Field(max_length=20_000)] = ""
+    settings: VideoSettings = VideoSettings()
+
+
+class EstimateLineOut(BaseModel):
+    provider: str
+    units: dict[str, float]
+    cost_usd: float
+
+
+class EstimateOut(BaseModel):
+    render_seconds: float
+    """Rough wall time once the render starts (the queue wait not included)."""
+    cost_usd: float
+    """Remote provider cost; 0 with the offline defaults. Cache hits make it lower."""
+    lines: list[EstimateLineOut]
+    script: Literal["prompt", "llm"]
+    """`prompt`: the prompt is narrated as written; `llm`: a language model writes a script."""
+    stock_available: bool
+    """Whether scenes can use a stock-footage search (a stock provider is configured)."""
+
+
+class LatestEventOut(BaseModel):
+    id: int
+    """Pass as `after=` to follow only what happens from now on."""

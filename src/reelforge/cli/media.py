@@ -29,7 +29,10 @@ LLM_HINT = (
     "of several sentences."
 )
 
-REQUIRED_FILTERS = ("subtitles", "sidechaincompress", "loudnorm", "alimiter", "acompressor")
+REQUIRED_FILTERS = (
+    "subtitles", "sidechaincompress", "ebur128", "alimiter", "acompressor", "amix", "asplit",
+)  # fmt: skip
+"""Every FFmpeg filter the engine uses (engine/compile.py, engine/ffmpeg.py)."""
 FLAGS = {
     "aspect": "--aspect",
     "resolution": "--resolution",
@@ -65,26 +68,20 @@ def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
     return prompt
 
 
-def _settings(**fields: object) -> VideoSettings:
+def _settings(fields: dict[str, object], base: VideoSettings | None = None) -> VideoSettings:
+    """The settings the flags ask for, over `base` (a storyboard's own settings) or defaults;
+    a flag that was not given keeps the base value."""
     from pydantic import ValidationError
 
-    from reelforge.model.storyboard import (
-        Captions,
-        Music,
-        VideoSettings,
-        describe_validation_error,
-    )
+    from reelforge.model.storyboard import VideoSettings, describe_validation_error
 
     given = {k: v for k, v in fields.items() if v is not None}
-    captions, music = given.pop("captions", None), given.pop("music", None)
+    merged = base.model_dump(mode="json") if base is not None else {}
+    for group in ("captions", "music"):
+        if given.pop(group, None) is False:
+            merged[group] = {**merged.get(group, {}), "enabled": False}
     try:
-        settings = VideoSettings.model_validate(given)
-        return settings.model_copy(
-            update={
-                **({"captions": Captions(enabled=False)} if captions is False else {}),
-                **({"music": Music(enabled=False)} if music is False else {}),
-            }
-        )
+        return VideoSettings.model_validate(merged | given)
     except ValidationError as exc:
         message = describe_validation_error(exc)
         for field, flag in FLAGS.items():
@@ -145,23 +142,20 @@ def render_command(
     from reelforge.model.storyboard import Storyboard
 
     config = context.settings()
-    settings = _settings(
-        aspect=aspect,
-        resolution=resolution,
-        fps=fps,
-        target_duration_s=duration,
-        voice=voice,
-        speaking_rate=rate,
-        visual_style=style,
-        seed=seed,
-        captions=False if no_captions else None,
-        music=False if no_music else None,
-    )
+    flags: dict[str, object] = {
+        "aspect": aspect, "resolution": resolution, "fps": fps, "target_duration_s": duration,
+        "voice": voice, "speaking_rate": rate, "visual_style": style, "seed": seed,
+        "captions": False if no_captions else None, "music": False if no_music else None,
+    }  # fmt: skip
+    settings = _settings(flags)
     try:
         if storyboard is not None:
             if prompt is not None or prompt_file is not None:
                 bad_input("give a prompt or --storyboard, not both")
-            source: str | Storyboard = Storyboard.load(storyboard)
+            board = Storyboard.load(storyboard)
+            source: str | Storyboard = board.model_copy(
+                update={"settings": _settings(flags, board.settings)}
+            )
         else:
             source = _read_prompt(prompt, prompt_file)
         providers = _providers(config)
@@ -243,7 +237,9 @@ def storyboard_command(
     if schema:
         out.print_json(json.dumps(Storyboard.model_json_schema()))
         return
-    settings = _settings(aspect=aspect, resolution=resolution, visual_style=style, seed=seed)
+    settings = _settings(
+        {"aspect": aspect, "resolution": resolution, "visual_style": style, "seed": seed}
+    )
     try:
         board, script = plan(
             _read_prompt(prompt, prompt_file), settings, _providers(context.settings())

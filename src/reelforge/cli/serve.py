@@ -43,9 +43,10 @@ def serve(
     """Serve the platform API (and, by default, render in the same process)."""
     import uvicorn
 
-    from reelforge.api.app import SERVE_WORKERS_ENV, create_app
+    from reelforge.api.app import SERVE_WORKERS_ENV
     from reelforge.db.migrate import upgrade
     from reelforge.platform.services import load_secret_key
+    from reelforge.web import create_web_app
 
     platform = context.platform()
     platform.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -53,12 +54,12 @@ def serve(
         upgrade(platform.settings.db_url)
     load_secret_key(platform.settings)  # made once here, before any API process reads it
     out.print(
-        f"reelforge is serving at [bold]http://{host}:{port}[/] "
+        f"reelforge is serving at [bold]http://{host}:{port}[/] — open it in a browser "
         f"(API docs: http://{host}:{port}/api/docs) — Ctrl-C stops it",
         highlight=False,
     )
     if processes == 1:
-        app = create_app(platform, workers=workers)
+        app = create_web_app(platform, workers=workers)
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
         return
     if platform.settings.redis_url is None:
@@ -68,7 +69,7 @@ def serve(
         )
     os.environ[SERVE_WORKERS_ENV] = str(workers)  # read by each process's app factory
     uvicorn.run(
-        "reelforge.api.app:app_from_environment", factory=True, workers=processes, host=host,
+        "reelforge.web:app_from_environment", factory=True, workers=processes, host=host,
         port=port, log_level="warning", proxy_headers=False,
     )  # fmt: skip
 

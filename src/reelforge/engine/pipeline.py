@@ -63,14 +63,24 @@ def plan(prompt: str, settings: VideoSettings, providers: Providers) -> tuple[St
     return plan_scenes(script, settings), script
 
 
-def _check_inputs(storyboard: Storyboard, output: Path) -> None:
-    missing = storyboard.missing_files()
+def _check_files(named: list[Path]) -> None:
+    missing = [path for path in named if not path.is_file()]
     if missing:
         raise InvalidInput(f"file not found: {missing[0]}", stage="input")
+
+
+def _work_dir(output: Path) -> Path:
+    """A private folder beside `output`, made before any (possibly paid) stage runs, so a bad
+    output path fails first; renaming from it to `output` is then atomic."""
     if output.suffix.lower() != ".mp4":
         raise InvalidInput(f"output must be an .mp4 file, not {output.name!r}", stage="input")
     if output.is_dir():
         raise InvalidInput(f"output {output} is a directory", stage="input")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".render-", dir=output.parent))
+    except OSError as exc:
+        raise InvalidInput(f"cannot write to {output.parent}: {exc}", stage="input") from exc
 
 
 def render(
@@ -104,22 +114,22 @@ def render(
         watchdog=watchdog or DEFAULT_WATCHDOG,
     )
     output = output.resolve()
-    topic_only = False
+    settings = settings or VideoSettings()
     if isinstance(prompt_or_storyboard, Storyboard):
-        storyboard = prompt_or_storyboard
-    else:
-        with ctx.stage("script"):
-            script = write_script(ctx, prompt_or_storyboard, settings or VideoSettings())
-            topic_only = script.topic_only
-        with ctx.stage("scenes"):
-            storyboard = plan_scenes(script, settings or VideoSettings())
-    _check_inputs(storyboard, output)
+        _check_files(prompt_or_storyboard.named_files())
+    elif settings.music.file is not None:
+        _check_files([settings.music.file])
+    work = _work_dir(output)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".render-", dir=output.parent))
-    except OSError as exc:
-        raise InvalidInput(f"cannot write to {output.parent}: {exc}", stage="input") from exc
-    try:
+        topic_only = False
+        if isinstance(prompt_or_storyboard, Storyboard):
+            storyboard = prompt_or_storyboard
+        else:
+            with ctx.stage("script"):
+                script = write_script(ctx, prompt_or_storyboard, settings)
+                topic_only = script.topic_only
+            with ctx.stage("scenes"):
+                storyboard = plan_scenes(script, settings)
         return _render(ctx, storyboard, output, work, encoder or Encoder(), topic_only)
     finally:
         if not keep_work:

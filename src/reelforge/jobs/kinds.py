@@ -88,6 +88,8 @@ class RenderKind:
         summary: dict[str, Any] = {
             "duration_s": result.duration_s, "stage_seconds": result.stage_seconds,
             "cost_usd": result.cost_usd,
+            "scenes_reused": result.cache_hits.get("segment", 0),
+            "scenes_total": len(result.storyboard.scenes),
         }  # fmt: skip
         if self.blobs is None:
             return summary | {name: str(path) for name, path in files.items()}

@@ -169,12 +169,16 @@ class Platform:
 
     def providers_for(self, job: ClaimedJob) -> Providers:
         """The owner's own provider keys (decrypted only here, for this render) over ours."""
+        return self.providers_for_user(job.owner_id)
+
+    def providers_for_user(self, user_id: uuid.UUID) -> Providers:
+        """The providers a render by `user_id` would use now (their keys over ours)."""
         with self.sessions() as session:
             own = {
                 row.name: self.secret_box.decrypt(
-                    row.ciphertext, context=secrets.context(job.owner_id, row.name)
+                    row.ciphertext, context=secrets.context(user_id, row.name)
                 )
-                for row in secrets.names(session, job.owner_id)
+                for row in secrets.names(session, user_id)
                 if row.name in USER_KEY_NAMES
             }
         return build_providers(self.settings.providers, own)

@@ -6,6 +6,7 @@ test; rate limits are generous unless a test asks for tight ones.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from reelforge.api.app import create_app
 from reelforge.platform.services import Platform
 from reelforge.settings import Settings
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("REELFORGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery"
 GENEROUS = {"rate_auth": "1000/minute", "rate_submit": "1000/minute", "rate_api": "10000/minute"}
 

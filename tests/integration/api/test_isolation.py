@@ -21,6 +21,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/projects/{project_id}/storyboard", None),
     ("PUT", "/api/v1/projects/{project_id}/storyboard", STORYBOARD),
     ("DELETE", "/api/v1/projects/{project_id}/storyboard", None),
+    ("POST", "/api/v1/projects/{project_id}/storyboard/draft", None),
     ("POST", "/api/v1/projects/{project_id}/renders", None),
     ("GET", "/api/v1/renders/{render_id}", None),
     ("POST", "/api/v1/renders/{render_id}/cancel", None),
@@ -33,8 +34,10 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
 EXEMPT = {
     ("PATCH", "/api/v1/admin/users/{user_id}"),
     ("PUT", "/api/v1/users/me/secrets/{name}"),
+    ("GET", "/api/v1/voices/{voice}/sample"),
 }
-"""Admin routes act on any user by design (admins only); PUT on /me creates the caller's own."""
+"""Admin routes act on any user by design (admins only); PUT on /me creates the caller's own;
+voice samples are the same for everyone."""
 
 
 def test_the_table_covers_every_route_with_an_id(client: TestClient) -> None:

@@ -18,7 +18,15 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from reelforge.api.deps import MAX_EVENT_ID, AfterEventId, Principal, authenticate
+from reelforge.api import schemas
+from reelforge.api.deps import (
+    MAX_EVENT_ID,
+    AfterEventId,
+    CurrentUser,
+    PlatformDep,
+    Principal,
+    authenticate,
+)
 from reelforge.api.live import EventHub
 from reelforge.api.routes.renders import render_links
 from reelforge.db.crud import events
@@ -76,6 +84,12 @@ async def _follow(
             if time.monotonic() - sent >= KEEPALIVE_S:
                 await keepalive()
                 sent = time.monotonic()
+
+
+@router.get("/events/latest")
+def latest_event(user: CurrentUser, platform: PlatformDep) -> schemas.LatestEventOut:
+    """My newest event id: connect with `after=` it to get only what happens from now on."""
+    return schemas.LatestEventOut(id=events.latest_id_for(platform.engine, user.id))
 
 
 @router.websocket("/ws")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -13,7 +15,7 @@ from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep,
 from reelforge.api.routes.renders import render_out
 from reelforge.db.crud import projects
 from reelforge.db.models import Project
-from reelforge.errors import InvalidInput, NotFound
+from reelforge.errors import InvalidInput, NotFound, PreconditionFailed
 from reelforge.jobs import submissions
 from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
 
@@ -103,25 +105,80 @@ def delete_project(project_id: uuid.UUID, user: CurrentUser, session: DbSession)
     session.delete(projects.owned(session, user.id, project_id))
 
 
-@router.get("/{project_id}/storyboard")
-def read_storyboard(project_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Storyboard:
+def storyboard_etag(project: Project) -> str:
+    """A strong validator of what a storyboard write replaces: the storyboard (or its
+    absence) and the project's settings, which a write also sets."""
+    state = json.dumps([project.storyboard, project.settings], sort_keys=True, default=str)
+    return '"' + hashlib.sha256(state.encode()).hexdigest()[:24] + '"'
+
+
+def check_if_match(project: Project, if_match: str | None) -> None:
+    """Optimistic concurrency: a write sent with `If-Match` applies only to what it read."""
+    if if_match is None or if_match.strip() == "*":
+        return
+    sent = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    if storyboard_etag(project) not in sent:
+        raise PreconditionFailed(
+            "the storyboard changed since you loaded it: reload it, or send it again "
+            "without If-Match to overwrite"
+        )
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(max_length=500, description="The ETag you read; a stale one gets 412"),
+]
+
+
+@router.get(
+    "/{project_id}/storyboard",
+    responses={200: {"headers": {"ETag": {"description": "Send back as If-Match"}}}},
+)
+def read_storyboard(
+    project_id: uuid.UUID, user: CurrentUser, session: DbSession, response: Response
+) -> Storyboard:
     project = projects.owned(session, user.id, project_id)
     if project.storyboard is None:
         raise NotFound("this project has no storyboard yet: PUT one, or render the prompt")
+    response.headers["ETag"] = storyboard_etag(project)
     return Storyboard.model_validate(project.storyboard)
 
 
-@router.put("/{project_id}/storyboard")
-def write_storyboard(
-    project_id: uuid.UUID, body: Storyboard, user: CurrentUser, session: DbSession
-) -> Storyboard:
+@router.post("/{project_id}/storyboard/draft")
+def draft_storyboard(
+    project_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep,
+    response: Response,
+) -> Storyboard:  # fmt: skip
+    """The storyboard a render of the prompt would use, to start editing from (not saved;
+    its ETag is the project's current one, for the first PUT's If-Match)."""
+    from reelforge.engine.pipeline import plan
+
     project = projects.owned(session, user.id, project_id)
+    if not project.prompt.strip():
+        raise InvalidInput("this project has no prompt to plan from: write one first")
+    settings = VideoSettings.model_validate(project.settings)
+    storyboard, _ = plan(project.prompt, settings, platform.providers_for_user(user.id))
+    response.headers["ETag"] = storyboard_etag(project)
+    return storyboard.model_copy(update={"title": storyboard.title or project.name})
+
+
+@router.put(
+    "/{project_id}/storyboard",
+    responses={412: {"description": "If-Match is stale: someone saved since you read it"}},
+)
+def write_storyboard(
+    project_id: uuid.UUID, body: Storyboard, user: CurrentUser, session: DbSession,
+    response: Response, if_match: IfMatch = None,
+) -> Storyboard:  # fmt: skip
+    project = projects.owned(session, user.id, project_id)
+    check_if_match(project, if_match)
     projects.reject_server_files(body.settings, body)
     if "settings" not in body.model_fields_set:  # keep the project's, don't reset them
         body = body.model_copy(update={"settings": VideoSettings.model_validate(project.settings)})
     project.storyboard = body.model_dump(mode="json")
     project.settings = body.settings.model_dump(mode="json")
     session.flush()
+    response.headers["ETag"] = storyboard_etag(project)
     return body
 
 

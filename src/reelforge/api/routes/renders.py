@@ -89,6 +89,8 @@ def render_out(
         attempts=job.attempts, error=error,
         cost_usd=job.cost_usd or float((job.result or {}).get("cost_usd", 0.0)),
         duration_s=(job.result or {}).get("duration_s"),
+        scenes_reused=(job.result or {}).get("scenes_reused"),
+        scenes_total=(job.result or {}).get("scenes_total"),
         created_at=job.enqueued_at, started_at=job.started_at, finished_at=job.finished_at,
         links=render_links(job.id, platform.url_signer, platform.settings.api.download_url_ttl_s)
         if finished

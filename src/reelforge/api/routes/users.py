@@ -33,6 +33,7 @@ def me_out(platform: Platform, user: User, usage: users.Usage) -> schemas.MeOut:
             minutes_this_month=round(usage.minutes_this_month, 2),
             running=usage.running,
             waiting=usage.waiting,
+            cost_usd_this_month=round(usage.cost_usd_this_month, 4),
         ),
     )
 

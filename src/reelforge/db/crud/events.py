@@ -22,6 +22,13 @@ def after(engine: Engine, user_id: uuid.UUID, after_id: int, limit: int) -> list
         return list(session.scalars(query))
 
 
+def latest_id_for(engine: Engine, user_id: uuid.UUID) -> int:
+    """The user's newest event id (0 before their first)."""
+    with engine.connect() as conn:
+        found = conn.scalar(select(func.max(Event.id)).where(Event.user_id == user_id))
+        return int(found or 0)
+
+
 def latest_id(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.scalar(select(func.max(Event.id))) or 0)

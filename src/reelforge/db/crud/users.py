@@ -56,6 +56,8 @@ class Usage:
     """Rendered minutes since the 1st (UTC), plus what is queued or running."""
     running: int
     waiting: int
+    cost_usd_this_month: float = 0.0
+    """What this month's finished renders cost in remote provider calls."""
 
 
 def month_start(now: datetime) -> datetime:
@@ -71,10 +73,11 @@ def usage(session: Session, user_id: uuid.UUID, now: datetime) -> Usage:
             RenderJob.state.in_([JobState.SUCCEEDED, JobState.QUEUED, JobState.RUNNING]),
         )
     ).all()
-    seconds = 0.0
+    seconds = cost = 0.0
     for state, result, payload in rows:
         if state == JobState.SUCCEEDED and result:
             seconds += float(result.get("duration_s", 0.0))
+            cost += float(result.get("cost_usd", 0.0))
         else:
             seconds += float(payload.get("target_duration_s", 0.0))
     counts = dict(
@@ -91,4 +94,5 @@ def usage(session: Session, user_id: uuid.UUID, now: datetime) -> Usage:
         minutes_this_month=seconds / 60.0,
         running=int(counts.get(JobState.RUNNING, 0)),
         waiting=int(counts.get(JobState.QUEUED, 0)),
+        cost_usd_this_month=cost,
     )

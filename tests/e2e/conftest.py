@@ -1,0 +1,177 @@
+"""Browser end-to-end fixtures: one `reelforge serve` (as `make run` starts it) per test
+module, Debian's Chromium per session, a fresh browser context per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`reelforge serve` with one render worker on a free port; its base URL."""
+    root = tmp_path_factory.mktemp("web")
+    port = free_port()
+    env = {
+        **os.environ,
+        "REELFORGE_DATA_DIR": str(root / "data"),
+        "REELFORGE_CACHE_DIR": str(root / "cache"),
+        "REELFORGE_API__RATE_AUTH": "1000/minute",
+        "REELFORGE_API__RATE_SUBMIT": "1000/minute",
+        "REELFORGE_API__RATE_API": "100000/minute",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reelforge", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(f"{base}/api/v1/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise AssertionError(f"server did not start: {process.communicate()[1][-2000:]}")
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.browser import chromium_path, launch_args
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium_path(), args=launch_args(), headless=True
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Any]:
+    """`new_page(phone=False)`: a page in a fresh context (its own cookies); axe may be
+    injected (bypass_csp), downloads are accepted."""
+    from tests.e2e.browser import DESKTOP, PHONE
+
+    contexts: list[Any] = []
+
+    def make(*, phone: bool = False) -> Any:
+        context = browser.new_context(
+            viewport=PHONE if phone else DESKTOP, bypass_csp=True, accept_downloads=True,
+            device_scale_factor=1, is_mobile=phone, has_touch=phone,
+        )  # fmt: skip
+        context.set_default_timeout(30_000)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.js_errors = errors
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+class Api:
+    """The public API with httpx, to arrange what a test does not drive in the browser."""
+
+    def __init__(self, base: str, email: str | None = None) -> None:
+        """A new account, or (`email`) one that exists, signed in."""
+        self.email = email or f"user-{uuid.uuid4().hex[:8]}@example.org"
+        self.http = httpx.Client(base_url=f"{base}/api/v1", timeout=60)
+        if email is None:
+            body = {"email": self.email, "password": PASSWORD}
+            created = self.http.post("/auth/register", json=body)
+            assert created.status_code == 201, created.text
+        self.login()
+
+    def login(self) -> dict[str, Any]:
+        tokens: dict[str, Any] = self.http.post(
+            "/auth/login", json={"email": self.email, "password": PASSWORD}
+        ).json()
+        self.http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+        return tokens
+
+    def project(self, **fields: Any) -> dict[str, Any]:
+        body = {
+            "name": "Tides",
+            "prompt": "Tides rise twice a day. The moon pulls the oceans toward it. "
+            "The sun helps a little too.",
+            "settings": {
+                "resolution": "480p",
+                "target_duration_s": 10,
+                "music": {"enabled": False},
+            },
+        } | fields
+        response = self.http.post("/projects", json=body)
+        assert response.status_code == 201, response.text
+        project: dict[str, Any] = response.json()
+        return project
+
+    def render(self, project_id: str) -> dict[str, Any]:
+        render = self.http.post(f"/projects/{project_id}/renders").json()
+        deadline = time.monotonic() + 240
+        while (status := self.http.get(f"/renders/{render['id']}").json())["status"] in (
+            "queued", "running",
+        ):  # fmt: skip
+            assert time.monotonic() < deadline, status
+            time.sleep(0.3)
+        assert status["status"] == "succeeded", status
+        return status
+
+
+@pytest.fixture
+def api(web_server: str) -> Api:
+    return Api(web_server)
+
+
+def sign_in(page: Any, base: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base}/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Your projects").wait_for()
+
+
+def wait_for(condition: Any, timeout_s: float = 60.0, step_s: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(step_s)
+    return value
+
+
+__all__ = ["PASSWORD", "Api", "Path", "sign_in", "wait_for"]

@@ -1,0 +1,316 @@
+"""The web app in a real Chromium, against `reelforge serve` as `make run` starts it: every
+journey a person takes, checked the way they see it; axe-core on every page; screenshots
+of every page (light and dark, desktop and phone) into docs/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import pytest
+
+from tests.e2e.browser import check_page
+from tests.e2e.conftest import PASSWORD, Api, sign_in, wait_for
+
+pytestmark = pytest.mark.slow
+PROMPT = (
+    "Bees make honey from nectar. They fan it with their wings until it thickens. "
+    "A hive can store many kilos before winter. Beekeepers take only what the bees can spare."
+)
+
+
+def render_stages(base: str, api: Api, render_id: str) -> list[str]:
+    """The stages in the render's event log, read back over SSE from the first event."""
+    stages: list[str] = []
+    token = api.http.headers["Authorization"].removeprefix("Bearer ")
+    with httpx.stream("GET", f"{base}/api/v1/events", params={"token": token}, timeout=30) as r:
+        for line in r.iter_lines():
+            if not line.startswith("data: "):
+                continue
+            event = json.loads(line[6:])
+            if event["render_id"] != render_id:
+                continue
+            if event["type"] == "progress" and event["data"]["stage"] not in stages:
+                stages.append(event["data"]["stage"])
+            if event["type"] in ("succeeded", "failed", "canceled"):
+                return stages
+    raise AssertionError("the event stream ended before the render did")
+
+
+def test_journey_from_sign_up_to_a_playing_video_and_a_downloaded_mp4(
+    web_server: str, new_page: Any, tmp_path: Path
+) -> None:
+    base = web_server
+    taken = Api(base)  # an account that already exists
+    page = new_page()
+
+    # Given a visitor, when they open the app, they land on sign-in.
+    page.goto(base)
+    page.wait_for_url(re.compile(r"/signin"))
+    check_page(page, "signin")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Email").wait_for()
+    check_page(page, "signup")
+
+    # Form errors come from the API's problem+json, next to the field they are about.
+    page.get_by_label("Email").fill(taken.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    email_error = page.locator("#email-error")
+    email_error.wait_for()
+    assert "already exists" in email_error.inner_text()
+    assert page.get_by_label("Email").get_attribute("aria-describedby") == "email-error"
+
+    email = f"new-{int(time.time() * 1000)}@example.org"
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("password123")  # 11 characters, but common
+    page.get_by_role("button", name="Create account").click()
+    page.locator("#password-error").wait_for()
+    assert "common" in page.locator("#password-error").inner_text()
+
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+
+    # The empty dashboard explains the first step.
+    page.get_by_role("heading", name="Make your first video").wait_for()
+    assert page.get_by_role("heading", name="Plan: free").is_visible()
+    check_page(page, "dashboard-empty")
+
+    # A reload keeps the session: the refresh cookie gets a new access token silently.
+    page.reload()
+    page.get_by_role("heading", name="Your projects").wait_for()
+
+    # Create flow.
+    page.get_by_role("link", name="New project").first.click()
+    page.get_by_label("Project name").fill("Bees")
+    page.get_by_label("Prompt").fill(PROMPT)
+    assert f"{len(PROMPT.split())} words" in page.locator("#prompt-hint").inner_text()
+    assert "narrated as written" in page.locator("#prompt-hint").inner_text()
+    page.get_by_label("Resolution").select_option("480p")
+    page.get_by_label("Portrait 9:16").check()
+    page.get_by_text("$0 (offline)").wait_for()
+    assert page.get_by_text(re.compile(r"about \d+ s")).first.is_visible()
+    page.get_by_role("button", name="Play sample").click()
+    page.get_by_role("button", name="Play sample").wait_for()  # back from "Playing…"
+    check_page(page, "create")
+
+    page.get_by_role("button", name="Generate video").click()
+    page.wait_for_url(re.compile(r"/renders/"))
+    render_id = page.url.rsplit("/", 1)[1]
+
+    # Progress advances without a reload; the socket drops mid-render and catches up.
+    bar = page.get_by_role("progressbar", name="Render progress")
+    seen: list[int] = []
+    dropped = False
+    shot = False
+    deadline = time.monotonic() + 240
+    while not page.locator("video").count():
+        assert time.monotonic() < deadline, f"no video; progress seen {seen}"
+        if bar.count():
+            try:
+                value = int(bar.get_attribute("aria-valuenow", timeout=1000) or 0)
+            except Exception:  # the bar went away: the render finished meanwhile
+                continue
+            if not seen or value != seen[-1]:
+                seen.append(value)
+            if value > 0 and not shot:
+                shot = True
+                check_page(page, "render-progress", phone_too=False)
+            if value > 0 and not dropped:
+                dropped = True
+                page.evaluate("window.reelforgeLive.drop()")
+        time.sleep(0.1)
+    assert dropped and len([v for v in seen if v > 0]) >= 2, seen
+    assert seen == sorted(seen), seen  # only forward
+
+    # Nothing was missed across the reconnect: every stage in the log reached the page.
+    logged = render_stages(base, Api(base, email), render_id)
+    shown = page.eval_on_selector_all("li.stage[data-seen]", "els => els.map(e => e.dataset.stage)")
+    assert len(logged) >= 3 and set(logged) <= set(shown), (logged, shown)
+    check_page(page, "render-done")
+
+    # The player seeks and plays (Range requests under the hood).
+    video = page.locator("video")
+    page.evaluate(
+        "v => { v.muted = true; v.currentTime = 1; return v.play(); }", video.element_handle()
+    )
+    wait_for(lambda: page.evaluate("v => v.currentTime", video.element_handle()) > 1.3, 30)
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download MP4").click()
+    saved = tmp_path / "video.mp4"
+    download_info.value.save_as(saved)
+    with av.open(str(saved)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.streams.audio[0].codec_context.name == "aac"
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (480, 854)
+
+    # Back on the dashboard: a card with its thumbnail, badge and duration.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
+    card = page.locator("li.project", has_text="Bees")
+    card.wait_for()
+    assert card.locator(".status").inner_text() == "Ready"
+    wait_for(lambda: page.evaluate("document.querySelector('li.project img')?.naturalWidth") > 0)
+    check_page(page, "dashboard")
+    assert not page.js_errors, page.js_errors
+
+
+def test_editor_change_rerenders_reusing_unchanged_scenes(
+    web_server: str, new_page: Any, api: Api
+) -> None:
+    project = api.project(name="Tides")
+    scenes = [
+        {"narration": "Tides rise twice a day."},
+        {"narration": "The moon pulls.", "visual": {"kind": "color", "color": "#204060"}},
+        {"narration": "The sun helps a little too."},
+    ]  # fmt: skip
+    assert api.http.put(f"/projects/{project['id']}/storyboard", json={"scenes": scenes}).is_success
+    api.render(project["id"])  # the first render fills the cache
+    page = new_page()
+    sign_in(page, web_server, api.email)
+    page.goto(f"{web_server}/projects/{project['id']}")
+    page.get_by_role("heading", name="Storyboard").wait_for()
+    assert page.locator("li.scene").count() == 3
+    check_page(page, "editor")
+
+    # Reorder by keyboard: Space grabs, arrows move, Space drops; Escape puts it back.
+    first = page.get_by_label("Narration of scene 1").input_value()
+    handle = page.get_by_role("button", name="Reorder scene 1")
+    handle.focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Space")
+    assert page.get_by_label("Narration of scene 2").input_value() == first
+    assert "position 2 of 3" in page.locator("[aria-live=assertive]").inner_text()
+    page.get_by_role("button", name="Reorder scene 2").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Escape")
+    assert page.get_by_label("Narration of scene 2").input_value() == first
+    page.get_by_role("button", name="Move scene 2 up").click()  # and back, by button
+    assert page.get_by_label("Narration of scene 1").input_value() == first
+
+    # Edit the last scene only, then re-render: the others come from the cache.
+    page.get_by_label("Narration of scene 3").fill("The sun helps a little too, twice a month.")
+    page.get_by_role("button", name="Re-render").click()
+    page.wait_for_url(re.compile(r"/renders/"))
+    page.locator("video").wait_for(timeout=240_000)
+    reused = page.get_by_test_id("reused").inner_text()
+    count, total = (int(n) for n in re.findall(r"\d+", reused))
+    assert total == 3 and 1 <= count < 3, reused
+    assert not page.js_errors, page.js_errors
+
+
+def test_a_stale_editor_save_offers_reload_or_overwrite(
+    web_server: str, new_page: Any, api: Api
+) -> None:
+    project = api.project(name="Moon")
+    page = new_page()
+    sign_in(page, web_server, api.email)
+    page.goto(f"{web_server}/projects/{project['id']}")
+    page.get_by_label("Narration of scene 1").fill("My version.")
+
+    # Meanwhile the storyboard is saved elsewhere (another tab, the CLI, a teammate's key).
+    url = f"/projects/{project['id']}/storyboard"
+    theirs = {"scenes": [{"narration": "Their version."}]}
+    assert api.http.put(url, json=theirs).status_code == 200
+
+    page.get_by_role("button", name="Save").click()
+    prompt = page.get_by_role("alertdialog")
+    prompt.wait_for()
+    assert "changed elsewhere" in prompt.inner_text()
+    check_page(page, "editor-stale", phone_too=False)
+    prompt.get_by_role("button", name="Reload").click()
+    page.wait_for_function(
+        "document.querySelector('textarea')?.value === 'Their version.'", timeout=10_000
+    )
+
+    page.get_by_label("Narration of scene 1").fill("Mine after all.")
+    again = {"scenes": [{"narration": "Their second version."}]}
+    assert api.http.put(url, json=again).status_code == 200  # stale again
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Overwrite").click()
+    page.get_by_text("All changes saved.").wait_for()
+    assert api.http.get(url).json()["scenes"][0]["narration"] == "Mine after all."
+
+
+def test_a_second_user_cannot_see_the_first_users_project(
+    web_server: str, new_page: Any, api: Api
+) -> None:
+    project = api.project(name="Private plans")
+    render = api.render(project["id"])
+    other = Api(web_server)
+    page = new_page()
+    sign_in(page, web_server, other.email)
+    page.get_by_role("heading", name="Make your first video").wait_for()
+    assert page.get_by_text("Private plans").count() == 0
+
+    for path in (f"/projects/{project['id']}", f"/renders/{render['id']}"):
+        page.goto(f"{web_server}{path}")
+        page.get_by_role("heading", name="Not found").wait_for()
+        assert page.get_by_text("Private plans").count() == 0
+    check_page(page, "not-found", phone_too=False)
+    assert other.http.get(f"/projects/{project['id']}").status_code == 404
+    assert other.http.get(f"/renders/{render['id']}").status_code == 404
+
+
+def test_an_ended_session_returns_to_sign_in_with_a_message(
+    web_server: str, new_page: Any, api: Api
+) -> None:
+    page = new_page()
+    sign_in(page, web_server, api.email)
+    # The session is ended from elsewhere (signed out everywhere, or it expired).
+    for session in api.http.get("/auth/sessions").json():
+        if not session["current"]:
+            assert api.http.delete(f"/auth/sessions/{session['id']}").status_code == 204
+
+    page.get_by_role("link", name="New project").first.click()
+    page.wait_for_url(re.compile(r"/signin\?next=%2Fnew"))
+    assert "session has ended" in page.get_by_role("status").first.inner_text()
+    page.get_by_label("Email").fill(api.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="New project").wait_for()  # back where they were going
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/signin"))
+    page.goto(f"{web_server}/")
+    page.wait_for_url(re.compile(r"/signin"))  # the refresh cookie went with the session
+
+
+def test_create_flow_and_render_view_on_a_phone(web_server: str, new_page: Any, api: Api) -> None:
+    page = new_page(phone=True)
+    sign_in(page, web_server, api.email)
+    page.get_by_role("link", name="New project").first.click()
+    page.get_by_label("Project name").fill("Pocket")
+    page.get_by_label("Prompt").fill("Phones fit in pockets. Videos fit on phones.")
+    page.get_by_label("Resolution").select_option("480p")
+    check_page(page, "create")
+    page.get_by_role("button", name="Generate video").click()
+    page.wait_for_url(re.compile(r"/renders/"))
+    page.locator("video").wait_for(timeout=240_000)
+    box = page.locator("video").bounding_box()
+    assert box is not None and box["width"] <= 390
+    assert page.get_by_role("link", name="Download MP4").is_visible()
+    check_page(page, "render-done")
+    toast = page.get_by_role("status").filter(has_text="Your video is ready.")
+    assert toast.count() == 1
+
+
+def test_the_api_docs_work_offline(web_server: str, new_page: Any) -> None:
+    page = new_page()
+    remote: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            remote.append(request.url) if not request.url.startswith(web_server) else None
+        ),
+    )
+    page.goto(f"{web_server}/api/docs")
+    page.get_by_text("/api/v1/projects").first.wait_for()
+    assert not remote, remote

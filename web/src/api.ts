@@ -1,0 +1,258 @@
+// The one HTTP client: a bearer access token kept in memory (never in storage), the
+// HttpOnly refresh cookie behind it, one shared refresh when a request gets a 401, and
+// problem+json errors turned into `Problem`s a form can show next to its fields.
+
+export const API = "/api/v1";
+
+export type Plan = "free" | "basic" | "pro" | "enterprise";
+
+export interface Me {
+  id: string;
+  email: string;
+  name: string;
+  plan: Plan;
+  limits: {
+    concurrent_renders: number;
+    max_duration_s: number;
+    max_resolution: string;
+    monthly_minutes: number | null;
+    max_waiting: number;
+  };
+  usage: { minutes_this_month: number; running: number; waiting: number; cost_usd_this_month?: number };
+}
+
+export interface Captions {
+  enabled: boolean;
+  position: "bottom" | "center" | "top";
+  size: number;
+  style: "outline" | "box" | "word_highlight";
+  max_words_per_cue: number;
+}
+
+export interface Settings {
+  aspect: "16:9" | "9:16" | "1:1";
+  resolution: "480p" | "720p" | "1080p";
+  fps: 24 | 25 | 30;
+  target_duration_s: number;
+  language: string;
+  voice: string;
+  speaking_rate: number;
+  captions: Captions;
+  music: { enabled: boolean; mood: "calm" | "upbeat" | "dramatic" | "dreamy"; volume: number; file: null };
+  visual_style: "modern" | "warm" | "ocean" | "noir" | "pastel";
+  seed: number;
+  template_id: string | null;
+}
+
+export interface Project {
+  id: string;
+  name: string;
+  prompt: string;
+  settings: Settings;
+  has_storyboard: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export type RenderStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
+
+export interface Render {
+  id: string;
+  project_id: string | null;
+  status: RenderStatus;
+  stage: string | null;
+  progress: number;
+  queue_position: number | null;
+  eta_s: number | null;
+  attempts: number;
+  error: { error_class: string; message: string; stage: string | null } | null;
+  cost_usd: number;
+  duration_s: number | null;
+  scenes_reused: number | null;
+  scenes_total: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  links: { video: string; thumbnail: string; srt: string; vtt: string } | null;
+}
+
+export interface Visual {
+  kind: "generated" | "color" | "stock" | "file";
+  prompt: string;
+  path: null;
+  query: string;
+  color: string | null;
+}
+
+export interface Scene {
+  narration: string;
+  headline: string;
+  keywords: string[];
+  visual: Visual;
+  duration_s: number | "auto";
+  transition: "fade" | "cut";
+}
+
+export interface Storyboard {
+  version: 1;
+  title: string;
+  settings: Settings;
+  scenes: Scene[];
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface Voice {
+  id: string;
+  label: string;
+  vendor: string;
+  sample_url: string | null;
+}
+
+export interface Estimate {
+  render_seconds: number;
+  cost_usd: number;
+  lines: { provider: string; units: Record<string, number>; cost_usd: number }[];
+  script: string;
+  stock_available: boolean;
+}
+
+/** An API error (RFC 9457): `detail` is written for people; `field` names the input it is about. */
+export class Problem extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly detail: string,
+    readonly field: string | null = null,
+    readonly retryAfter: number | null = null,
+  ) {
+    super(detail);
+  }
+}
+
+let accessToken: string | null = null;
+let refreshing: Promise<boolean> | null = null;
+const expiredListeners = new Set<() => void>();
+
+export function token(): string | null {
+  return accessToken;
+}
+
+export function onSessionExpired(listener: () => void): () => void {
+  expiredListeners.add(listener);
+  return () => expiredListeners.delete(listener);
+}
+
+/** One refresh at a time: every request that got a 401 waits for the same one. */
+export function refresh(): Promise<boolean> {
+  refreshing ??= (async () => {
+    try {
+      const response = await fetch(`${API}/auth/refresh`, { method: "POST", credentials: "same-origin" });
+      if (!response.ok) {
+        accessToken = null;
+        return false;
+      }
+      accessToken = ((await response.json()) as { access_token: string }).access_token;
+      return true;
+    } catch {
+      return false;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+async function toProblem(response: Response): Promise<Problem> {
+  let body: { type?: string; detail?: string; errors?: { field?: string; loc?: string[]; message?: string }[] } = {};
+  try {
+    body = await response.json();
+  } catch {
+    /* not JSON: keep the status text */
+  }
+  const first = body.errors?.[0];
+  const field = first?.field ?? (first?.loc ? String(first.loc[first.loc.length - 1]) : null);
+  const retry = response.headers.get("Retry-After");
+  return new Problem(
+    response.status,
+    body.type ?? "",
+    body.detail ?? (response.statusText || `HTTP ${response.status}`),
+    field,
+    retry ? Number(retry) : null,
+  );
+}
+
+export interface CallOptions {
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A call with the access token; after a 401, one shared refresh and one retry. */
+export async function call(path: string, options: CallOptions = {}): Promise<Response> {
+  const send = () => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(`${API}${path}`, {
+      method: options.method ?? "GET",
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      credentials: "same-origin",
+    });
+  };
+  let response = await send();
+  if (response.status === 401 && !path.startsWith("/auth/login")) {
+    if (await refresh()) response = await send();
+    else {
+      expiredListeners.forEach((listener) => listener());
+      throw await toProblem(response);
+    }
+  }
+  if (!response.ok) throw await toProblem(response);
+  return response;
+}
+
+export async function json<T>(path: string, options: CallOptions = {}): Promise<T> {
+  const response = await call(path, options);
+  return (response.status === 204 ? undefined : await response.json()) as T;
+}
+
+export async function signIn(email: string, password: string): Promise<void> {
+  const response = await fetch(`${API}/auth/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password, client: "browser" }),
+    credentials: "same-origin",
+  });
+  if (!response.ok) throw await toProblem(response);
+  accessToken = ((await response.json()) as { access_token: string }).access_token;
+}
+
+export async function signOut(): Promise<void> {
+  try {
+    await call("/auth/logout", { method: "POST" });
+  } finally {
+    accessToken = null;
+  }
+}
+
+export async function register(email: string, password: string, name: string): Promise<void> {
+  const response = await fetch(`${API}/auth/register`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password, name }),
+  });
+  if (!response.ok) throw await toProblem(response);
+}
+
+/** A file behind auth as an object URL (an `<audio>` cannot send the bearer token). */
+export async function blobUrl(path: string): Promise<string> {
+  const response = await call(path.replace(API, ""));
+  return URL.createObjectURL(await response.blob());
+}

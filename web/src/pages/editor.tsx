@@ -1,0 +1,275 @@
+import { useEffect, useState } from "preact/hooks";
+import { type Estimate, type Me, Problem, type Project, type Render, type Scene, type Storyboard, call, json } from "../api";
+import { ErrorBanner, NotFoundPage, useTitle } from "../components";
+import { navigate } from "../router";
+import { SettingsForm } from "../settings-form";
+
+const NEW_SCENE: Scene = {
+  narration: "A new scene.",
+  headline: "",
+  keywords: [],
+  visual: { kind: "generated", prompt: "", path: null, query: "", color: null },
+  duration_s: "auto",
+  transition: "fade",
+};
+
+let nextKey = 1;
+interface Card {
+  key: number;
+  scene: Scene;
+}
+
+/** Moves item `from` to index `to`: the one reorder used by drag, keyboard and buttons. */
+export function moveItem<T>(items: T[], from: number, to: number): T[] {
+  if (to < 0 || to >= items.length || from === to) return items;
+  const next = items.slice();
+  const [item] = next.splice(from, 1);
+  next.splice(to, 0, item);
+  return next;
+}
+
+export function Editor({ id }: { id: string }) {
+  const [project, setProject] = useState<Project | null>(null);
+  const [board, setBoard] = useState<Storyboard | null>(null);
+  const [cards, setCards] = useState<Card[]>([]);
+  const [etag, setEtag] = useState<string | null>(null);
+  const [dirty, setDirty] = useState(false);
+  const [missing, setMissing] = useState(false);
+  const [problem, setProblem] = useState<Problem | string | null>(null);
+  const [stale, setStale] = useState(false);
+  const [saved, setSaved] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [grabbed, setGrabbed] = useState<{ index: number; origin: number } | null>(null);
+  const [dragging, setDragging] = useState<number | null>(null);
+  const [announce, setAnnounce] = useState("");
+  const [stock, setStock] = useState(false);
+  const [maxRes, setMaxRes] = useState("1080p");
+  const [maxDur, setMaxDur] = useState(600);
+  useTitle(project ? `Edit ${project.name}` : "Storyboard");
+
+  const load = async () => {
+    setStale(false);
+    setProblem(null);
+    try {
+      const p = await json<Project>(`/projects/${id}`);
+      setProject(p);
+      let response: Response;
+      try {
+        response = await call(`/projects/${id}/storyboard`);
+      } catch (error) {
+        if (!(error instanceof Problem && error.status === 404)) throw error;
+        response = await call(`/projects/${id}/storyboard/draft`, { method: "POST" });
+      }
+      const sb = (await response.json()) as Storyboard;
+      setEtag(response.headers.get("ETag"));
+      setBoard(sb);
+      setCards(sb.scenes.map((scene) => ({ key: nextKey++, scene })));
+      setDirty(false);
+    } catch (error) {
+      if (error instanceof Problem && error.status === 404) setMissing(true);
+      else setProblem(error instanceof Problem ? error : "Cannot load the storyboard.");
+    }
+  };
+
+  useEffect(() => {
+    void load();
+    json<Me>("/users/me").then((me) => {
+      setMaxRes(me.limits.max_resolution);
+      setMaxDur(me.limits.max_duration_s);
+    }).catch(() => undefined);
+    json<Estimate>("/estimate", { method: "POST", body: { prompt: "" } }).then((e) => setStock(e.stock_available)).catch(() => undefined);
+  }, [id]);
+
+  if (missing) return <NotFoundPage />;
+  if (!board || !project) return problem ? <ErrorBanner problem={problem} /> : <p class="muted" aria-busy="true">Loading…</p>;
+
+  const change = (next: Card[]) => {
+    setCards(next);
+    setDirty(true);
+    setSaved("");
+  };
+  const updateScene = (index: number, patch: Partial<Scene>) =>
+    change(cards.map((card, i) => (i === index ? { ...card, scene: { ...card.scene, ...patch } } : card)));
+  const moveScene = (from: number, to: number, how = "") => {
+    if (to < 0 || to >= cards.length) return;
+    change(moveItem(cards, from, to));
+    setAnnounce(`Scene moved${how} to position ${to + 1} of ${cards.length}.`);
+  };
+
+  const save = async (overwrite = false): Promise<boolean> => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      const body: Storyboard = { ...board, scenes: cards.map((card) => card.scene) };
+      const headers: Record<string, string> = {};
+      if (etag && !overwrite) headers["If-Match"] = etag;
+      const response = await call(`/projects/${id}/storyboard`, { method: "PUT", body, headers });
+      setEtag(response.headers.get("ETag"));
+      setBoard((await response.json()) as Storyboard);
+      setDirty(false);
+      setStale(false);
+      setSaved("All changes saved.");
+      return true;
+    } catch (error) {
+      if (error instanceof Problem && error.status === 412) setStale(true);
+      else setProblem(error instanceof Problem ? error : "Cannot save.");
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const rerender = async () => {
+    if (dirty && !(await save())) return;
+    setBusy(true);
+    try {
+      const render = await json<Render>(`/projects/${id}/renders`, { method: "POST" });
+      navigate(`/renders/${render.id}`);
+    } catch (error) {
+      setProblem(error instanceof Problem ? error : "Cannot start the render.");
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const handleKey = (event: KeyboardEvent, index: number) => {
+    if (event.key === " " || event.key === "Enter") {
+      event.preventDefault();
+      if (grabbed) {
+        setGrabbed(null);
+        setAnnounce(`Scene dropped at position ${index + 1} of ${cards.length}.`);
+      } else {
+        setGrabbed({ index, origin: index });
+        setAnnounce(`Scene ${index + 1} grabbed. Use the arrow keys to move it, Space to drop, Escape to cancel.`);
+      }
+    } else if (grabbed && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+      event.preventDefault();
+      const to = index + (event.key === "ArrowUp" ? -1 : 1);
+      if (to < 0 || to >= cards.length) return;
+      moveScene(index, to);
+      setGrabbed({ index: to, origin: grabbed.origin });
+      requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-handle="${to}"]`)?.focus());
+    } else if (grabbed && event.key === "Escape") {
+      event.preventDefault();
+      change(moveItem(cards, index, grabbed.origin));
+      setGrabbed(null);
+      setAnnounce(`Reorder canceled. Scene back at position ${grabbed.origin + 1}.`);
+      requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-handle="${grabbed.origin}"]`)?.focus());
+    }
+  };
+
+  return (
+    <div class="editor">
+      <div class="page-head">
+        <div>
+          <p class="crumbs"><a href="/">Projects</a> / {project.name}</p>
+          <h1>Storyboard</h1>
+        </div>
+        <div class="actions">
+          <span class="muted" role="status">{dirty ? "Unsaved changes" : saved}</span>
+          <button type="button" class="button" disabled={busy || !dirty} onClick={() => save()}>Save</button>
+          <button type="button" class="button primary" disabled={busy} onClick={rerender}>Re-render</button>
+        </div>
+      </div>
+      <ErrorBanner problem={problem} />
+      {stale && (
+        <div class="banner warn" role="alertdialog" aria-labelledby="stale-title" aria-describedby="stale-text">
+          <strong id="stale-title">This storyboard changed elsewhere.</strong>
+          <span id="stale-text"> Someone saved it after you opened it. Reload their version (your changes are lost), or overwrite it with yours.</span>
+          <div class="actions">
+            <button type="button" class="button" onClick={load}>Reload</button>
+            <button type="button" class="button danger" onClick={() => save(true)}>Overwrite</button>
+          </div>
+        </div>
+      )}
+      <div class="visually-hidden" aria-live="assertive">{announce}</div>
+      <div class="editor-grid">
+        <section aria-labelledby="scenes-title">
+          <h2 id="scenes-title">Scenes ({cards.length})</h2>
+          <ol class="scenes">
+            {cards.map((card, index) => {
+              const s = card.scene;
+              const n = index + 1;
+              return (
+                <li
+                  key={card.key}
+                  class={`scene card${grabbed?.index === index ? " grabbed" : ""}${dragging === index ? " dragging" : ""}`}
+                  onDragOver={(e) => { e.preventDefault(); }}
+                  onDrop={(e) => { e.preventDefault(); if (dragging !== null) moveScene(dragging, index, " by drag"); setDragging(null); }}
+                >
+                  <div class="scene-head">
+                    <button
+                      type="button"
+                      class="handle"
+                      draggable
+                      data-handle={index}
+                      aria-label={`Reorder scene ${n}`}
+                      aria-pressed={grabbed?.index === index}
+                      aria-describedby="reorder-help"
+                      onKeyDown={(e) => handleKey(e, index)}
+                      onBlur={() => grabbed?.index === index && setGrabbed(null)}
+                      onDragStart={(e) => { setDragging(index); e.dataTransfer?.setData("text/plain", String(index)); }}
+                      onDragEnd={() => setDragging(null)}
+                    >⠿</button>
+                    <h3>Scene {n}</h3>
+                    <div class="scene-tools">
+                      <button type="button" class="button ghost small" aria-label={`Move scene ${n} up`} disabled={index === 0} onClick={() => moveScene(index, index - 1)}>↑</button>
+                      <button type="button" class="button ghost small" aria-label={`Move scene ${n} down`} disabled={index === cards.length - 1} onClick={() => moveScene(index, index + 1)}>↓</button>
+                      <button type="button" class="button ghost small" aria-label={`Duplicate scene ${n}`} onClick={() => change([...cards.slice(0, index + 1), { key: nextKey++, scene: { ...s } }, ...cards.slice(index + 1)])}>Duplicate</button>
+                      <button type="button" class="button ghost small" aria-label={`Delete scene ${n}`} disabled={cards.length === 1} onClick={() => change(cards.filter((_, i) => i !== index))}>Delete</button>
+                    </div>
+                  </div>
+                  <label class="stack"><span>Narration</span>
+                    <textarea rows={3} value={s.narration} aria-label={`Narration of scene ${n}`} onInput={(e) => updateScene(index, { narration: e.currentTarget.value })} />
+                  </label>
+                  <div class="grid2">
+                    <label class="stack"><span>Headline</span>
+                      <input value={s.headline} aria-label={`Headline of scene ${n}`} onInput={(e) => updateScene(index, { headline: e.currentTarget.value })} />
+                    </label>
+                    <label class="stack"><span>Visual</span>
+                      <select value={s.visual.kind} aria-label={`Visual of scene ${n}`} onChange={(e) => {
+                        const kind = e.currentTarget.value as Scene["visual"]["kind"];
+                        updateScene(index, { visual: { ...s.visual, kind, color: kind === "color" ? s.visual.color ?? "#204060" : null } });
+                      }}>
+                        <option value="generated">Generated</option>
+                        <option value="color">Colour</option>
+                        {stock && <option value="stock">Stock search</option>}
+                      </select>
+                    </label>
+                  </div>
+                  {s.visual.kind === "color" && (
+                    <label class="stack"><span>Colour</span>
+                      <input type="color" value={s.visual.color ?? "#204060"} aria-label={`Colour of scene ${n}`} onInput={(e) => updateScene(index, { visual: { ...s.visual, color: e.currentTarget.value } })} />
+                    </label>
+                  )}
+                  {s.visual.kind === "stock" && (
+                    <label class="stack"><span>Stock search</span>
+                      <input value={s.visual.query} aria-label={`Stock search of scene ${n}`} onInput={(e) => updateScene(index, { visual: { ...s.visual, query: e.currentTarget.value } })} />
+                    </label>
+                  )}
+                  <div class="grid2">
+                    <label class="stack"><span>Duration (s, empty for auto)</span>
+                      <input type="number" min={0.5} max={600} step={0.5} value={s.duration_s === "auto" ? "" : s.duration_s} aria-label={`Duration of scene ${n} in seconds`}
+                        onInput={(e) => { const v = e.currentTarget.value; updateScene(index, { duration_s: v === "" ? "auto" : Number(v) }); }} />
+                    </label>
+                    <label class="stack"><span>Transition</span>
+                      <select value={s.transition} aria-label={`Transition into scene ${n}`} onChange={(e) => updateScene(index, { transition: e.currentTarget.value as Scene["transition"] })}>
+                        <option value="fade">Fade</option><option value="cut">Cut</option>
+                      </select>
+                    </label>
+                  </div>
+                </li>
+              );
+            })}
+          </ol>
+          <p id="reorder-help" class="hint">To reorder with the keyboard: focus a scene's handle, press Space, move with the arrow keys, press Space to drop or Escape to cancel.</p>
+          <button type="button" class="button" onClick={() => change([...cards, { key: nextKey++, scene: { ...NEW_SCENE } }])}>Add scene</button>
+        </section>
+        <aside class="card" aria-labelledby="project-settings">
+          <h2 id="project-settings">Project settings</h2>
+          <SettingsForm settings={board.settings} maxResolution={maxRes} maxDuration={maxDur} onChange={(settings) => { setBoard({ ...board, settings }); setDirty(true); setSaved(""); }} />
+        </aside>
+      </div>
+    </div>
+  );
+}

@@ -8,6 +8,7 @@ to one scene redoes only that scene's artifacts and its two segments.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -35,7 +36,14 @@ from reelforge.providers.base import Script
 from reelforge.providers.registry import Providers
 
 STAGES = ("script", "scenes", "visuals", "voice", "captions", "music", "compose")
-DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "reelforge-cache"
+
+
+def default_cache_dir() -> Path:
+    """Where `render()` caches artifacts when not told: `$XDG_CACHE_HOME/reelforge`, else
+    `~/.cache/reelforge` — the user's own, as `REELFORGE_CACHE_DIR` documents (never a folder
+    in /tmp that every local user shares)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reelforge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +116,7 @@ def render(
         ReelforgeError: any other failure, with `stage` naming where it happened.
     """
     ctx = RenderContext(
-        cache=ArtifactCache(cache_dir or DEFAULT_CACHE_DIR, refresh=refresh),
+        cache=ArtifactCache(cache_dir or default_cache_dir(), refresh=refresh),
         providers=providers or Providers.offline(),
         on_progress=on_progress or no_progress,
         watchdog=watchdog or DEFAULT_WATCHDOG,

@@ -19,7 +19,7 @@ from reelforge.api.deps import DbGates
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
 from reelforge.api.routes import admin, auth, health, live, projects, renders, studio, users
-from reelforge.jobs.metrics import QueueCollector
+from reelforge.jobs.metrics import JobMetrics, QueueCollector
 from reelforge.jobs.worker import Worker, WorkerPool
 from reelforge.logs import get_logger
 from reelforge.platform.services import Platform
@@ -48,7 +48,12 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
         log.info("starting", settings=platform.settings.masked(), workers=workers)
         hub.start()
         kinds, timings = platform.job_kinds(), platform.worker_timings()
-        pool = WorkerPool([Worker(platform.jobs, kinds, timings=timings) for _ in range(workers)])
+        pool = WorkerPool(
+            [
+                Worker(platform.jobs, kinds, timings=timings, metrics=job_metrics)
+                for _ in range(workers)
+            ]
+        )
         pool.start()
         try:
             yield
@@ -74,6 +79,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     hub = EventHub(platform.engine)
     metrics = CollectorRegistry()
     metrics.register(QueueCollector(platform.jobs))
+    job_metrics = JobMetrics(metrics)  # observed by this process's workers as jobs end
     app.state.platform = platform
     app.state.hub = hub
     app.state.db_gates = DbGates.for_engine(platform.engine, reserved=workers + 1)

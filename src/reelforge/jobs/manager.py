@@ -57,6 +57,8 @@ class ClaimedJob:
     attempts: int
     max_attempts: int
     checkpoints: dict[str, Any]
+    enqueued_at: datetime | None = None
+    """When the job was submitted (its wait is measured from here)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +214,7 @@ class JobManager:
         conn.execute(event)
         return ClaimedJob(
             row.id, row.owner_id, row.kind, row.payload, row.attempts, row.max_attempts,
-            row.checkpoints,
+            row.checkpoints, row.enqueued_at,
         )  # fmt: skip
 
     # -- while running -------------------------------------------------------------------

@@ -89,6 +89,25 @@ class QueueSettings(BaseModel):
     concurrency_enterprise: int = Field(default=8, ge=1)
 
 
+class RenderSettings(BaseModel):
+    """The render engine's watchdog (docs/engine.md): each ffmpeg may run
+    `ffmpeg_timeout_base_s + ffmpeg_timeout_per_media_s × seconds of media` before it is
+    killed and its stage fails (a system error: admins alerted, retried once)."""
+
+    ffmpeg_timeout_base_s: float = Field(default=120.0, gt=0)
+    ffmpeg_timeout_per_media_s: float = Field(default=20.0, ge=0)
+
+
+class WorkerSettings(BaseModel):
+    """Render workers (docs/queue.md): graceful stop and the bounded shutdown of `serve`."""
+
+    grace_s: float = Field(default=30.0, ge=0)
+    """On stop, a running render gets this long to finish before it is handed back."""
+    shutdown_timeout_s: float = Field(default=40.0, gt=0)
+    """The longest `reelforge serve` waits for its in-process workers at shutdown; a render
+    still running then is abandoned (the reaper requeues its job)."""
+
+
 class AuthSettings(BaseModel):
     """Sessions: short JWT access tokens, rotating refresh tokens (docs/api.md)."""
 
@@ -150,6 +169,8 @@ class Settings(BaseSettings):
     """POSTed a JSON alert on every system error (a render failing on our side)."""
     providers: ProviderSettings = ProviderSettings()
     queue: QueueSettings = QueueSettings()
+    render: RenderSettings = RenderSettings()
+    workers: WorkerSettings = WorkerSettings()
     secret_key: SecretStr | None = None
     """Signs tokens and keys stored secrets. Unset: generated once into
     `<data_dir>/secret.key` (fine for one host; set it for several)."""

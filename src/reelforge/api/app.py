@@ -3,6 +3,7 @@ the app's lifetime (the live-event poller; in-process render workers when asked)
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from reelforge.api.deps import DbGates
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
 from reelforge.api.routes import admin, auth, health, live, projects, renders, studio, users
-from reelforge.jobs.metrics import QueueCollector
+from reelforge.jobs.metrics import JobMetrics, QueueCollector
 from reelforge.jobs.worker import Worker, WorkerPool
 from reelforge.logs import get_logger
 from reelforge.platform.services import Platform
@@ -46,13 +47,24 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("starting", settings=platform.settings.masked(), workers=workers)
         hub.start()
-        pool = WorkerPool([Worker(platform.jobs, platform.job_kinds()) for _ in range(workers)])
+        kinds, timings = platform.job_kinds(), platform.worker_timings()
+        pool = WorkerPool(
+            [
+                Worker(platform.jobs, kinds, timings=timings, metrics=job_metrics)
+                for _ in range(workers)
+            ]
+        )
         pool.start()
         try:
             yield
         finally:
             await hub.stop()
-            pool.stop()
+            # Off the event loop and bounded: a hung render is abandoned (its job is
+            # requeued by the reaper once stale), never a hung shutdown.
+            timeout_s = platform.settings.workers.shutdown_timeout_s
+            abandoned = await asyncio.to_thread(pool.stop, timeout_s)
+            if abandoned:
+                log.error("abandoned renders at shutdown", workers=len(abandoned))
             platform.engine.dispose()
 
     app = FastAPI(
@@ -67,6 +79,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     hub = EventHub(platform.engine)
     metrics = CollectorRegistry()
     metrics.register(QueueCollector(platform.jobs))
+    job_metrics = JobMetrics(metrics)  # observed by this process's workers as jobs end
     app.state.platform = platform
     app.state.hub = hub
     app.state.db_gates = DbGates.for_engine(platform.engine, reserved=workers + 1)

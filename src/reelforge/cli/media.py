@@ -137,6 +137,7 @@ def render_command(
     ] = False,
 ) -> None:
     """Render a prompt (or a storyboard) to an MP4 with captions, thumbnail and manifest."""
+    from reelforge.engine.ffmpeg import Watchdog
     from reelforge.engine.pipeline import render
     from reelforge.model.storyboard import Storyboard
 
@@ -176,6 +177,9 @@ def render_command(
                 on_progress=on_progress,
                 cache_dir=config.cache_dir,
                 keep_work=keep_work,
+                watchdog=Watchdog(
+                    config.render.ffmpeg_timeout_base_s, config.render.ffmpeg_timeout_per_media_s
+                ),
             )
     except ReelforgeError as exc:
         fail(exc)

@@ -34,16 +34,22 @@ def db_upgrade() -> None:
     out.print(f"database is up to date: {settings.masked().get('database_url') or settings.db_url}")
 
 
-def _work(stale_after_s: float) -> None:
+def _work(stale_after_s: float, metrics_port: int = 0) -> None:
     """One worker process: run jobs until SIGTERM/SIGINT, then stop gracefully."""
-    from reelforge.jobs.worker import Worker, WorkerTimings
+    from reelforge.jobs.metrics import JobMetrics
+    from reelforge.jobs.worker import Worker
 
     platform = context.platform()
+    metrics = None
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        metrics = JobMetrics()
+        start_http_server(metrics_port, addr="127.0.0.1")
     worker = Worker(
-        platform.jobs,
-        platform.job_kinds(),
-        timings=WorkerTimings(stale_after_s=stale_after_s),
-    )
+        platform.jobs, platform.job_kinds(),
+        timings=platform.worker_timings(stale_after_s=stale_after_s), metrics=metrics,
+    )  # fmt: skip
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         worker.stop()
@@ -60,13 +66,25 @@ def worker(
     stale_after: Annotated[
         float, typer.Option(min=2.0, help="Seconds without a heartbeat before a job is requeued.")
     ] = 15.0,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics (wait/run histograms) on 127.0.0.1 from this port; "
+            "process i of --concurrency uses port + i. 0: off.",
+        ),
+    ] = 0,
 ) -> None:
     """Run render workers against the configured database until stopped (SIGTERM is graceful)."""
     if concurrency == 1:
-        _work(stale_after)
+        _work(stale_after, metrics_port)
         return
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_work, args=(stale_after,)) for _ in range(concurrency)]
+    processes = [
+        context.Process(target=_work, args=(stale_after, metrics_port + i if metrics_port else 0))
+        for i in range(concurrency)
+    ]
     for process in processes:
         process.start()
 

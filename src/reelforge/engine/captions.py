@@ -6,6 +6,7 @@ split into short, evenly sized chunks of words so no cue overflows two lines.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 from reelforge.model.storyboard import Aspect, CaptionPosition, Captions, CaptionStyle
@@ -74,8 +75,16 @@ def to_srt(cues: list[Cue]) -> str:
     return "\n".join(blocks)
 
 
+def vtt_text(text: str) -> str:
+    """Cue text as WebVTT requires: `&`, `<` and `>` as character references (so `<3` is no
+    tag, `&` no entity and `-->` no timing line), on one line (a blank line ends a cue)."""
+    return html.escape(" ".join(text.split()), quote=False)
+
+
 def to_vtt(cues: list[Cue]) -> str:
-    blocks = [f"{_clock(c.start_s, '.')} --> {_clock(c.end_s, '.')}\n{c.text}\n" for c in cues]
+    blocks = [
+        f"{_clock(c.start_s, '.')} --> {_clock(c.end_s, '.')}\n{vtt_text(c.text)}\n" for c in cues
+    ]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 

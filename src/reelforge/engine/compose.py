@@ -51,6 +51,7 @@ def render_segment(
     subtitles: Path | None,
     fonts_dir: Path | None,
     on_frame: Callable[[int], None] | None = None,
+    watchdog: ffmpeg.Watchdog = ffmpeg.DEFAULT_WATCHDOG,
 ) -> None:
     """Stream the scene's frames (with fades) into one ffmpeg encoding `out`."""
     slot = plan.slot
@@ -70,7 +71,8 @@ def render_segment(
         subtitles=subtitles,
         fonts_dir=fonts_dir,
     )
-    with ffmpeg.FrameWriter(argv, stage="compose", cwd=out.parent) as writer:
+    timeout_s = watchdog.timeout_s(slot.frames / fps)
+    with ffmpeg.FrameWriter(argv, stage="compose", cwd=out.parent, timeout_s=timeout_s) as writer:
         for k, frame in enumerate(plan.source.frames(slot.frames)):
             if k < fade_in:
                 frame = blend(next(previous), frame, (k + 1) / (fade_in + 1))
@@ -120,9 +122,11 @@ def mix_audio(
     encoder: Encoder,
     work: Path,
     out: Path,
+    watchdog: ffmpeg.Watchdog = ffmpeg.DEFAULT_WATCHDOG,
 ) -> None:
     """Voice + ducked music, measured then normalised to -14 LUFS, encoded as AAC."""
     mix = work / "mix.wav"
+    timeout_s = watchdog.timeout_s(duration_s)
     log = ffmpeg.run(
         audio_mix_argv(
             ffmpeg.ffmpeg_exe(),
@@ -134,6 +138,7 @@ def mix_audio(
             out=mix,
         ),
         stage="compose",
+        timeout_s=timeout_s,
     )
     ffmpeg.run(
         loudness_argv(
@@ -144,11 +149,19 @@ def mix_audio(
             out=out,
         ),
         stage="compose",
+        timeout_s=timeout_s,
     )
     mix.unlink(missing_ok=True)
 
 
-def mux(segments: list[Path], audio: Path, timeline: Timeline, work: Path, out: Path) -> None:
+def mux(
+    segments: list[Path],
+    audio: Path,
+    timeline: Timeline,
+    work: Path,
+    out: Path,
+    watchdog: ffmpeg.Watchdog = ffmpeg.DEFAULT_WATCHDOG,
+) -> None:
     """Join segments (stream copy) and audio into `out`."""
     concat_list = work / "segments.txt"
     quoted = (str(p.resolve()).replace("'", "'\\''") for p in segments)
@@ -163,4 +176,5 @@ def mux(segments: list[Path], audio: Path, timeline: Timeline, work: Path, out: 
             out=out,
         ),
         stage="compose",
+        timeout_s=watchdog.timeout_s(timeline.duration_s),
     )

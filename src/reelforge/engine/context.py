@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from reelforge.engine.cache import ArtifactCache
+from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
 from reelforge.errors import ReelforgeError, StorageError
 from reelforge.providers.registry import Providers
 
@@ -25,6 +26,8 @@ class RenderContext:
     providers: Providers
     on_progress: ProgressCallback = no_progress
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    watchdog: Watchdog = DEFAULT_WATCHDOG
+    """How long each ffmpeg may run before it is killed (proportional to its media)."""
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

@@ -2,6 +2,10 @@
 
 stderr goes to a temporary file, not a pipe, so a chatty ffmpeg can never
 dead-lock against a full pipe while we are writing frames to it.
+
+Every ffmpeg runs under a watchdog: a timeout proportional to the media it handles
+(`Watchdog.timeout_s`). An ffmpeg still running then is killed and `FFmpegError` (with
+`timed_out`) names the stage: a hung ffmpeg can never hold its job forever.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ import contextlib
 import re
 import subprocess
 import tempfile
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +27,49 @@ from reelforge.errors import FFmpegError, RenderError
 STDERR_TAIL_CHARS = 2000
 _LOUDNESS = re.compile(r"I:\s+(-?[\d.]+) LUFS")
 _TRUE_PEAK = re.compile(r"Peak:\s+(-?[\d.]+|-inf) dBFS")
+
+
+@dataclass(frozen=True, slots=True)
+class Watchdog:
+    """How long one ffmpeg may run before it is killed: `base_s`, plus `per_media_s` for each
+    second of media it reads or writes (generous: a 1080p segment encodes at about real time
+    on two busy cores, bench/RESULTS.md)."""
+
+    base_s: float = 120.0
+    per_media_s: float = 20.0
+
+    def timeout_s(self, media_s: float) -> float:
+        return self.base_s + self.per_media_s * max(media_s, 0.0)
+
+
+DEFAULT_WATCHDOG = Watchdog()
+
+
+class _Timer:
+    """Kills `proc` if it is still running after `timeout_s` (None: never)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], timeout_s: float | None) -> None:
+        self.fired = False
+        self.timeout_s = timeout_s
+        self._proc = proc
+        self._timer = None if timeout_s is None else threading.Timer(timeout_s, self._expire)
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        if self._proc.poll() is None:
+            self.fired = True
+            self._proc.kill()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def error(self, argv: Sequence[str], code: int, tail: str, stage: str) -> FFmpegError:
+        return FFmpegError(
+            argv, code, tail, stage=stage, timeout_s=self.timeout_s if self.fired else None
+        )
 
 
 @lru_cache(maxsize=1)
@@ -36,13 +85,27 @@ def _tail(handle: IO[bytes]) -> str:
     return handle.read().decode(errors="replace")[-STDERR_TAIL_CHARS:]
 
 
-def run(argv: Sequence[str], *, stage: str, cwd: Path | None = None) -> str:
-    """Run ffmpeg to completion; return its stderr (ffmpeg logs results there)."""
+def run(
+    argv: Sequence[str], *, stage: str, cwd: Path | None = None, timeout_s: float | None = None
+) -> str:
+    """Run ffmpeg to completion; return its stderr (ffmpeg logs results there).
+
+    Raises:
+        FFmpegError: it exited non-zero, or ran past `timeout_s` and was killed.
+    """
     with tempfile.TemporaryFile() as err:
         try:
             code = subprocess.run(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                cwd=cwd,
+                timeout=timeout_s,
             ).returncode
+        except subprocess.TimeoutExpired as exc:  # run() killed it
+            tail = _tail(err)
+            raise FFmpegError(argv, -9, tail, stage=stage, timeout_s=timeout_s) from exc
         except OSError as exc:
             raise RenderError(f"cannot start ffmpeg: {exc}", stage=stage) from exc
         err.seek(0)
@@ -66,13 +129,21 @@ def filters() -> set[str]:
 class FrameWriter:
     """An ffmpeg process reading raw frames on stdin (use as a context manager)."""
 
-    def __init__(self, argv: Sequence[str], *, stage: str, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        stage: str,
+        cwd: Path | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
         self._argv = list(argv)
         self._stage = stage
         self._err = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
             self._argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err, cwd=cwd
         )
+        self._watchdog = _Timer(self._proc, timeout_s)
 
     def write(self, *planes: memoryview | bytes) -> None:
         assert self._proc.stdin is not None
@@ -87,10 +158,11 @@ class FrameWriter:
             with contextlib.suppress(BrokenPipeError):
                 self._proc.stdin.close()
         code = self._proc.wait()
+        self._watchdog.cancel()
         tail = _tail(self._err)
         self._err.close()
         if code != 0:
-            raise FFmpegError(self._argv, code, tail, stage=self._stage)
+            raise self._watchdog.error(self._argv, code, tail, self._stage)
 
     def __enter__(self) -> FrameWriter:
         return self
@@ -102,6 +174,7 @@ class FrameWriter:
         tb: TracebackType | None,
     ) -> None:
         if exc_type is not None:
+            self._watchdog.cancel()
             self._proc.kill()
             self._proc.wait()
             self._err.close()
@@ -112,7 +185,9 @@ class FrameWriter:
 class FrameReader:
     """An ffmpeg process writing fixed-size raw frames on stdout."""
 
-    def __init__(self, argv: Sequence[str], frame_bytes: int, *, stage: str) -> None:
+    def __init__(
+        self, argv: Sequence[str], frame_bytes: int, *, stage: str, timeout_s: float | None = None
+    ) -> None:
         self._argv = list(argv)
         self._frame_bytes = frame_bytes
         self._stage = stage
@@ -120,6 +195,7 @@ class FrameReader:
         self._proc = subprocess.Popen(
             self._argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err
         )
+        self._watchdog = _Timer(self._proc, timeout_s)
 
     def read(self) -> bytes | None:
         """The next frame, or None at the end of the stream."""
@@ -128,11 +204,13 @@ class FrameReader:
         if len(data) == self._frame_bytes:
             return data
         code = self._proc.wait()
+        self._watchdog.cancel()
         if code != 0:
-            raise FFmpegError(self._argv, code, _tail(self._err), stage=self._stage)
+            raise self._watchdog.error(self._argv, code, _tail(self._err), self._stage)
         return None
 
     def close(self) -> None:
+        self._watchdog.cancel()
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
@@ -141,7 +219,7 @@ class FrameReader:
         self._err.close()
 
 
-def measure_loudness(path: Path) -> tuple[float, float]:
+def measure_loudness(path: Path, *, timeout_s: float | None = None) -> tuple[float, float]:
     """(integrated LUFS, true peak dBFS) of a media file's audio, by ffmpeg's ebur128."""
     log = run(
         [
@@ -159,6 +237,7 @@ def measure_loudness(path: Path) -> tuple[float, float]:
             "-",
         ],
         stage="probe",
+        timeout_s=timeout_s,
     )
     summary = log[log.rfind("Summary:") :]
     peak = _TRUE_PEAK.search(summary)

@@ -168,10 +168,17 @@ class StillMotion:
 class ClipFrames:
     """A user's video clip, decoded by ffmpeg: scaled-cropped to fill, looped to length."""
 
-    def __init__(self, clip: Path, size: tuple[int, int], fps: int) -> None:
+    def __init__(
+        self,
+        clip: Path,
+        size: tuple[int, int],
+        fps: int,
+        watchdog: ffmpeg.Watchdog = ffmpeg.DEFAULT_WATCHDOG,
+    ) -> None:
         self._clip = clip
         self._size = size
         self._fps = fps
+        self._watchdog = watchdog
 
     def frames(self, count: int, start: int = 0) -> Iterator[Frame]:
         width, height = self._size
@@ -179,7 +186,10 @@ class ClipFrames:
         argv = clip_decode_argv(
             ffmpeg.ffmpeg_exe(), self._clip, size=self._size, fps=self._fps, frames=start + count
         )
-        reader = ffmpeg.FrameReader(argv, y_bytes + 2 * c_bytes, stage="compose")
+        timeout_s = self._watchdog.timeout_s((start + count) / self._fps)
+        reader = ffmpeg.FrameReader(
+            argv, y_bytes + 2 * c_bytes, stage="compose", timeout_s=timeout_s
+        )
         last: Frame | None = None
         try:
             for _ in range(start):

@@ -8,6 +8,7 @@ to one scene redoes only that scene's artifacts and its two segments.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from reelforge.engine import captions as cap
 from reelforge.engine.cache import ArtifactCache
 from reelforge.engine.compile import Encoder
 from reelforge.engine.context import ProgressCallback, RenderContext, no_progress
+from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
 from reelforge.engine.frames import fill_crop
 from reelforge.engine.stages.captions import segment_ass, timed_cues
 from reelforge.engine.stages.compose import compose_video
@@ -35,7 +37,14 @@ from reelforge.providers.base import Script
 from reelforge.providers.registry import Providers
 
 STAGES = ("script", "scenes", "visuals", "voice", "captions", "music", "compose")
-DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "reelforge-cache"
+
+
+def default_cache_dir() -> Path:
+    """Where `render()` caches artifacts when not told: `$XDG_CACHE_HOME/reelforge`, else
+    `~/.cache/reelforge` — the user's own, as `REELFORGE_CACHE_DIR` documents (never a folder
+    in /tmp that every local user shares)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reelforge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,7 @@ def render(
     encoder: Encoder | None = None,
     keep_work: bool = False,
     max_duration_s: float | None = None,
+    watchdog: Watchdog | None = None,
 ) -> RenderResult:
     """Render a prompt or a storyboard to `output` (.mp4) plus .srt, .vtt, .jpg and .json beside it.
 
@@ -114,6 +124,8 @@ def render(
     cached, e.g. to time composition alone. With `max_duration_s`, a video that would be
     longer fails: on the storyboard's lower bound before any visual or voice is made
     (stage `scenes`), then on the real timeline once the narration is spoken (`timeline`).
+    `watchdog` bounds each ffmpeg run (default `ffmpeg.DEFAULT_WATCHDOG`): a hung one fails
+    its stage with `FFmpegError`.
 
     Raises:
         InvalidInput: bad prompt, storyboard or file, or a video over `max_duration_s`
@@ -121,9 +133,10 @@ def render(
         ReelforgeError: any other failure, with `stage` naming where it happened.
     """
     ctx = RenderContext(
-        cache=ArtifactCache(cache_dir or DEFAULT_CACHE_DIR, refresh=refresh),
+        cache=ArtifactCache(cache_dir or default_cache_dir(), refresh=refresh),
         providers=providers or Providers.offline(),
         on_progress=on_progress or no_progress,
+        watchdog=watchdog or DEFAULT_WATCHDOG,
     )
     output = output.resolve()
     settings = settings or VideoSettings()

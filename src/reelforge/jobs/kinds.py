@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from reelforge.engine.context import ProgressCallback
+from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
 from reelforge.errors import InvalidInput
 from reelforge.jobs.manager import ClaimedJob
 from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
@@ -65,6 +66,8 @@ class RenderKind:
     blobs: BlobStore | None = None
     providers_for: Callable[[ClaimedJob], Providers] | None = None
     """The job owner's providers (their own keys, else the server's); offline if unset."""
+    watchdog: Watchdog = DEFAULT_WATCHDOG
+    """How long each ffmpeg may run (`REELFORGE_RENDER__FFMPEG_TIMEOUT_*`)."""
 
     def __call__(self, job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
         from reelforge.engine.pipeline import render
@@ -78,6 +81,7 @@ class RenderKind:
             on_progress=on_progress,
             providers=self.providers_for(job) if self.providers_for else None,
             max_duration_s=float(cap) if cap is not None else None,
+            watchdog=self.watchdog,
         )  # fmt: skip
         files = {
             "video": result.video, "srt": result.srt, "vtt": result.vtt,
@@ -118,5 +122,6 @@ def default_kinds(
     cache_dir: Path,
     blobs: BlobStore | None = None,
     providers_for: Callable[[ClaimedJob], Providers] | None = None,
+    watchdog: Watchdog = DEFAULT_WATCHDOG,
 ) -> dict[str, JobRunner]:
-    return {"render": RenderKind(data_dir, cache_dir, blobs, providers_for)}
+    return {"render": RenderKind(data_dir, cache_dir, blobs, providers_for, watchdog)}

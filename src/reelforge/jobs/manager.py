@@ -29,6 +29,7 @@ from reelforge.db.session import is_sqlite
 from reelforge.jobs import queries as q
 from reelforge.jobs.manager_pg import PgClaims, Success
 from reelforge.jobs.policy import Candidate, SchedulingPolicy, rank
+from reelforge.jobs.position import queue_position
 from reelforge.jobs.retry import ErrorClass, RetryDecision, decide
 from reelforge.model.plans import Plan
 
@@ -57,6 +58,8 @@ class ClaimedJob:
     attempts: int
     max_attempts: int
     checkpoints: dict[str, Any]
+    enqueued_at: datetime | None = None
+    """When the job was submitted (its wait is measured from here)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +215,7 @@ class JobManager:
         conn.execute(event)
         return ClaimedJob(
             row.id, row.owner_id, row.kind, row.payload, row.attempts, row.max_attempts,
-            row.checkpoints,
+            row.checkpoints, row.enqueued_at,
         )  # fmt: skip
 
     # -- while running -------------------------------------------------------------------
@@ -367,6 +370,13 @@ class JobManager:
             conn.execute(q.cancel_queued(job_id, now))
             conn.execute(q.append_event(owner_id, job_id, "canceled", {}, now))
         return state
+
+    def queue_position(self, session: Session, job_id: UUID) -> int | None:
+        """Where a queued job stands in line by the scheduling policy (1 = next), in the
+        caller's session; None if it is not queued (see `jobs/position.py`)."""
+        return queue_position(
+            session.connection(), job_id, self.policy, self.clock(), CANDIDATES_PER_CLAIM
+        )
 
     def reap(self, stale_after_s: float) -> list[Reaped]:
         """Requeue running jobs whose worker stopped heartbeating (it died, or hung), or fail

@@ -63,7 +63,15 @@ def rank(
     Ties go to the user running fewer jobs, then to the older job.
     """
     eligible = [c for c in candidates if c.owner_running < policy.concurrency[c.plan]]
-    return sorted(
-        eligible,
-        key=lambda c: (-effective_priority(c, policy, now), c.owner_running, c.enqueued_at),
+    return sorted(eligible, key=lambda c: order_key(c, policy, now))
+
+
+def order_key(
+    candidate: Candidate, policy: SchedulingPolicy, now: datetime
+) -> tuple[float, int, datetime]:
+    """What `rank` sorts by (smaller first): priority, then fewer running, then older."""
+    return (
+        -effective_priority(candidate, policy, now),
+        candidate.owner_running,
+        candidate.enqueued_at,
     )

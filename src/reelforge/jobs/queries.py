@@ -102,7 +102,7 @@ def running_count(owner_id: UUID) -> Select[Any]:
 
 _CLAIMED_COLUMNS = (
     jobs.c.id, jobs.c.owner_id, jobs.c.kind, jobs.c.payload, jobs.c.attempts,
-    jobs.c.max_attempts, jobs.c.checkpoints,
+    jobs.c.max_attempts, jobs.c.checkpoints, jobs.c.enqueued_at,
 )  # fmt: skip
 
 
@@ -246,6 +246,10 @@ def queued_by_plan() -> Select[Any]:
         .where(jobs.c.state == JobState.QUEUED)
         .group_by(jobs.c.plan)
     )
+
+
+def running_total() -> Select[Any]:
+    return select(func.count()).where(jobs.c.state == JobState.RUNNING)
 
 
 def running_by_worker() -> Select[Any]:

@@ -77,7 +77,8 @@ WITH ranked AS (
         heartbeat_at = %(now)s, worker_id = %(worker)s
     FROM locked l
     WHERE j.id = l.job_id AND j.state = 'queued'
-    RETURNING j.id, j.owner_id, j.kind, j.payload, j.attempts, j.max_attempts, j.checkpoints
+    RETURNING j.id, j.owner_id, j.kind, j.payload, j.attempts, j.max_attempts, j.checkpoints,
+              j.enqueued_at
 ), served AS (
     UPDATE users u SET last_claimed_at = %(now)s FROM started s WHERE u.id = s.owner_id
 ), logged AS (
@@ -86,7 +87,7 @@ WITH ranked AS (
     FROM started s
 )
 SELECT l.owner_id, s.id, s.owner_id, s.kind, s.payload, s.attempts, s.max_attempts,
-       s.checkpoints
+       s.checkpoints, s.enqueued_at
 FROM locked l LEFT JOIN started s ON true
 """
 """Start the head job of the best candidate owner (`owners`, `versions`, `jobs`: ranked,

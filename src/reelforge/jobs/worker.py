@@ -37,6 +37,7 @@ from reelforge.errors import FFmpegError, ReelforgeError
 from reelforge.jobs.backoff import Backoff
 from reelforge.jobs.kinds import JobRunner
 from reelforge.jobs.manager import ClaimedJob, JobManager
+from reelforge.jobs.metrics import JobMetrics
 from reelforge.jobs.retry import ErrorClass, classify
 from reelforge.jobs.wakeup import Waker, waker_for
 
@@ -149,8 +150,11 @@ class Worker:
         *,
         worker_id: str | None = None,
         timings: WorkerTimings | None = None,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self.manager = manager
+        self.metrics = metrics
+        """Wait and run time and outcome of each attempt, observed as it ends (optional)."""
         self.kinds = kinds
         self.worker_id = worker_id or new_worker_id()
         self.timings = timings or WorkerTimings()
@@ -248,19 +252,25 @@ class Worker:
         lease = _Lease(self.timings.abandon_after_s)
         self._lease, self._beat = lease, beat
         beat.watch(job, lease)
+        if self.metrics is not None:
+            self.metrics.started(job.kind, job.enqueued_at, self.manager.clock())
+        begun = time.monotonic()
+        claimed: list[ClaimedJob] = []
         try:
             try:
                 result = self._execute(job, lease)
             except Interrupted as stop:
-                self._record_interruption(job, stop.reason)
+                outcome = self._record_interruption(job, stop.reason)
             except Exception as error:  # any failure of the job is recorded, never lost
-                self._record_failure(job, lease, error)
+                outcome = self._record_failure(job, lease, error)
             else:
-                return self._record_success(job, result, claim_next)
-            return []
+                outcome, claimed = self._record_success(job, result, claim_next)
         finally:
             beat.watch(None, None)
             self._lease = None
+        if self.metrics is not None:
+            self.metrics.ended(job.kind, outcome, time.monotonic() - begun)
+        return claimed
 
     def _record(self, job: ClaimedJob, outcome: str, record: Callable[[], T]) -> T | None:
         """`record()` until the database takes it (back-off between tries); None if this worker
@@ -279,7 +289,7 @@ class Worker:
 
     def _record_success(
         self, job: ClaimedJob, result: dict[str, Any], claim_next: bool
-    ) -> list[ClaimedJob]:
+    ) -> tuple[str, list[ClaimedJob]]:
         reap_due = time.monotonic() - self._last_reap >= self.timings.reap_every_s
         limit = 0 if not claim_next or self.stopping.is_set() or reap_due else 1
         recorded = self._record(
@@ -287,11 +297,11 @@ class Worker:
             lambda: self.manager.succeed_and_claim(job.id, self.worker_id, result, limit),
         )  # fmt: skip
         if recorded is None:
-            return []
+            return "lost", []
         done, claimed = recorded
         if not done:
             log.warning("job %s finished, but another worker holds it now", job.id)
-        return claimed
+        return "succeeded" if done else "lost", claimed
 
     def _execute(self, job: ClaimedJob, lease: _Lease) -> dict[str, Any]:
         runner = self.kinds.get(job.kind)
@@ -318,14 +328,21 @@ class Worker:
         elif self._handback_at is not None and time.monotonic() >= self._handback_at:
             lease.interrupt = "shutdown"
 
-    def _record_interruption(self, job: ClaimedJob, reason: str) -> None:
+    def _record_interruption(self, job: ClaimedJob, reason: str) -> str:
+        """Record a cancel or a hand-back; returns the outcome ("lost" if not ours)."""
         if reason == "canceled":
-            self._record(job, "canceled", lambda: self.manager.canceled(job.id, self.worker_id))
-        elif reason == "shutdown":
-            self._record(job, "handed back", lambda: self.manager.release(job.id, self.worker_id))
-        # "lost": the reaper gave the job to another worker; nothing is ours to record
+            done = self._record(
+                job, "canceled", lambda: self.manager.canceled(job.id, self.worker_id)
+            )
+            return "canceled" if done else "lost"
+        if reason == "shutdown":
+            done = self._record(
+                job, "handed back", lambda: self.manager.release(job.id, self.worker_id)
+            )
+            return "handed_back" if done else "lost"
+        return "lost"  # the reaper gave the job to another worker; nothing is ours to record
 
-    def _record_failure(self, job: ClaimedJob, lease: _Lease, error: Exception) -> None:
+    def _record_failure(self, job: ClaimedJob, lease: _Lease, error: Exception) -> str:
         """Retry or fail the job by the error's class. The stage is the error's own, else the
         stage the job last reported (an error that is not reelforge's keeps its stage too)."""
         error_class = classify(error)
@@ -340,13 +357,16 @@ class Worker:
         if error_class is ErrorClass.SYSTEM:
             log.error("job %s failed with a system error in stage %s", job.id, stage,
                       exc_info=error)  # fmt: skip
-        self._record(
+        decision = self._record(
             job, "failed",
             lambda: self.manager.fail(
                 job.id, self.worker_id, error_class, message, stage, job.attempts,
                 job.max_attempts, detail=detail,
             ),
         )  # fmt: skip
+        if decision is None:
+            return "lost"
+        return "retrying" if decision.retry else "failed"
 
 
 class WorkerPool:

@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from reelforge.db.crud import secrets
 from reelforge.db.crud.auth import SessionTimeouts
 from reelforge.db.session import make_engine, session_factory
+from reelforge.engine.ffmpeg import Watchdog
 from reelforge.jobs.alerts import WebhookAlert
 from reelforge.jobs.kinds import JobRunner, default_kinds
 from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.policy import SchedulingPolicy
+from reelforge.jobs.worker import WorkerTimings
 from reelforge.model.plans import Plan
 from reelforge.platform.providers import USER_KEY_NAMES, build_providers, reachable_voice_vendors
 from reelforge.providers.registry import Providers
@@ -45,6 +47,11 @@ def policy_for(settings: Settings) -> SchedulingPolicy:
         Plan.ENTERPRISE: knobs.concurrency_enterprise,
     }
     return SchedulingPolicy(ageing_s=knobs.ageing_s, concurrency=concurrency)
+
+
+def watchdog_for(settings: Settings) -> Watchdog:
+    render = settings.render
+    return Watchdog(render.ffmpeg_timeout_base_s, render.ffmpeg_timeout_per_media_s)
 
 
 def load_secret_key(settings: Settings) -> str:
@@ -146,7 +153,14 @@ class Platform:
 
     def job_kinds(self) -> dict[str, JobRunner]:
         settings = self.settings
-        return default_kinds(settings.data_dir, settings.cache_dir, self.blobs, self.providers_for)
+        return default_kinds(
+            settings.data_dir, settings.cache_dir, self.blobs, self.providers_for,
+            watchdog_for(settings),
+        )  # fmt: skip
+
+    def worker_timings(self, **overrides: float) -> WorkerTimings:
+        """The workers' timings from the settings (`overrides` win, e.g. the CLI's)."""
+        return WorkerTimings(**{"grace_s": self.settings.workers.grace_s, **overrides})
 
     def voice_vendors(self, session: Session, user_id: uuid.UUID) -> frozenset[str]:
         """Cloud voice vendors a user's renders can reach: the server's keys or their own."""

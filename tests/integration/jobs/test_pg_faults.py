@@ -18,13 +18,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, make_url, select
+from sqlalchemy import Engine, make_url, select, text
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import Event, JobState
 from reelforge.db.session import make_engine
-from reelforge.jobs.manager import JobManager
+from reelforge.jobs.manager import NOTIFY_CHANNEL, JobManager
 from reelforge.jobs.testing import TEST_KINDS
+from reelforge.jobs.wakeup import PostgresWaker
 from reelforge.jobs.worker import Worker
 from reelforge.model.plans import Plan
 
@@ -171,3 +172,32 @@ def test_a_job_whose_worker_is_killed_on_every_attempt_fails_as_a_system_error_w
          "stage": "sleep"}
     ]  # fmt: skip
     assert processes[-1].returncode == 0
+
+
+def test_the_listen_connection_comes_back_after_its_backend_is_terminated(
+    pg_url: str, observer: Engine
+) -> None:
+    """It raised an error the worker loop did not catch, and never reconnected."""
+    waker = PostgresWaker(observer)
+    try:
+        waker.wait(0.05)  # connected and listening
+        assert terminate_backends(pg_url) >= 1
+        waker.wait(0.2)  # notices the broken connection: no error
+        woken = threading.Event()
+        waiter = threading.Thread(target=lambda: (waker.wait(60), woken.set()), daemon=True)
+        waiter.start()
+        stop = threading.Event()
+
+        def notify_until_woken() -> None:  # an enqueue elsewhere, repeated until heard
+            while not stop.wait(0.2):
+                with observer.begin() as conn:
+                    conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+
+        notifier = threading.Thread(target=notify_until_woken, daemon=True)
+        notifier.start()
+        waiter.join(30)
+        stop.set()
+        notifier.join(10)
+        assert woken.is_set()  # woken by a NOTIFY, long before its 60 s timeout
+    finally:
+        waker.close()

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import Event, JobState
+from reelforge.engine import ffmpeg
 from reelforge.jobs.kinds import default_kinds
 from reelforge.jobs.manager import JobManager
 from reelforge.jobs.worker import Worker, WorkerTimings
@@ -58,6 +59,49 @@ def test_a_render_job_produces_a_video_with_progress_events(engine: Engine, tmp_
         ]
     assert kinds[:2] == ["queued", "started"] and kinds[-1] == "succeeded"
     assert stages  # heartbeats recorded the stages as they went
+
+
+def test_a_hung_ffmpeg_fails_its_stage_after_the_watchdog_and_the_job_is_retried(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ffmpeg had no timeout: a hung one held its job forever (the heartbeat kept it alive).
+    Here the final join hangs once: the watchdog kills it, the compose stage fails as a
+    system error (admins alerted, retried once, ffmpeg's stderr kept), and the retry succeeds."""
+    marker = tmp_path / "hung-once"
+    hanging = tmp_path / "ffmpeg"
+    hanging.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *concat*) if [ ! -e "{marker}" ]; then touch "{marker}"; '
+        "echo 'joining segments' >&2; exec sleep 600; fi;; esac\n"
+        f'exec "{ffmpeg.ffmpeg_exe()}" "$@"\n'
+    )
+    hanging.chmod(0o755)
+    monkeypatch.setattr(ffmpeg, "ffmpeg_exe", lambda: str(hanging))
+    manager = JobManager(engine)
+    watchdog = ffmpeg.Watchdog(base_s=3.0, per_media_s=2.0)
+    kinds = default_kinds(tmp_path / "data", tmp_path / "cache", watchdog=watchdog)
+    worker = Worker(manager, kinds, timings=TIMINGS)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        job_id = submit(
+            manager, add_user(engine, Plan.PRO), "render", storyboard=storyboard("Short."),
+        )  # fmt: skip
+        wait_for(lambda: job(engine, job_id).state == JobState.SUCCEEDED, timeout_s=120)
+    finally:
+        worker.stop()
+        thread.join(10)
+    assert marker.exists()
+    done = job(engine, job_id)
+    assert done.attempts == 2
+    with Session(engine) as session:
+        [retrying] = session.scalars(
+            select(Event).where(Event.job_id == job_id, Event.type == "retrying")
+        ).all()
+    assert retrying.data["error_class"] == "system"
+    assert retrying.data["error_stage"] == "compose"
+    assert "watchdog" in retrying.data["error_message"]
+    assert "joining segments" in retrying.data["error_detail"]
 
 
 def test_cancel_stops_a_real_render_and_cleans_up(engine: Engine, tmp_path: Path) -> None:

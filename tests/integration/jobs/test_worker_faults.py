@@ -4,6 +4,7 @@ Every wait is bounded: a regression fails the test, it never hangs the suite."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -16,6 +17,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from reelforge.db.models import JobState
 from reelforge.engine.context import ProgressCallback
+from reelforge.errors import FFmpegError
 from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.retry import ErrorClass
 from reelforge.jobs.testing import noop, sleep
@@ -192,3 +194,50 @@ def test_stopping_a_pool_with_a_hung_render_is_bounded_and_the_job_is_requeued(
     pool._threads[0].join(10)
     assert not pool._threads[0].is_alive()
     assert job(engine, job_id).state == JobState.QUEUED
+
+
+def broken_library(job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
+    on_progress("voice", 0.3, "speaking")
+    raise ValueError("cannot reshape array of size 0")
+
+
+def crashing_ffmpeg(job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
+    on_progress("compose", 0.9, "joining")
+    tail = "[mp4 @ 0x1] moov atom not found\nConversion failed!\n"
+    raise FFmpegError(["ffmpeg", "-i", "x"], -11, tail, stage="compose")
+
+
+def test_an_error_that_is_not_reelforges_keeps_the_stage_it_happened_in(engine: Engine) -> None:
+    manager = JobManager(engine)
+    job_id = submit(manager, add_user(engine, Plan.PRO), "broken")
+    worker = Worker(manager, {"broken": broken_library}, timings=FAST)
+    thread = start(worker)
+    try:
+        wait_for(lambda: job(engine, job_id).error_class is not None)
+    finally:
+        worker.stop()
+        thread.join(10)
+    found = job(engine, job_id)
+    assert (found.error_class, found.error_stage) == ("system", "voice")
+    assert found.error_message == "ValueError: cannot reshape array of size 0"
+
+
+def test_an_ffmpeg_crash_is_a_system_error_with_its_stderr_logged_and_kept(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    alerts: list[tuple[object, ...]] = []
+    manager = JobManager(engine, on_system_error=lambda *a: alerts.append(a))
+    job_id = submit(manager, add_user(engine, Plan.PRO), "crash")
+    worker = Worker(manager, {"crash": crashing_ffmpeg}, timings=FAST)
+    with caplog.at_level(logging.ERROR, logger="reelforge.jobs.worker"):
+        thread = start(worker)
+        try:
+            wait_for(lambda: job(engine, job_id).error_class is not None)
+        finally:
+            worker.stop()
+            thread.join(10)
+    found = job(engine, job_id)
+    assert (found.error_class, found.error_stage) == ("system", "compose")  # not "provider"
+    assert found.result == {"error_detail": "[mp4 @ 0x1] moov atom not found\nConversion failed!\n"}
+    assert "moov atom not found" in caplog.text  # the operator sees why in the log
+    assert alerts and alerts[0][2] == "compose"  # the admins are told

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import subprocess
 from itertools import pairwise
 from pathlib import Path
 
 from reelforge.engine.captions import Cue, layout, scene_cues, settle, to_ass, to_srt, to_vtt
+from reelforge.engine.ffmpeg import ffmpeg_exe
 from reelforge.engine.stages.captions import segment_ass
 from reelforge.engine.timeline import build_timeline
 from reelforge.model.storyboard import (
@@ -56,6 +58,25 @@ def test_srt_and_vtt_format() -> None:
         "2\n01:01:01,000 --> 01:01:02,001\nLate.\n"
     )
     assert to_vtt(cues).startswith("WEBVTT\n\n00:00:01.500 --> 00:00:03.250\nHello world.\n")
+
+
+def test_vtt_cue_text_is_escaped_so_a_player_shows_it_as_spoken(tmp_path: Path) -> None:
+    """`<3`, `&` and `-->` in a narration corrupted the file (a tag, an entity, a timing
+    line); read back by ffmpeg's WebVTT demuxer, the text now survives as written."""
+    said = ("I", "<3", "Q&A", "-->", "<b>bold</b>")
+    cues = [
+        Cue(1.0, 2.0, tuple(Word(w, 1.0, 2.0) for w in said)),
+        Cue(2.5, 3.0, (Word("next", 2.5, 3.0),)),
+    ]
+    vtt = tmp_path / "captions.vtt"
+    vtt.write_text(to_vtt(cues), encoding="utf-8")
+    assert "I &lt;3 Q&amp;A --&gt; &lt;b&gt;bold&lt;/b&gt;\n" in vtt.read_text(encoding="utf-8")
+    read_back = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(vtt), "-f", "srt", "-"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert read_back.split("\n\n")[0].splitlines()[2] == " ".join(said)
+    assert read_back.count("-->") == 3  # two cue timings and the spoken arrow
 
 
 def test_portrait_captions_sit_higher_than_landscape() -> None:

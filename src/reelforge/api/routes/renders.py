@@ -85,7 +85,7 @@ def render_out(
     return schemas.RenderOut(
         id=job.id, project_id=job.project_id, status=JobState(job.state), stage=job.stage,
         progress=round(100.0 * (1.0 if finished else job.progress), 1),
-        queue_position=renders.queue_position(session, job), eta_s=_eta_s(job, now),
+        queue_position=platform.jobs.queue_position(session, job.id), eta_s=_eta_s(job, now),
         attempts=job.attempts, error=error,
         cost_usd=job.cost_usd or float((job.result or {}).get("cost_usd", 0.0)),
         duration_s=(job.result or {}).get("duration_s"),

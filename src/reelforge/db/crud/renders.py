@@ -32,18 +32,6 @@ def by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Rende
     )
 
 
-def queue_position(session: Session, job: RenderJob) -> int | None:
-    """1 = next to start (approximate: counts every queued job submitted earlier)."""
-    if job.state != JobState.QUEUED:
-        return None
-    ahead = session.scalar(
-        select(func.count())
-        .select_from(RenderJob)
-        .where(RenderJob.state == JobState.QUEUED, RenderJob.enqueued_at < job.enqueued_at)
-    )
-    return int(ahead or 0) + 1
-
-
 def listing(
     session: Session,
     owner_id: uuid.UUID,

@@ -99,11 +99,13 @@ class _Segments:
         previous = None
         if index > 0:
             previous = self.visuals[index - 1].source(
-                settings, index - 1, _span(self.timeline, index - 1)
+                settings, index - 1, _span(self.timeline, index - 1), self.ctx.watchdog
             )
         plan = SegmentPlan(
             slot=slots[index],
-            source=self.visuals[index].source(settings, index, _span(self.timeline, index)),
+            source=self.visuals[index].source(
+                settings, index, _span(self.timeline, index), self.ctx.watchdog
+            ),
             previous=previous,
             previous_frames=slots[index - 1].frames if index > 0 else 0,
             first=index == 0,
@@ -114,6 +116,7 @@ class _Segments:
             plan, size=settings.size, fps=settings.fps, encoder=self.encoder,
             out=out / "segment.mp4", subtitles=subtitles, fonts_dir=font_path(bold=True).parent,
             on_frame=lambda k: self.progress.add(step) if (k + 1) % step == 0 else None,
+            watchdog=self.ctx.watchdog,
         )  # fmt: skip
         self.progress.add(slots[index].frames % step)
 
@@ -148,7 +151,7 @@ def _audio(
         mix_audio(
             narration=narration, music=music.path, music_volume=settings.music.volume,
             loop_music=music.loop, duration_s=timeline.duration_s, encoder=encoder, work=work,
-            out=out / "audio.m4a",
+            out=out / "audio.m4a", watchdog=ctx.watchdog,
         )  # fmt: skip
 
     return ctx.cache.fetch("audio", key, build) / "audio.m4a"
@@ -178,5 +181,5 @@ def compose_video(
         audio_path = audio.result()
     ctx.on_progress("compose", 1 - MUX_SHARE, "joining segments")
     final = work / "final.mp4"
-    mux(parts, audio_path, timeline, work, final)
+    mux(parts, audio_path, timeline, work, final, ctx.watchdog)
     return final

@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from reelforge.engine.cache import artifact_key, file_digest
 from reelforge.engine.context import RenderContext
+from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
 from reelforge.engine.frames import (
     ClipFrames,
     FrameSource,
@@ -42,10 +43,17 @@ class Visual:
     credit: dict[str, Any] | None = None
     """Which source supplied it and the attribution it asks for (for the manifest)."""
 
-    def source(self, settings: VideoSettings, index: int, span: int) -> FrameSource:
-        """Frames of this visual for scene `index`, with motion planned over `span` frames."""
+    def source(
+        self,
+        settings: VideoSettings,
+        index: int,
+        span: int,
+        watchdog: Watchdog = DEFAULT_WATCHDOG,
+    ) -> FrameSource:
+        """Frames of this visual for scene `index`, with motion planned over `span` frames
+        (a clip is decoded by an ffmpeg under `watchdog`)."""
         if self.clip is not None:
-            return ClipFrames(self.clip, settings.size, settings.fps)
+            return ClipFrames(self.clip, settings.size, settings.fps, watchdog)
         assert self.still is not None
         motion = Motion.for_scene(settings.seed, index, span)
         return StillMotion(self.still, settings.size, motion)

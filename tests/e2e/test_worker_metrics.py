@@ -1,0 +1,43 @@
+"""`reelforge worker --metrics-port P`: a worker process serves its own Prometheus histograms
+(what it observes as jobs end), and SIGTERM still stops it gracefully."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_a_worker_process_serves_its_job_histograms(tmp_path: Path) -> None:
+    env = {**os.environ, "REELFORGE_DATA_DIR": str(tmp_path / "data")}
+    reelforge = [sys.executable, "-m", "reelforge"]
+    subprocess.run([*reelforge, "db", "upgrade"], env=env, check=True, timeout=120,
+                   capture_output=True)  # fmt: skip
+    port = free_port()
+    worker = subprocess.Popen([*reelforge, "worker", "--metrics-port", str(port)], env=env)
+    try:
+        text, deadline = "", time.monotonic() + 60
+        while time.monotonic() < deadline and "reelforge_job_wait_seconds" not in text:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert "# TYPE reelforge_job_wait_seconds histogram" in text
+        assert "# TYPE reelforge_job_run_seconds histogram" in text
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+    assert worker.returncode == 0

@@ -12,6 +12,7 @@
     ├── Forbidden                  signed in, but not allowed (e.g. not an admin)
     ├── Conflict                   the request clashes with the current state
     ├── LimitExceeded              a plan limit (duration, resolution, minutes) is reached
+    │   └── QuotaExceeded          the plan's storage quota is full
     └── RateLimited                too many requests; `retry_after_s` says when to retry
 
 `retryable` tells the job queue whether another attempt may succeed.
@@ -82,6 +83,10 @@ class Conflict(ReelforgeError):
 
 
 class LimitExceeded(ReelforgeError):
+    pass
+
+
+class QuotaExceeded(LimitExceeded):
     pass
 
 

@@ -52,7 +52,7 @@ class LoginIn(_In):
 
 
 class RefreshIn(_In):
-    refresh_token: str | None = None
+    refresh_token: Annotated[str, Field(max_length=200)] | None = None
     """Omit to use the `reelforge_refresh` cookie."""
 
 
@@ -100,12 +100,15 @@ class LimitsOut(BaseModel):
     max_resolution: str
     monthly_minutes: float | None
     max_waiting: int
+    storage_bytes: int
+    """The storage quota: projects, render snapshots and rendered files."""
 
 
 class UsageOut(BaseModel):
     minutes_this_month: float
     running: int
     waiting: int
+    storage_bytes: int
 
 
 class UserOut(_Out):

@@ -13,6 +13,7 @@
     ├── Forbidden                  signed in, but not allowed (e.g. not an admin)
     ├── Conflict                   the request clashes with the current state
     ├── LimitExceeded              a plan limit (duration, resolution, minutes) is reached
+    │   └── QuotaExceeded          the plan's storage quota is full
     └── RateLimited                too many requests; `retry_after_s` says when to retry
 
 `retryable` tells the job queue whether another attempt may succeed (`jobs/retry.py`:
@@ -107,6 +108,10 @@ class PreconditionFailed(ReelforgeError):
 
 
 class LimitExceeded(ReelforgeError):
+    pass
+
+
+class QuotaExceeded(LimitExceeded):
     pass
 
 

@@ -32,6 +32,7 @@ _BY_CLASS: list[tuple[type[errors.ReelforgeError], int, str, str]] = [
     (errors.Forbidden, 403, "forbidden", "Not allowed"),
     (errors.Conflict, 409, "conflict", "Conflict"),
     (errors.PreconditionFailed, 412, "precondition-failed", "Changed elsewhere"),
+    (errors.QuotaExceeded, 413, "storage-quota", "Storage quota reached"),
     (errors.LimitExceeded, 402, "plan-limit", "Plan limit reached"),
     (errors.RateLimited, 429, "rate-limited", "Too many requests"),
     (errors.StorageError, 503, "storage-unavailable", "Storage unavailable"),

@@ -52,7 +52,7 @@ class LoginIn(_In):
 
 
 class RefreshIn(_In):
-    refresh_token: str | None = None
+    refresh_token: Annotated[str, Field(max_length=200)] | None = None
     """Omit to use the `reelforge_refresh` cookie."""
 
 
@@ -100,6 +100,8 @@ class LimitsOut(BaseModel):
     max_resolution: str
     monthly_minutes: float | None
     max_waiting: int
+    storage_bytes: int
+    """The storage quota: projects, render snapshots and rendered files."""
 
 
 class UsageOut(BaseModel):
@@ -107,6 +109,7 @@ class UsageOut(BaseModel):
     running: int
     waiting: int
     cost_usd_this_month: float
+    storage_bytes: int
 
 
 class UserOut(_Out):

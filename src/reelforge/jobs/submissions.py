@@ -4,6 +4,7 @@ once per Idempotency-Key. Lives with the queue because it drives it; the reads s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from reelforge.db.crud import users
+from reelforge.db.crud import quota, users
 from reelforge.db.crud.projects import reject_server_files
 from reelforge.db.crud.renders import by_idempotency_key
 from reelforge.db.models import JobState, Project, RenderJob, User
@@ -107,6 +108,10 @@ def _check_plan(session: Session, user: User, snapshot: _Snapshot, now: datetime
         )
 
 
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value).encode())
+
+
 def _job_payload(user: User, snapshot: _Snapshot) -> dict[str, Any]:
     """The snapshot plus what the worker and the usage count need: the longest video the
     plan lets this render make, and the seconds it counts for until it is done."""
@@ -128,6 +133,7 @@ def submit(
 
     Raises:
         InvalidInput: nothing to render. LimitExceeded / RateLimited: plan limits.
+        QuotaExceeded: the user's storage is full.
     """
     # One submit per user at a time, to the end of the transaction: the plan checks below
     # read counts, and without the lock concurrent submits on PostgreSQL all read the same
@@ -148,6 +154,7 @@ def submit(
         )
     _check_plan(session, user, snapshot, now)
     payload = _job_payload(user, snapshot)
+    quota.ensure_room(session, user, adding_bytes=_json_bytes(payload))
     try:
         with session.begin_nested():
             job = manager.enqueue(session, user, payload=payload, project_id=project.id)
@@ -170,4 +177,5 @@ def retry(
     snapshot = _snapshot(job.payload)
     _check_plan(session, user, snapshot, now)
     payload = _job_payload(user, snapshot)  # the plan as it is now
+    quota.ensure_room(session, user, adding_bytes=_json_bytes(payload))
     return manager.enqueue(session, user, payload=payload, project_id=job.project_id)

@@ -24,13 +24,19 @@ class PlanLimits:
     """Rendered minutes per calendar month (UTC); None = unlimited."""
     max_waiting: int
     """Renders queued at once; more is a 429 (the queue is not a to-do list)."""
+    storage_bytes: int
+    """What the user may keep stored: projects (prompt, settings, storyboard), the
+    snapshot each render carries, and rendered files. More is a 413 `storage-quota`."""
 
+
+MB = 1_000_000
+GB = 1000 * MB
 
 PLAN_LIMITS: dict[Plan, PlanLimits] = {
-    Plan.FREE: PlanLimits(60, Resolution.HD, 30, 5),
-    Plan.BASIC: PlanLimits(180, Resolution.FHD, 120, 20),
-    Plan.PRO: PlanLimits(600, Resolution.FHD, 600, 50),
-    Plan.ENTERPRISE: PlanLimits(600, Resolution.FHD, None, 200),
+    Plan.FREE: PlanLimits(60, Resolution.HD, 30, 5, 500 * MB),
+    Plan.BASIC: PlanLimits(180, Resolution.FHD, 120, 20, 5 * GB),
+    Plan.PRO: PlanLimits(600, Resolution.FHD, 600, 50, 50 * GB),
+    Plan.ENTERPRISE: PlanLimits(600, Resolution.FHD, None, 200, 500 * GB),
 }
 
 DURATION_GRACE = 0.1

@@ -51,6 +51,18 @@ STORYBOARD_VERSION: Literal[1] = 1
 MIN_TARGET_DURATION_S = 10.0
 MAX_TARGET_DURATION_S = 600.0
 
+# Every string has a bound: a storyboard is stored, copied into each render and sent to
+# providers, so nothing in it may grow without limit (200 KB voices were accepted).
+Language = Annotated[str, Field(min_length=1, max_length=35)]
+"""A BCP 47 tag (`en`, `pt-BR`); 35 characters hold any tag in use."""
+VoiceName = Annotated[str, Field(min_length=1, max_length=200)]
+TemplateId = Annotated[str, Field(max_length=100)]
+Title = Annotated[str, Field(max_length=200)]
+Keyword = Annotated[str, Field(max_length=100)]
+MAX_SCENE_KEYWORDS = 20
+MAX_NARRATION_CHARS = 5000
+MAX_QUERY_CHARS = 500
+
 
 _SHORT_SIDE_PX = {Resolution.SD: 480, Resolution.HD: 720, Resolution.FHD: 1080}
 
@@ -84,14 +96,14 @@ class VideoSettings(_Model):
     target_duration_s: Annotated[
         float, Field(ge=MIN_TARGET_DURATION_S, le=MAX_TARGET_DURATION_S)
     ] = 30.0
-    language: str = "en"
-    voice: str = "joe"
+    language: Language = "en"
+    voice: VoiceName = "joe"
     speaking_rate: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
     captions: Captions = Captions()
     music: Music = Music()
     visual_style: VisualStyle = VisualStyle.MODERN
     seed: Annotated[int, Field(ge=0)] = 7
-    template_id: str | None = None
+    template_id: TemplateId | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -107,16 +119,17 @@ class VideoSettings(_Model):
 
 class VisualSpec(_Model):
     kind: VisualKind = VisualKind.GENERATED
-    prompt: str = ""
+    prompt: Annotated[str, Field(max_length=MAX_NARRATION_CHARS)] = ""
+    """The planner uses the scene's narration, so it may be as long."""
     path: Path | None = None
-    query: str = ""
+    query: Annotated[str, Field(max_length=MAX_QUERY_CHARS)] = ""
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
 
 
 class Scene(_Model):
-    narration: Annotated[str, Field(min_length=1, max_length=5000)]
-    headline: str = ""
-    keywords: tuple[str, ...] = ()
+    narration: Annotated[str, Field(min_length=1, max_length=MAX_NARRATION_CHARS)]
+    headline: Title = ""
+    keywords: Annotated[tuple[Keyword, ...], Field(max_length=MAX_SCENE_KEYWORDS)] = ()
     visual: VisualSpec = VisualSpec()
     duration_s: Annotated[float, Field(gt=0, le=MAX_TARGET_DURATION_S)] | Literal["auto"] = "auto"
     transition: Transition = Transition.FADE
@@ -131,7 +144,7 @@ class Scene(_Model):
 
 class Storyboard(_Model):
     version: Literal[1] = STORYBOARD_VERSION
-    title: str = ""
+    title: Title = ""
     settings: VideoSettings = VideoSettings()
     scenes: Annotated[tuple[Scene, ...], Field(min_length=1, max_length=200)]
 

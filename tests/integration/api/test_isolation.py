@@ -25,6 +25,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/v1/projects/{project_id}/renders", None),
     ("GET", "/api/v1/renders/{render_id}", None),
     ("POST", "/api/v1/renders/{render_id}/cancel", None),
+    ("DELETE", "/api/v1/renders/{render_id}", None),
     ("POST", "/api/v1/renders/{render_id}/retry", None),
     ("GET", "/api/v1/renders/{render_id}/{file}", None),
     ("DELETE", "/api/v1/auth/sessions/{session_id}", None),

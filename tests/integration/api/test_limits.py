@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from reelforge.db.models import RenderJob
@@ -197,3 +198,112 @@ def test_a_queued_storyboard_counts_its_shortest_length_and_carries_the_cap(
     with platform.sessions() as session:
         job = session.get(RenderJob, uuid.UUID(submitted.json()["id"]))
         assert job is not None and job.payload["max_duration_s"] == 66.0  # 60 s + 10%
+
+
+HUGE = "x" * 200_000
+
+
+def scene(**fields: Any) -> dict[str, Any]:
+    return {"scenes": [{"narration": "Hi."} | fields]}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/projects", {"name": "p", "settings": {"voice": HUGE}}, "settings.voice"),
+        ("/projects", {"name": "p", "settings": {"language": HUGE}}, "settings.language"),
+        ("/projects", {"name": "p", "settings": {"template_id": HUGE}}, "settings.template_id"),
+        ("/storyboard", scene() | {"title": HUGE}, "title"),
+        ("/storyboard", scene(headline=HUGE), "scenes.0.headline"),
+        ("/storyboard", scene(keywords=[HUGE]), "scenes.0.keywords.0"),
+        ("/storyboard", scene(keywords=["k"] * 21), "scenes.0.keywords"),
+        ("/storyboard", scene(visual={"prompt": HUGE}), "scenes.0.visual.prompt"),
+        ("/storyboard", scene(visual={"query": HUGE}), "scenes.0.visual.query"),
+    ],
+)  # fmt: skip
+def test_every_stored_string_has_a_bound(
+    client: TestClient, path: str, body: dict[str, Any], field: str
+) -> None:
+    headers = sign_up(client)
+    if path == "/storyboard":
+        project = new_project(client, headers)
+        answer = client.put(
+            f"/api/v1/projects/{project['id']}/storyboard", json=body, headers=headers
+        )
+    else:
+        answer = client.post(
+            f"/api/v1/projects{path.removeprefix('/projects')}", json=body, headers=headers
+        )
+    assert answer.status_code == 422, answer.text[:200]
+    problem = answer.json()
+    assert problem["type"] == "urn:reelforge:problem:validation"
+    assert problem["errors"][0]["field"] == field
+    patched = client.get("/api/v1/projects", headers=headers).json()["items"]
+    assert all(HUGE not in str(p) for p in patched)
+
+
+def test_the_storage_quota_is_enforced_and_shown(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from reelforge.model.plans import PLAN_LIMITS, Plan
+
+    monkeypatch.setitem(
+        PLAN_LIMITS, Plan.FREE, replace(PLAN_LIMITS[Plan.FREE], storage_bytes=30_000)
+    )
+    headers = sign_up(client)
+    first = new_project(client, headers, prompt="Tides rise. " * 1000)  # 12 KB
+    me = client.get("/api/v1/users/me", headers=headers).json()
+    assert me["limits"]["storage_bytes"] == 30_000
+    assert 12_000 < me["usage"]["storage_bytes"] < 13_000
+    second = new_project(client, headers, prompt="Tides rise. " * 1000)
+    third = client.post(
+        "/api/v1/projects", json={"name": "full", "prompt": "Tides rise. " * 1000}, headers=headers
+    )
+    assert third.status_code == 413
+    problem = third.json()
+    assert problem["type"] == "urn:reelforge:problem:storage-quota"
+    assert "30 MB" not in problem["detail"] and "0.03 MB" in problem["detail"]
+    assert client.get("/api/v1/projects", headers=headers).json()["total"] == 2
+
+    grow = client.patch(
+        f"/api/v1/projects/{first['id']}", json={"prompt": "Tides rise. " * 1600}, headers=headers
+    )
+    assert grow.status_code == 413
+    # A render carries a snapshot of its project: 12 KB more does not fit either.
+    submit = client.post(f"/api/v1/projects/{first['id']}/renders", headers=headers)
+    assert submit.status_code == 413 and submit.json()["type"].endswith("storage-quota")
+    shrink = client.patch(
+        f"/api/v1/projects/{second['id']}", json={"prompt": "Tides rise."}, headers=headers
+    )
+    assert shrink.status_code == 200
+    submitted = client.post(f"/api/v1/projects/{first['id']}/renders", headers=headers)
+    assert submitted.status_code == 202
+    used = client.get("/api/v1/users/me", headers=headers).json()["usage"]["storage_bytes"]
+    assert 24_000 < used < 26_000  # two copies of the 12 KB prompt
+
+    # A finished render's files count too, until the render is deleted.
+    render_id = submitted.json()["id"]
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    with platform.sessions() as session, session.begin():
+        job = session.get(RenderJob, uuid.UUID(render_id))
+        job.state, job.result = "succeeded", {"duration_s": 5.0, "bytes": 4000}
+    after = client.get("/api/v1/users/me", headers=headers).json()["usage"]["storage_bytes"]
+    assert after == used + 4000
+    assert client.delete(f"/api/v1/renders/{render_id}", headers=headers).status_code == 204
+    freed = client.get("/api/v1/users/me", headers=headers).json()["usage"]["storage_bytes"]
+    assert freed < 13_000
+    assert client.get(f"/api/v1/renders/{render_id}", headers=headers).status_code == 404
+
+
+def test_only_a_finished_render_can_be_deleted(client: TestClient) -> None:
+    headers = sign_up(client)
+    project = new_project(client, headers)
+    render = client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers).json()
+    queued = client.delete(f"/api/v1/renders/{render['id']}", headers=headers)
+    assert queued.status_code == 409 and queued.json()["type"].endswith("conflict")
+    client.post(f"/api/v1/renders/{render['id']}/cancel", headers=headers)
+    assert client.delete(f"/api/v1/renders/{render['id']}", headers=headers).status_code == 204
+    other = sign_up(client)
+    assert client.delete(f"/api/v1/renders/{render['id']}", headers=other).status_code == 404

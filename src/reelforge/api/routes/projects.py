@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
 from reelforge.api.routes.renders import render_out
-from reelforge.db.crud import projects
+from reelforge.db.crud import projects, quota
 from reelforge.db.models import Project
 from reelforge.errors import InvalidInput, NotFound, PreconditionFailed
 from reelforge.jobs import submissions
@@ -56,6 +56,7 @@ def create_project(
         session, user.id, name=body.name.strip(), prompt=body.prompt,
         settings=body.settings.model_dump(mode="json"), template_id=body.template_id,
     )  # fmt: skip
+    quota.ensure_room(session, user)
     return project_out(project)
 
 
@@ -71,6 +72,7 @@ def update_project(
     project_id: uuid.UUID, body: schemas.ProjectPatch, user: CurrentUser, session: DbSession
 ) -> schemas.ProjectOut:
     project = projects.owned(session, user.id, project_id)
+    before = quota.project_bytes(project)
     given = body.model_dump(exclude_unset=True, mode="json")
     for field in ("name", "prompt"):
         if given.get(field) is not None:
@@ -86,6 +88,8 @@ def update_project(
         projects.reject_server_files(settings)
         project.settings = settings.model_dump(mode="json")
     session.flush()
+    if quota.project_bytes(project) > before:  # shrinking is allowed even over the quota
+        quota.ensure_room(session, user)
     return project_out(project)
 
 
@@ -172,12 +176,15 @@ def write_storyboard(
 ) -> Storyboard:  # fmt: skip
     project = projects.owned(session, user.id, project_id)
     check_if_match(project, if_match)
+    before = quota.project_bytes(project)
     projects.reject_server_files(body.settings, body)
     if "settings" not in body.model_fields_set:  # keep the project's, don't reset them
         body = body.model_copy(update={"settings": VideoSettings.model_validate(project.settings)})
     project.storyboard = body.model_dump(mode="json")
     project.settings = body.settings.model_dump(mode="json")
     session.flush()
+    if quota.project_bytes(project) > before:
+        quota.ensure_room(session, user)
     response.headers["ETag"] = storyboard_etag(project)
     return body
 
@@ -192,7 +199,11 @@ def clear_storyboard(project_id: uuid.UUID, user: CurrentUser, session: DbSessio
     "/{project_id}/renders",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(limit_submit)],
-    responses={402: {"description": "Plan limit"}, 429: {"description": "Too many requests"}},
+    responses={
+        402: {"description": "Plan limit"},
+        413: {"description": "Storage quota"},
+        429: {"description": "Too many requests"},
+    },
 )
 def submit_render(
     project_id: uuid.UUID,

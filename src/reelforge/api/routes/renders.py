@@ -145,6 +145,25 @@ def cancel_render(
     return render_out(session, job, at, platform)
 
 
+@router.delete(
+    "/{render_id}", status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "Still queued or running"}},
+)  # fmt: skip
+def delete_render(
+    render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> None:
+    """Deletes a finished render and its files: what it stored stops counting against the
+    storage quota. Its signed links stop working; cancel a queued or running one first."""
+    job = renders.owned(session, user.id, render_id)
+    if job.state not in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED):
+        raise Conflict(f"cancel this render before deleting it (it is {job.state})")
+    session.delete(job)
+    session.flush()
+    # Files go before the commit: if the store fails (503), the row stays and the same
+    # DELETE can be sent again (removing what is already gone is not an error).
+    platform.blobs.delete_prefix(render_blob_key(job.id, "").rstrip("/"))
+
+
 @router.post(
     "/{render_id}/retry",
     status_code=status.HTTP_202_ACCEPTED,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
+from sqlalchemy.orm import Session
 
 from reelforge.api import schemas
 from reelforge.api.deps import ClientIp, CurrentUser, DbSession, Now, PlatformDep
-from reelforge.db.crud import audit, renders, secrets, users
+from reelforge.db.crud import audit, quota, renders, secrets, users
 from reelforge.db.models import User
 from reelforge.model.plans import PLAN_LIMITS, Plan
 from reelforge.platform.services import Platform
@@ -17,9 +19,9 @@ router = APIRouter(prefix="/users", tags=["users"])
 SecretName = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,60}$")]
 
 
-def me_out(
-    platform: Platform, user: User, usage: users.Usage, cost_usd_this_month: float = 0.0
-) -> schemas.MeOut:
+def me_out(platform: Platform, session: Session, user: User, at: datetime) -> schemas.MeOut:
+    usage = users.usage(session, user.id, at)
+    cost = renders.cost_since(session, user.id, users.month_start(at))
     plan = Plan(user.plan)
     limits = PLAN_LIMITS[plan]
     return schemas.MeOut(
@@ -30,20 +32,21 @@ def me_out(
             max_resolution=limits.max_resolution,
             monthly_minutes=limits.monthly_minutes,
             max_waiting=limits.max_waiting,
+            storage_bytes=limits.storage_bytes,
         ),
         usage=schemas.UsageOut(
             minutes_this_month=round(usage.minutes_this_month, 2),
             running=usage.running,
             waiting=usage.waiting,
-            cost_usd_this_month=round(cost_usd_this_month, 4),
+            cost_usd_this_month=round(cost, 4),
+            storage_bytes=quota.used_bytes(session, user.id),
         ),
     )
 
 
 @router.get("/me")
 def read_me(user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now) -> schemas.MeOut:
-    cost = renders.cost_since(session, user.id, users.month_start(at))
-    return me_out(platform, user, users.usage(session, user.id, at), cost)
+    return me_out(platform, session, user, at)
 
 
 @router.patch("/me")
@@ -52,7 +55,7 @@ def update_me(
 ) -> schemas.MeOut:
     if body.name is not None:
         user.name = body.name.strip()
-    return me_out(platform, user, users.usage(session, user.id, at))
+    return me_out(platform, session, user, at)
 
 
 @router.get("/me/secrets")

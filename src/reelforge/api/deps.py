@@ -128,6 +128,18 @@ class Principal:
     """The login session behind an access token; None for an API key."""
 
 
+MALFORMED_CREDENTIAL = "Access token is invalid; sign in again."
+
+
+def _session_id(claim: str) -> uuid.UUID:
+    """A signed token's session id; one that is not a UUID is refused like a bad token
+    (only a leaked signing key could make one, but it must not be a 500)."""
+    try:
+        return uuid.UUID(claim)
+    except ValueError:
+        raise Unauthorized(MALFORMED_CREDENTIAL, stage="auth") from None
+
+
 def authenticate(platform: Platform, token: str, at: datetime) -> Principal:
     """An access token (JWT) or a personal API key → who is calling.
 
@@ -140,12 +152,14 @@ def authenticate(platform: Platform, token: str, at: datetime) -> Principal:
     Raises:
         Unauthorized: bad, expired or revoked credentials.
     """
+    if not (token.isascii() and token.isprintable()):  # ours are; a NUL broke PostgreSQL
+        raise Unauthorized(MALFORMED_CREDENTIAL, stage="auth")
     with platform.sessions() as session:
         if token.startswith(API_KEY_PREFIX):
             principal = Principal(auth.user_for_api_key(session, token, at), None)
         else:
             claims = platform.tokens.verify(token)
-            live = auth.live_session(session, uuid.UUID(claims.session_id), at, platform.timeouts)
+            live = auth.live_session(session, _session_id(claims.session_id), at, platform.timeouts)
             user = users.get(session, live.user_id)
             if user is None or str(user.id) != claims.subject:
                 raise Unauthorized("this account no longer exists", stage="auth")

@@ -16,6 +16,7 @@ from reelforge import logs
 from reelforge.api import errors
 from reelforge.api.deps import DbGates
 from reelforge.api.input_guard import InputGuard
+from reelforge.api.limits import Limits
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
 from reelforge.api.routes import admin, auth, health, live, projects, renders, users
@@ -72,6 +73,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     app.state.hub = hub
     app.state.db_gates = DbGates.for_engine(platform.engine, reserved=workers + 1)
     app.state.metrics = metrics
+    app.state.limits = Limits(platform.limiter, metrics)
     errors.install(app)
 
     api = APIRouter(prefix=API_PREFIX)

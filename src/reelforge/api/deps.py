@@ -16,11 +16,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, QueuePool
 from sqlalchemy.orm import Session
 
+from reelforge.api.limits import Limits
 from reelforge.db.crud import auth, users
 from reelforge.db.models import User, utcnow
 from reelforge.db.session import is_sqlite
 from reelforge.errors import Forbidden, Unauthorized
 from reelforge.platform.services import Platform
+from reelforge.security.proxies import client_address
 from reelforge.security.tokens import API_KEY_PREFIX
 
 MAX_OFFSET = 2**31 - 1
@@ -104,11 +106,12 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def client_ip(request: Request, platform: PlatformDep) -> str:
-    if platform.settings.api.trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
-    return request.client.host if request.client else ""
+    peer = request.client.host if request.client else ""
+    api = platform.settings.api
+    if not api.trust_proxy_headers:
+        return peer
+    forwarded = request.headers.get("x-forwarded-for")
+    return client_address(peer, forwarded, tuple(api.trusted_proxies))
 
 
 ClientIp = Annotated[str, Depends(client_ip)]
@@ -184,8 +187,16 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def current_user(principal: CurrentPrincipal, platform: PlatformDep, ip: ClientIp) -> User:
-    platform.limiter.hit(platform.settings.api.rate_api, "api", str(principal.user.id))
+def get_limits(request: Request) -> Limits:
+    limits: Limits = request.app.state.limits
+    return limits
+
+
+LimitsDep = Annotated[Limits, Depends(get_limits)]
+
+
+def current_user(principal: CurrentPrincipal, platform: PlatformDep, limits: LimitsDep) -> User:
+    limits.hit(platform.settings.api.rate_api, "api", str(principal.user.id), fail_open=True)
     return principal.user
 
 
@@ -201,10 +212,11 @@ def admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(admin_user)]
 
 
-def limit_auth(platform: PlatformDep, ip: ClientIp) -> None:
-    """Per client IP on register, login and refresh: slows password guessing."""
-    platform.limiter.hit(platform.settings.api.rate_auth, "auth", ip)
+def limit_auth(platform: PlatformDep, limits: LimitsDep, ip: ClientIp) -> None:
+    """Per client IP on register, login and refresh: slows password guessing. Fails
+    closed: with the counters unreachable, guessing would be unlimited."""
+    limits.hit(platform.settings.api.rate_auth, "auth", ip, fail_open=False)
 
 
-def limit_submit(platform: PlatformDep, user: CurrentUser) -> None:
-    platform.limiter.hit(platform.settings.api.rate_submit, "submit", str(user.id))
+def limit_submit(platform: PlatformDep, limits: LimitsDep, user: CurrentUser) -> None:
+    limits.hit(platform.settings.api.rate_submit, "submit", str(user.id), fail_open=True)

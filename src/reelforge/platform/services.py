@@ -29,6 +29,7 @@ from reelforge.providers.registry import Providers
 from reelforge.security.crypto import SecretBox
 from reelforge.security.ratelimit import RateLimiter
 from reelforge.security.signing import UrlSigner
+from reelforge.security.tickets import WsTickets
 from reelforge.security.tokens import AccessTokens
 from reelforge.settings import Settings
 from reelforge.storage import BlobStore, LocalBlobStore, S3BlobStore
@@ -164,6 +165,10 @@ class Platform:
     @cached_property
     def secret_box(self) -> SecretBox:
         return SecretBox(self.secret_key)
+
+    @cached_property
+    def ws_tickets(self) -> WsTickets:
+        return WsTickets(self.secret_key, ttl_s=self.settings.api.ws_ticket_ttl_s)
 
     @cached_property
     def limiter(self) -> RateLimiter:

@@ -39,7 +39,12 @@ class ReelforgeError(Exception):
 
 
 class InvalidInput(ReelforgeError):
-    pass
+    """`field`, when set, names the request field at fault (`password`, `settings.voice`),
+    so a form can show the message beside it."""
+
+    def __init__(self, message: str, *, stage: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, stage=stage)
+        self.field = field
 
 
 class NotFound(ReelforgeError):

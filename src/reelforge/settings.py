@@ -6,6 +6,7 @@ plain values: the engine and providers never import this module.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -138,6 +139,42 @@ class ApiSettings(BaseModel):
     """How long the signed download links in a render's status stay valid."""
     trust_proxy_headers: bool = False
     """Take the client IP from `X-Forwarded-For` (only behind your own load balancer)."""
+    trusted_proxies: list[str] = []
+    """Addresses or networks of your own proxies (e.g. `["10.0.0.0/8"]`): the client is the
+    right-most `X-Forwarded-For` hop that is not one of them. Empty: the direct peer is
+    the only proxy, so the right-most entry is the client."""
+    rate_login_account: str = "5/minute;20/hour;100/day"
+    """Per account on sign-in, whatever the client IP: guesses back off over longer
+    windows. A successful sign-in clears it."""
+    metrics_token: SecretStr | None = None
+    """`GET /metrics` needs `Authorization: Bearer <this>` (or an administrator's
+    credentials); unset, only administrators may read it."""
+    ws_ticket_ttl_s: int = Field(default=30, ge=5, le=60)
+    """Lifetime of the one-use WebSocket tickets from `POST /api/v1/ws-ticket`."""
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, value: list[str]) -> list[str]:
+        # Credentials (the refresh cookie) with any origin would let every site act as
+        # the signed-in user; browsers refuse `*` with credentials anyway.
+        if "*" in value:
+            raise ValueError(
+                "REELFORGE_API__CORS_ORIGINS must list origins (e.g. "
+                '\'["https://app.example"]\'), not "*": the API sends credentials'
+            )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"REELFORGE_API__TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+                ) from None
+        return value
 
 
 class S3Settings(BaseModel):

@@ -116,14 +116,25 @@ def test_serve_renders_for_a_user_made_on_the_command_line(
     assert "serving at http://127.0.0.1" in stdout and "Traceback" not in stderr
 
 
-def test_bad_settings_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("REELFORGE_SECRET_KEY", "short", "REELFORGE_SECRET_KEY must be at least 32 bytes"),
+        ("REELFORGE_API__CORS_ORIGINS", '["*"]', 'not "*": the API sends credentials'),
+        ("REELFORGE_API__TRUSTED_PROXIES", '["lb.local"]', "'lb.local' is not an IP address"),
+    ],
+    ids=["short-secret", "cors-wildcard", "trusted-proxy-name"],
+)
+def test_bad_settings_are_one_line_not_a_traceback(
+    tmp_path: Path, name: str, value: str, says: str
+) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "reelforge", "serve"],
-        env=env_for(tmp_path) | {"REELFORGE_SECRET_KEY": "short"},
+        env=env_for(tmp_path) | {name: value},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "REELFORGE_SECRET_KEY must be at least 32 bytes" in done.stderr
+    assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 def test_several_api_processes_share_one_secret_and_database(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry
 from reelforge import logs
 from reelforge.api import docs, errors
 from reelforge.api.deps import DbGates
+from reelforge.api.input_guard import InputGuard
+from reelforge.api.limits import Limits
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
 from reelforge.api.routes import admin, auth, health, live, projects, renders, studio, users
@@ -84,6 +86,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     app.state.hub = hub
     app.state.db_gates = DbGates.for_engine(platform.engine, reserved=workers + 1)
     app.state.metrics = metrics
+    app.state.limits = Limits(platform.limiter, metrics)
     errors.install(app)
     docs.install(app)
 
@@ -92,6 +95,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
 
+    app.add_middleware(InputGuard)  # inside LimitsAndHeaders: bodies arrive bounded
     app.add_middleware(LimitsAndHeaders, max_body_bytes=platform.settings.api.max_body_bytes)
     if platform.settings.api.cors_origins:
         app.add_middleware(

@@ -16,11 +16,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, QueuePool
 from sqlalchemy.orm import Session
 
+from reelforge.api.limits import Limits
 from reelforge.db.crud import auth, users
 from reelforge.db.models import User, utcnow
 from reelforge.db.session import is_sqlite
 from reelforge.errors import Forbidden, Unauthorized
 from reelforge.platform.services import Platform
+from reelforge.security.proxies import client_address
 from reelforge.security.tokens import API_KEY_PREFIX
 
 MAX_OFFSET = 2**31 - 1
@@ -104,11 +106,12 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def client_ip(request: Request, platform: PlatformDep) -> str:
-    if platform.settings.api.trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
-    return request.client.host if request.client else ""
+    peer = request.client.host if request.client else ""
+    api = platform.settings.api
+    if not api.trust_proxy_headers:
+        return peer
+    forwarded = request.headers.get("x-forwarded-for")
+    return client_address(peer, forwarded, tuple(api.trusted_proxies))
 
 
 ClientIp = Annotated[str, Depends(client_ip)]
@@ -128,6 +131,18 @@ class Principal:
     """The login session behind an access token; None for an API key."""
 
 
+MALFORMED_CREDENTIAL = "Access token is invalid; sign in again."
+
+
+def _session_id(claim: str) -> uuid.UUID:
+    """A signed token's session id; one that is not a UUID is refused like a bad token
+    (only a leaked signing key could make one, but it must not be a 500)."""
+    try:
+        return uuid.UUID(claim)
+    except ValueError:
+        raise Unauthorized(MALFORMED_CREDENTIAL, stage="auth") from None
+
+
 def authenticate(platform: Platform, token: str, at: datetime) -> Principal:
     """An access token (JWT) or a personal API key → who is calling.
 
@@ -140,12 +155,14 @@ def authenticate(platform: Platform, token: str, at: datetime) -> Principal:
     Raises:
         Unauthorized: bad, expired or revoked credentials.
     """
+    if not (token.isascii() and token.isprintable()):  # ours are; a NUL broke PostgreSQL
+        raise Unauthorized(MALFORMED_CREDENTIAL, stage="auth")
     with platform.sessions() as session:
         if token.startswith(API_KEY_PREFIX):
             principal = Principal(auth.user_for_api_key(session, token, at), None)
         else:
             claims = platform.tokens.verify(token)
-            live = auth.live_session(session, uuid.UUID(claims.session_id), at, platform.timeouts)
+            live = auth.live_session(session, _session_id(claims.session_id), at, platform.timeouts)
             user = users.get(session, live.user_id)
             if user is None or str(user.id) != claims.subject:
                 raise Unauthorized("this account no longer exists", stage="auth")
@@ -170,8 +187,16 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def current_user(principal: CurrentPrincipal, platform: PlatformDep, ip: ClientIp) -> User:
-    platform.limiter.hit(platform.settings.api.rate_api, "api", str(principal.user.id))
+def get_limits(request: Request) -> Limits:
+    limits: Limits = request.app.state.limits
+    return limits
+
+
+LimitsDep = Annotated[Limits, Depends(get_limits)]
+
+
+def current_user(principal: CurrentPrincipal, platform: PlatformDep, limits: LimitsDep) -> User:
+    limits.hit(platform.settings.api.rate_api, "api", str(principal.user.id), fail_open=True)
     return principal.user
 
 
@@ -187,10 +212,11 @@ def admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(admin_user)]
 
 
-def limit_auth(platform: PlatformDep, ip: ClientIp) -> None:
-    """Per client IP on register, login and refresh: slows password guessing."""
-    platform.limiter.hit(platform.settings.api.rate_auth, "auth", ip)
+def limit_auth(platform: PlatformDep, limits: LimitsDep, ip: ClientIp) -> None:
+    """Per client IP on register, login and refresh: slows password guessing. Fails
+    closed: with the counters unreachable, guessing would be unlimited."""
+    limits.hit(platform.settings.api.rate_auth, "auth", ip, fail_open=False)
 
 
-def limit_submit(platform: PlatformDep, user: CurrentUser) -> None:
-    platform.limiter.hit(platform.settings.api.rate_submit, "submit", str(user.id))
+def limit_submit(platform: PlatformDep, limits: LimitsDep, user: CurrentUser) -> None:
+    limits.hit(platform.settings.api.rate_submit, "submit", str(user.id), fail_open=True)

@@ -92,7 +92,10 @@ def _reelforge_error(request: Request, exc: Exception) -> JSONResponse:
                 headers["Retry-After"] = str(exc.retry_after_s)
             if isinstance(exc, errors.Unauthorized):
                 headers["WWW-Authenticate"] = "Bearer"
-            return problem(status, slug, title, exc.message, headers=headers)
+            extra: dict[str, Any] = {}
+            if isinstance(exc, errors.InvalidInput) and exc.field:  # shown beside the field
+                extra["errors"] = [{"field": exc.field, "message": exc.message}]
+            return problem(status, slug, title, exc.message, headers=headers, **extra)
     return _internal(request, exc)
 
 

@@ -23,6 +23,8 @@ from reelforge.db.crud import events
 from reelforge.logs import get_logger
 
 POLL_S = 0.05
+POLL_ERROR_BACKOFF_S = 1.0
+"""After an unexpected error: not a log line every 50 ms while it lasts."""
 log = get_logger("reelforge.api.live")
 
 
@@ -92,6 +94,13 @@ class EventHub:
                     )
             except OperationalError as exc:  # database restarting: clients keep waiting
                 log.warning("event poll failed, retrying", error=str(exc))
+                continue
+            except Exception as exc:
+                # Any other error (a driver's DatabaseError, a bug on one row) must not end
+                # live events for good: log it, re-anchor, and wake everyone to re-read.
+                log.error("event poll failed unexpectedly, retrying", exc_info=exc)
+                last = None
+                await asyncio.sleep(POLL_ERROR_BACKOFF_S)
                 continue
             for user_id in users:
                 for subscription in self._subscribers.get(user_id, ()):

@@ -64,6 +64,13 @@ class TokenOut(BaseModel):
     refresh_token: str | None = None
 
 
+class TicketOut(BaseModel):
+    ticket: str
+    """For `/ws?ticket=` or `/events?ticket=`: valid once."""
+    expires_in: int
+    """Seconds."""
+
+
 class SessionOut(_Out):
     id: uuid.UUID
     created_at: datetime

@@ -27,9 +27,10 @@ def register(app: typer.Typer) -> None:
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version (safe to repeat)."""
     from reelforge.db.migrate import upgrade
+    from reelforge.platform.services import prepare_data_dir
 
     settings = context.settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     upgrade(settings.db_url)
     out.print(f"database is up to date: {settings.masked().get('database_url') or settings.db_url}")
 

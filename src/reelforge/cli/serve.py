@@ -45,11 +45,11 @@ def serve(
 
     from reelforge.api.app import SERVE_WORKERS_ENV
     from reelforge.db.migrate import upgrade
-    from reelforge.platform.services import load_secret_key
+    from reelforge.platform.services import load_secret_key, prepare_data_dir
     from reelforge.web import create_web_app
 
     platform = context.platform()
-    platform.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(platform.settings)
     if migrate:
         upgrade(platform.settings.db_url)
     load_secret_key(platform.settings)  # made once here, before any API process reads it

@@ -35,6 +35,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # Never put bound parameters in error messages: they reach the logs, and a failed
+    # sign-up once logged the new user's Argon2 hash that way (issue #22).
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)

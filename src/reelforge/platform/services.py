@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge.db.crud import secrets
@@ -31,6 +31,7 @@ from reelforge.providers.registry import Providers
 from reelforge.security.crypto import SecretBox
 from reelforge.security.ratelimit import RateLimiter
 from reelforge.security.signing import UrlSigner
+from reelforge.security.tickets import WsTickets
 from reelforge.security.tokens import AccessTokens
 from reelforge.settings import Settings
 from reelforge.storage import BlobStore, LocalBlobStore, S3BlobStore
@@ -54,13 +55,38 @@ def watchdog_for(settings: Settings) -> Watchdog:
     return Watchdog(render.ffmpeg_timeout_base_s, render.ffmpeg_timeout_per_media_s)
 
 
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data folder readable by this user only (0700), and the SQLite database
+    file (0600) before SQLite or Alembic make it with the umask's usual 0644: it holds
+    password hashes and encrypted secrets. Narrows an existing folder or file we own."""
+    _private(settings.data_dir, PRIVATE_DIR_MODE, directory=True)
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        database = Path(url.database or "")
+        database.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+        _private(database, PRIVATE_FILE_MODE, directory=False)
+
+
+def _private(path: Path, mode: int, *, directory: bool) -> None:
+    if directory:
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o777 & ~mode:
+        path.chmod(mode)
+
+
 def load_secret_key(settings: Settings) -> str:
     """`REELFORGE_SECRET_KEY`, or a random key made once in the data folder (mode 0600),
     so the embedded default is safe without configuration and survives restarts."""
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value()
     path = settings.data_dir / SECRET_KEY_FILE
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     if not path.exists():
         # Written aside, then linked into place: a process starting at the same moment
         # either sees no file or the whole key, and only one key ever wins.
@@ -99,7 +125,7 @@ class Platform:
 
     @cached_property
     def engine(self) -> Engine:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(self.settings)
         return make_engine(self.settings.db_url)
 
     @cached_property
@@ -146,6 +172,10 @@ class Platform:
     @cached_property
     def secret_box(self) -> SecretBox:
         return SecretBox(self.secret_key)
+
+    @cached_property
+    def ws_tickets(self) -> WsTickets:
+        return WsTickets(self.secret_key, ttl_s=self.settings.api.ws_ticket_ttl_s)
 
     @cached_property
     def limiter(self) -> RateLimiter:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
+from zxcvbn import zxcvbn
 
 from reelforge.errors import InvalidInput
 
@@ -18,6 +19,8 @@ PASSWORD_MIN_CHARS = 10
 # used to burn server CPU/RAM.
 PASSWORD_MAX_CHARS = 128
 PASSWORD_MIN_DISTINCT_CHARS = 5
+PASSWORD_MIN_SCORE = 3
+"""zxcvbn's scale: 3 is "safely unguessable" offline against a slow hash (~10^8 guesses)."""
 _EMAIL_LOCAL_MIN_CHARS = 4
 
 # A hash of a random string that no one knows, made with the current default
@@ -83,22 +86,38 @@ def verify_password(password: str, password_hash: str | None) -> tuple[bool, str
 def check_password_policy(password: str, *, email: str) -> None:
     """Refuse a new password that is easy to guess.
 
+    After the plain rules, zxcvbn (offline: its dictionaries of breached passwords, names
+    and words ship with it) estimates how many guesses the password takes, with the email
+    as a known word; below `PASSWORD_MIN_SCORE` it is refused with zxcvbn's own hint, so
+    `Password1!` and `Summer2024!`, long enough and varied enough, are still refused.
+
     Raises:
-        InvalidInput: with a one-line reason the user can act on.
+        InvalidInput: with a one-line reason the user can act on, `field="password"`.
     """
     if len(password) < PASSWORD_MIN_CHARS:
-        raise InvalidInput(f"Password must be at least {PASSWORD_MIN_CHARS} characters long.")
+        raise _weak(f"Password must be at least {PASSWORD_MIN_CHARS} characters long.")
     if len(password) > PASSWORD_MAX_CHARS:
-        raise InvalidInput(f"Password must be at most {PASSWORD_MAX_CHARS} characters long.")
+        raise _weak(f"Password must be at most {PASSWORD_MAX_CHARS} characters long.")
     if not password.strip():
-        raise InvalidInput("Password cannot be only spaces.")
+        raise _weak("Password cannot be only spaces.")
     if len(set(password)) < PASSWORD_MIN_DISTINCT_CHARS:
-        raise InvalidInput(
+        raise _weak(
             f"Password must use at least {PASSWORD_MIN_DISTINCT_CHARS} different characters."
         )
     lowered = password.casefold()
     local_part = email.rpartition("@")[0].casefold()
     if len(local_part) >= _EMAIL_LOCAL_MIN_CHARS and local_part in lowered:
-        raise InvalidInput("Password must not contain your email address.")
+        raise _weak("Password must not contain your email address.")
     if lowered in COMMON_PASSWORDS:
-        raise InvalidInput("This password is too common; choose another one.")
+        raise _weak("This password is too common; choose another one.")
+    estimate = zxcvbn(password, user_inputs=[email, local_part], max_length=PASSWORD_MAX_CHARS)
+    if estimate["score"] < PASSWORD_MIN_SCORE:
+        hint = estimate["feedback"]["warning"] or "it follows a common pattern"
+        raise _weak(
+            f"This password is too easy to guess ({hint.rstrip('.')}); add a few "
+            "uncommon words or use a password manager."
+        )
+
+
+def _weak(message: str) -> InvalidInput:
+    return InvalidInput(message, field="password")

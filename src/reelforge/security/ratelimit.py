@@ -18,7 +18,7 @@ import re
 import time
 from urllib.parse import quote, urlsplit
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse_many
 from limits.errors import StorageError as LimitsStorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -65,7 +65,8 @@ class RateLimiter:
         self._limiter = MovingWindowRateLimiter(storage)
 
     def hit(self, rule: str, *key_parts: str) -> None:
-        """Count one hit against `rule` (e.g. "5/minute") for this key.
+        """Count one hit against `rule` (e.g. "5/minute", or "5/minute;20/hour" for a
+        back-off: every window counts the hit, the longest refusal wins) for this key.
 
         Start the key with the action so rules don't share counters by accident:
         `hit("5/minute", "login", email)`.
@@ -75,14 +76,17 @@ class RateLimiter:
             InvalidInput: the rule does not parse.
             StorageError: Redis is unreachable (the caller picks fail-open or closed).
         """
-        item = _parse(rule)
         keys = _keys(key_parts)
+        reset_at = 0.0
         try:
-            if self._limiter.hit(item, *keys):
-                return
-            reset_at = self._limiter.get_window_stats(item, *keys).reset_time
+            for item in _parse(rule):  # "5/minute;20/hour": each window counts the hit
+                if not self._limiter.hit(item, *keys):
+                    stats = self._limiter.get_window_stats(item, *keys)
+                    reset_at = max(reset_at, stats.reset_time)
         except LimitsStorageError as exc:
             raise StorageError("Rate-limit storage is unavailable.") from exc
+        if not reset_at:
+            return
         retry_after_s = max(1, math.ceil(reset_at - time.time()))
         raise RateLimited(
             f"Too many requests; try again in {retry_after_s} s.", retry_after_s=retry_after_s
@@ -91,7 +95,8 @@ class RateLimiter:
     def clear(self, rule: str, *key_parts: str) -> None:
         """Forget the hits for one key (e.g. failed logins after a successful one)."""
         try:
-            self._limiter.clear(_parse(rule), *_keys(key_parts))
+            for item in _parse(rule):
+                self._limiter.clear(item, *_keys(key_parts))
         except LimitsStorageError as exc:
             raise StorageError("Rate-limit storage is unavailable.") from exc
 
@@ -104,11 +109,13 @@ class RateLimiter:
 
 
 @functools.lru_cache(maxsize=64)
-def _parse(rule: str) -> RateLimitItem:
+def _parse(rule: str) -> tuple[RateLimitItem, ...]:
     try:
-        return parse(rule)
+        return tuple(parse_many(rule))
     except ValueError as exc:
-        raise InvalidInput(f"Invalid rate-limit rule {rule!r}; expected e.g. '5/minute'.") from exc
+        raise InvalidInput(
+            f"Invalid rate-limit rule {rule!r}; expected e.g. '5/minute' or '5/minute;20/hour'."
+        ) from exc
 
 
 def _keys(key_parts: tuple[str, ...]) -> list[str]:

@@ -126,12 +126,16 @@ class AccessTokens:
         session_id, scope = claims["sid"], claims["scope"]
         if not (isinstance(session_id, str) and isinstance(scope, str)):
             raise Unauthorized(_INVALID)
+        try:
+            expires_at = datetime.fromtimestamp(int(exp), UTC)
+        except (OverflowError, OSError, ValueError):  # past year 9999: not one of ours
+            raise Unauthorized(_INVALID) from None
         return AccessClaims(
             subject=claims["sub"],
             session_id=session_id,
             jti=claims["jti"],
             scope=scope,
-            expires_at=datetime.fromtimestamp(int(exp), UTC),
+            expires_at=expires_at,
         )
 
 

@@ -18,11 +18,17 @@ from sqlalchemy import Engine
 
 from reelforge.api.app import create_app
 from reelforge.platform.services import Platform
+from reelforge.security.ratelimit import RateLimiter
 from reelforge.settings import Settings
 
 REDIS_URL = os.environ.get("REELFORGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery"
-GENEROUS = {"rate_auth": "1000/minute", "rate_submit": "1000/minute", "rate_api": "10000/minute"}
+GENEROUS = {
+    "rate_auth": "1000/minute",
+    "rate_login_account": "1000/minute",
+    "rate_submit": "1000/minute",
+    "rate_api": "10000/minute",
+}
 
 ClientFactory = Callable[..., TestClient]
 
@@ -47,6 +53,10 @@ def make_client(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[ClientF
 
     def build(*, workers: int = 0, **overrides: Any) -> TestClient:
         platform = Platform(settings_for(db_url, tmp_path, **overrides))
+        if platform.settings.redis_url == REDIS_URL:
+            # Redis is shared with other test runs on this machine, whose reset() would
+            # clear our counters mid-test: a namespace of our own per client.
+            platform.__dict__["limiter"] = RateLimiter(REDIS_URL, namespace=f"test-{uuid.uuid4()}")
         platform.limiter.reset()
         client = TestClient(create_app(platform, workers=workers), base_url="https://testserver")
         client.__enter__()  # runs the lifespan: event poller, workers

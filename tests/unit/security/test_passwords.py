@@ -74,7 +74,7 @@ def test_missing_or_foreign_hash_costs_a_real_verify(
     [
         "correct horse battery staple",
         "Tr0ub4dor&3x",
-        "abcde12345",  # exactly 10 characters, 10 distinct
+        "xq7-Lm2#pz",  # exactly 10 characters, 10 distinct
         "a" * 60 + "bcdef" + "x" * 63,  # exactly 128 characters
         "ünïcødé-pässwörd",
         "jo-likes-long-walks",  # local part "jo" is too short to count
@@ -100,12 +100,17 @@ def test_policy_accepts(password: str) -> None:
         ("PassWord123", "too common"),
         ("qwertyuiop", "too common"),
         ("1234567890", "too common"),
+        ("abcde12345", "too easy to guess"),
+        ("Password1!", "too easy to guess"),
+        ("Summer2024!", "too easy to guess"),
+        ("P@ssw0rd2024", "too easy to guess"),
+        ("kq8!z" * 25, "too easy to guess"),
     ],
 )
 def test_policy_refuses(password: str, reason: str) -> None:
     with pytest.raises(InvalidInput, match=reason) as caught:
         check_password_policy(password, email="alice.smith@example.com")
-    assert "\n" not in caught.value.message
+    assert "\n" not in caught.value.message and caught.value.field == "password"
 
 
 def test_common_list_only_holds_passwords_the_other_rules_let_through() -> None:

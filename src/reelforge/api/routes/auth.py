@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from reelforge.api.deps import (
     CurrentPrincipal,
     CurrentUser,
     DbSession,
+    LimitsDep,
     Now,
     PlatformDep,
     limit_auth,
@@ -47,6 +49,12 @@ def _tokens(
     )
 
 
+def login_account_key(email: str) -> str:
+    """The per-account sign-in counter's key: one per address however it is spelled
+    (case, width or composed forms), so variants cannot each get their own allowance."""
+    return unicodedata.normalize("NFKC", email).strip().casefold()
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
@@ -73,7 +81,13 @@ def login(
     session: DbSession,
     ip: ClientIp,
     at: Now,
+    limits: LimitsDep,
 ) -> schemas.TokenOut:
+    # Per account too, whatever the IP (guesses spread over many addresses), with longer
+    # windows as a back-off; counted before the hash is checked, cleared on success.
+    account = login_account_key(body.email)
+    rule = platform.settings.api.rate_login_account
+    limits.hit(rule, "login-account", account, fail_open=False)
     # The hash is checked before `session` touches the database: its first statement takes
     # SQLite's write lock, and holding that through ~0.1 s of argon2 serialised every
     # concurrent login and write behind it (bench/api.py saw "database is locked").
@@ -87,6 +101,7 @@ def login(
         audit.record(session, "login.failed", actor_id=None, target=body.email[:200], ip=ip)
         session.commit()  # the failed attempt stays in the audit log
         raise Unauthorized("wrong email or password", stage="auth")
+    limits.clear(rule, "login-account", account)
     if upgraded:
         user.password_hash = upgraded
     issued = auth.start(

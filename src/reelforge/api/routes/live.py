@@ -13,8 +13,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    Header,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+    status,
+)
 from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
@@ -23,15 +33,19 @@ from reelforge.api.deps import (
     MAX_EVENT_ID,
     AfterEventId,
     CurrentUser,
+    LimitsDep,
     PlatformDep,
     Principal,
     authenticate,
+    bearer,
 )
+from reelforge.api.limits import Limits
 from reelforge.api.live import EventHub
 from reelforge.api.routes.renders import render_links
 from reelforge.db.crud import events
 from reelforge.db.models import Event, utcnow
-from reelforge.errors import ReelforgeError, Unauthorized
+from reelforge.errors import RateLimited, ReelforgeError, Unauthorized
+from reelforge.logs import get_logger
 from reelforge.platform.services import Platform
 
 router = APIRouter(tags=["live"])
@@ -40,6 +54,44 @@ KEEPALIVE_S = 15.0
 RECHECK_S = 5.0
 """How often a live stream re-checks its credentials."""
 WS_UNAUTHORIZED = 4401
+WS_TRY_AGAIN = 1013
+"""The stream failed on our side (e.g. the database): reconnect with `after`."""
+SSE_RETRY_MS = 2000
+"""The reconnection delay an SSE client is told after a failure."""
+log = get_logger("reelforge.api.live")
+TicketQuery = Annotated[
+    str, Query(description="A one-use ticket from `POST /ws-ticket` (keeps tokens out of logs)")
+]
+
+
+@router.post("/ws-ticket", status_code=status.HTTP_201_CREATED)
+def ws_ticket(
+    user: CurrentUser,
+    platform: PlatformDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> schemas.TicketOut:
+    """A ticket for `/ws?ticket=` or `/events?ticket=`: valid once, for a few seconds, so
+    the access token itself never appears in a URL (nor in any access log)."""
+    assert credentials is not None  # CurrentUser refused the request otherwise
+    return schemas.TicketOut(
+        ticket=platform.ws_tickets.issue(credentials.credentials),
+        expires_in=platform.settings.api.ws_ticket_ttl_s,
+    )
+
+
+def redeem(platform: Platform, limits: Limits, ticket: str) -> str:
+    """The credential a ticket stands for, once.
+
+    Raises:
+        Unauthorized: a bad, expired or already used ticket.
+        StorageError: the rate-limit storage, which records used tickets, is down.
+    """
+    redeemed = platform.ws_tickets.open(ticket)
+    try:  # the ticket lives at most a minute: a second use within the window is refused
+        limits.hit("1/minute", "ws-ticket", redeemed.nonce, fail_open=False)
+    except RateLimited:
+        raise Unauthorized("this WebSocket ticket was already used", stage="auth") from None
+    return redeemed.credential
 
 
 def event_json(event: Event, platform: Platform) -> dict[str, Any]:
@@ -96,11 +148,14 @@ def latest_event(user: CurrentUser, platform: PlatformDep) -> schemas.LatestEven
 async def websocket_events(
     websocket: WebSocket,
     token: Annotated[str, Query(description="An access token or API key")] = "",
+    ticket: TicketQuery = "",
     after: AfterEventId = 0,
 ) -> None:
     platform: Platform = websocket.app.state.platform
     await websocket.accept()  # then close with a reason: a refused handshake loses it
     try:
+        if ticket:
+            token = await run_in_threadpool(redeem, platform, websocket.app.state.limits, ticket)
         principal = await _principal(platform, token)
     except ReelforgeError as exc:
         await websocket.close(code=WS_UNAUTHORIZED, reason=exc.message[:120])
@@ -120,6 +175,9 @@ async def websocket_events(
     ended = follower.exception() if follower in done else None
     if isinstance(ended, Unauthorized):  # logout, revoked key, or the token expired
         await websocket.close(code=WS_UNAUTHORIZED, reason=ended.message[:120])
+    elif ended is not None:  # say so, rather than leave the client on a dead socket
+        log.warning("live stream failed; the client is told to reconnect", error=repr(ended))
+        await websocket.close(code=WS_TRY_AGAIN, reason="stream interrupted; reconnect with after")
 
 
 async def _until_closed(websocket: WebSocket) -> None:
@@ -141,12 +199,17 @@ async def event_stream(
         str | None, Query(description="For EventSource, which cannot send headers")
     ] = None,
     after: AfterEventId = 0,
+    ticket: TicketQuery = "",
     last_event_id: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
+    *,
+    limits: LimitsDep,
 ) -> StreamingResponse:
     platform: Platform = request.app.state.platform
-    bearer = (authorization or "").removeprefix("Bearer ").strip()
-    credential = bearer or token
+    presented = (authorization or "").removeprefix("Bearer ").strip()
+    credential = presented or token
+    if ticket and not credential:
+        credential = await run_in_threadpool(redeem, platform, limits, ticket)
     if not credential:
         raise Unauthorized("sign in first: send `Authorization: Bearer <token>`", stage="auth")
     principal = await _principal(platform, credential)
@@ -169,6 +232,13 @@ async def event_stream(
             await _follow(request, principal, credential, after, send, comment)
         except Unauthorized:
             await queue.put(None)  # signed out: end the stream
+        except Exception as exc:
+            # Anything else (the database restarting...): an `error` event and a retry
+            # hint, then the end, so EventSource reconnects with Last-Event-ID.
+            log.warning("live stream failed; the client is told to reconnect", error=repr(exc))
+            detail = json.dumps({"type": "error", "detail": "stream interrupted; reconnecting"})
+            await queue.put(f"retry: {SSE_RETRY_MS}\nevent: error\ndata: {detail}\n\n")
+            await queue.put(None)
 
     async def stream() -> AsyncIterator[str]:
         follower = asyncio.create_task(follow())

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,68 +13,27 @@ import av
 import httpx
 import pytest
 from deploy.cluster import alive
-from sqlalchemy import create_engine, text
 from websockets.sync.client import connect
 
-from tests.support.debian import debian_binary
-from tests.support.seaweed import free_ports
+from tests.support.cluster import Cluster, cluster_command, running_cluster, sign_up
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-PG_SERVER = os.environ.get("REELFORGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-REDIS = os.environ.get("REELFORGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 SETTINGS = {"resolution": "480p", "target_duration_s": 10, "music": {"enabled": False}}
 RENDER_TIMEOUT_S = 240
 
 
-def _cluster(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deploy.cluster", *args], cwd=ROOT, capture_output=True,
-        text=True, timeout=180, check=False,
-    )  # fmt: skip
-
-
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[Path, dict[str, object]]]:
-    debian_binary("nginx", "nginx-light")
-    database = f"reelforge_cluster_{uuid.uuid4().hex[:10]}"
-    run = tmp_path / "run"
-    (port,) = free_ports(1)
-    started = _cluster(
-        "up", "--run-dir", str(run), "--port", str(port), "--api", "2", "--workers", "2",
-        "--database-url", f"{PG_SERVER}/{database}", "--redis-url", REDIS,
-    )  # fmt: skip
-    try:
-        assert started.returncode == 0, started.stderr[-3000:]
-        yield run, json.loads((run / "topology.json").read_text())
-    finally:
-        _cluster("down", "--run-dir", str(run))
-        admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with running_cluster(tmp_path / "run") as started:
+        yield started
 
 
-def _sign_up(base: str) -> dict[str, str]:
-    email, password = f"op-{uuid.uuid4().hex[:8]}@example.org", f"Rf-{uuid.uuid4().hex}!"
-    created = httpx.post(
-        f"{base}/api/v1/auth/register", json={"email": email, "password": password}
-    )
-    assert created.status_code == 201, created.text
-    login = httpx.post(f"{base}/api/v1/auth/login", json={"email": email, "password": password})
-    assert login.status_code == 200, login.text
-    return {"Authorization": f"Bearer {login.json()['access_token']}"}
-
-
-def test_a_render_through_the_balancer_with_no_sticky_sessions(
-    cluster: tuple[Path, dict[str, object]],
-) -> None:
-    run, topology = cluster
-    balancer, replicas = str(topology["url"]), topology["api_urls"]
-    assert isinstance(replicas, list) and len(replicas) == 2
+def test_a_render_through_the_balancer_with_no_sticky_sessions(cluster: Cluster) -> None:
+    balancer, replicas = cluster.url, cluster.api_urls
+    assert len(replicas) == 2
     assert httpx.get(f"{balancer}/").headers["content-type"].startswith("text/html")
 
-    headers = _sign_up(replicas[0])  # a token one replica issued…
+    headers = sign_up(replicas[0])  # a token one replica issued…
     me = httpx.get(f"{replicas[1]}/api/v1/users/me", headers=headers)  # …the other accepts
     assert me.status_code == 200, me.text
     project = httpx.post(
@@ -112,10 +67,9 @@ def test_a_render_through_the_balancer_with_no_sticky_sessions(
         assert container.streams.video[0].codec_context.name == "h264"
         assert container.streams.audio[0].codec_context.name == "aac"
 
-    pids = [int(p.read_text()) for p in (run / "pids").glob("*.pid")]
-    pids.append(int((run / "nginx.pid").read_text()))
+    pids = cluster.pids()
     assert len(pids) == 1 + 2 + 2 + 1  # S3, API replicas, workers, nginx
-    stopped = _cluster("down", "--run-dir", str(run))
+    stopped = cluster_command("down", "--run-dir", str(cluster.run))
     assert stopped.returncode == 0, stopped.stderr
     assert [pid for pid in pids if alive(pid)] == []
-    assert not list((run / "pids").glob("*.pid"))
+    assert not list((cluster.run / "pids").glob("*.pid"))

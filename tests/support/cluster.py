@@ -1,0 +1,97 @@
+"""The `make cluster` topology for tests: started in a temporary run folder on a database of
+its own, with a few helpers to act as its users; stopped (and the database dropped) after."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from tests.support.debian import debian_binary
+from tests.support.seaweed import free_ports
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_SERVER = os.environ.get("REELFORGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("REELFORGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    run: Path
+    url: str
+    """The balancer (nginx)."""
+    api_urls: list[str]
+    database_url: str
+
+    def pid(self, name: str) -> int:
+        """The PID of one process `up` started: `api-1`, `worker-2`, `s3`…"""
+        return int((self.run / "pids" / f"{name}.pid").read_text())
+
+    def pids(self) -> list[int]:
+        found = [int(p.read_text()) for p in (self.run / "pids").glob("*.pid")]
+        nginx = self.run / "nginx.pid"
+        return found + ([int(nginx.read_text())] if nginx.is_file() else [])
+
+
+def cluster_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.cluster", *args], cwd=ROOT, capture_output=True,
+        text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def running_cluster(run: Path, *, api: int = 2, workers: int = 2) -> Iterator[Cluster]:
+    debian_binary("nginx", "nginx-light")
+    database = f"reelforge_cluster_{uuid.uuid4().hex[:10]}"
+    (port,) = free_ports(1)
+    started = cluster_command(
+        "up", "--run-dir", str(run), "--port", str(port), "--api", str(api),
+        "--workers", str(workers), "--database-url", f"{PG_SERVER}/{database}",
+        "--redis-url", REDIS,
+    )  # fmt: skip
+    try:
+        assert started.returncode == 0, started.stderr[-3000:]
+        topology = json.loads((run / "topology.json").read_text())
+        yield Cluster(run, topology["url"], topology["api_urls"], topology["database_url"])
+    finally:
+        cluster_command("down", "--run-dir", str(run))
+        admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def sign_up(base: str) -> dict[str, str]:
+    """A new account, signed in; returns the Authorization header."""
+    email, password = f"op-{uuid.uuid4().hex[:8]}@example.org", f"Rf-{uuid.uuid4().hex}!"
+    body = {"email": email, "password": password}
+    created = httpx.post(f"{base}/api/v1/auth/register", json=body)
+    assert created.status_code == 201, created.text
+    login = httpx.post(f"{base}/api/v1/auth/login", json=body)
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def submit(base: str, headers: dict[str, str], settings: dict[str, object], prompt: str) -> str:
+    """Create a project and submit its render; returns the render id."""
+    project = httpx.post(
+        f"{base}/api/v1/projects", headers=headers,
+        json={"name": "Chaos", "prompt": prompt, "settings": settings},
+    )  # fmt: skip
+    assert project.status_code == 201, project.text
+    submitted = httpx.post(
+        f"{base}/api/v1/projects/{project.json()['id']}/renders", headers=headers
+    )
+    assert submitted.status_code == 202, submitted.text
+    render_id: str = submitted.json()["id"]
+    return render_id

@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.load
 
 # The scaled-out topology on this machine: nginx → 2 API replicas, 3 workers, SeaweedFS S3, on
 # the PostgreSQL and Redis already running (docs/deploy.md). PORT, DATABASE_URL, REDIS_URL.

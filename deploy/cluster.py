@@ -169,8 +169,9 @@ def _reelforge_env(database_url: str, redis_url: str, s3: S3Endpoint) -> dict[st
 
 
 def up(
-    run: Path, *, port: int, api: int, workers: int, database_url: str, redis_url: str
-) -> Topology:
+    run: Path, *, port: int, api: int, workers: int, database_url: str, redis_url: str,
+    extra_env: dict[str, str] | None = None,
+) -> Topology:  # fmt: skip
     if (_pid_dir(run)).is_dir() and any(_pid_dir(run).iterdir()):
         raise SystemExit(f"cluster: already running from {run} (`make cluster-down` first)")
     for folder in ("logs", "pids", "nginx"):
@@ -179,7 +180,7 @@ def up(
     nginx = _nginx()
     _ensure_database(database_url)
     s3 = _start_s3(run)
-    shared = _reelforge_env(database_url, redis_url, s3)
+    shared = _reelforge_env(database_url, redis_url, s3) | (extra_env or {})
     env_file = run / "reelforge.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in shared.items()))
     env_file.chmod(0o600)
@@ -268,6 +269,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=3, help="worker processes")
     parser.add_argument("--database-url", default=DEFAULT_PG)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="REELFORGE_X=value",
+        help="a setting for every process (repeatable), e.g. REELFORGE_API__RATE_AUTH=100/second",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     run = args.run_dir.resolve()
     if args.command == "down":
@@ -278,6 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         topology = up(
             run, port=args.port, api=args.api, workers=args.workers,
             database_url=args.database_url, redis_url=args.redis_url,
+            extra_env=dict(item.split("=", 1) for item in args.env),
         )  # fmt: skip
     except BaseException:
         down(run)

@@ -50,14 +50,16 @@ def cluster_command(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @contextlib.contextmanager
-def running_cluster(run: Path, *, api: int = 2, workers: int = 2) -> Iterator[Cluster]:
+def running_cluster(
+    run: Path, *, api: int = 2, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[Cluster]:
     debian_binary("nginx", "nginx-light")
     database = f"reelforge_cluster_{uuid.uuid4().hex[:10]}"
     (port,) = free_ports(1)
     started = cluster_command(
         "up", "--run-dir", str(run), "--port", str(port), "--api", str(api),
         "--workers", str(workers), "--database-url", f"{PG_SERVER}/{database}",
-        "--redis-url", REDIS,
+        "--redis-url", REDIS, *(f"--env={k}={v}" for k, v in (env or {}).items()),
     )  # fmt: skip
     try:
         assert started.returncode == 0, started.stderr[-3000:]

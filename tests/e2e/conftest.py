@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 PASSWORD = "correct horse battery"
+DATA_DIRS: dict[str, Path] = {}
+"""Each running server's data folder (its SQLite database), by base URL."""
 
 
 def free_port() -> int:
@@ -56,6 +58,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             raise AssertionError(f"server did not start: {process.communicate()[1][-2000:]}")
         time.sleep(0.2)
+    DATA_DIRS[base] = root / "data"
     yield base
     process.terminate()
     try:
@@ -174,4 +177,4 @@ def wait_for(condition: Any, timeout_s: float = 60.0, step_s: float = 0.2) -> An
     return value
 
 
-__all__ = ["PASSWORD", "Api", "Path", "sign_in", "wait_for"]
+__all__ = ["DATA_DIRS", "PASSWORD", "Api", "sign_in", "wait_for"]

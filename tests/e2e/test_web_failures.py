@@ -34,7 +34,7 @@ def test_queue_position_cancel_retry_and_a_failure_in_plain_words(
     page.goto(f"{web_server}/renders/{waiting['id']}")
     page.get_by_role("heading", name="Waiting to start").wait_for()
     assert page.get_by_text(re.compile(r"Position in queue: \d")).is_visible()
-    check_page(page, "render-queued", phone_too=False)
+    check_page(page, "render-queued")
     page.get_by_role("button", name="Cancel render").click()
     page.get_by_role("heading", name="This render was canceled").wait_for()
 

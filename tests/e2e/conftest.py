@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 PASSWORD = "correct horse battery"
+DATA_DIRS: dict[str, Path] = {}
+"""Each running server's data folder (its SQLite database), by base URL."""
 
 
 def free_port() -> int:
@@ -27,13 +29,40 @@ def free_port() -> int:
         return port
 
 
+PG_SERVER = os.environ.get("REELFORGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`reelforge serve` with one render worker on a free port; its base URL."""
-    root = tmp_path_factory.mktemp("web")
+    """`reelforge serve` with one render worker on a free port (the embedded default:
+    SQLite and local files); its base URL."""
+    yield from serve(tmp_path_factory.mktemp("web"))
+
+
+@pytest.fixture(scope="module")
+def pg_web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same on a fresh PostgreSQL database (dropped afterwards)."""
+    from sqlalchemy import create_engine, text
+
+    name = f"reelforge_web_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield from serve(
+            tmp_path_factory.mktemp("web-pg"), REELFORGE_DATABASE_URL=f"{PG_SERVER}/{name}"
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def serve(root: Path, **extra_env: str) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
+        **extra_env,
         "REELFORGE_DATA_DIR": str(root / "data"),
         "REELFORGE_CACHE_DIR": str(root / "cache"),
         "REELFORGE_API__RATE_AUTH": "1000/minute",
@@ -56,6 +85,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             raise AssertionError(f"server did not start: {process.communicate()[1][-2000:]}")
         time.sleep(0.2)
+    DATA_DIRS[base] = root / "data"
     yield base
     process.terminate()
     try:
@@ -174,4 +204,4 @@ def wait_for(condition: Any, timeout_s: float = 60.0, step_s: float = 0.2) -> An
     return value
 
 
-__all__ = ["PASSWORD", "Api", "Path", "sign_in", "wait_for"]
+__all__ = ["DATA_DIRS", "PASSWORD", "Api", "sign_in", "wait_for"]

@@ -244,7 +244,7 @@ def test_a_stale_editor_save_offers_reload_or_overwrite(
     prompt = page.get_by_role("alertdialog")
     prompt.wait_for()
     assert "changed elsewhere" in prompt.inner_text()
-    check_page(page, "editor-stale", phone_too=False)
+    check_page(page, "editor-stale")
     prompt.get_by_role("button", name="Reload").click()
     page.wait_for_function(
         "document.querySelector('textarea')?.value === 'Their version.'", timeout=10_000
@@ -274,7 +274,7 @@ def test_a_second_user_cannot_see_the_first_users_project(
         page.goto(f"{web_server}{path}")
         page.get_by_role("heading", name="Not found").wait_for()
         assert page.get_by_text("Private plans").count() == 0
-    check_page(page, "not-found", phone_too=False)
+    check_page(page, "not-found")
     assert other.http.get(f"/projects/{project['id']}").status_code == 404
     assert other.http.get(f"/renders/{render['id']}").status_code == 404
 
@@ -308,11 +308,13 @@ def test_create_flow_and_render_view_on_a_phone(web_server: str, new_page: Any, 
     sign_in(page, web_server, api.email)
     page.get_by_role("link", name="New project").first.click()
     page.get_by_label("Project name").fill("Pocket")
-    page.get_by_label("Prompt").fill("Phones fit in pockets. Videos fit on phones.")
+    page.get_by_label("Prompt").fill(PROMPT)
     page.get_by_label("Resolution").select_option("480p")
     check_page(page, "create")
     page.get_by_role("button", name="Generate video").click()
     page.wait_for_url(re.compile(r"/renders/"))
+    page.get_by_role("progressbar", name="Render progress").wait_for()
+    check_page(page, "render-progress")  # the phone's, beside the desktop's from the journey
     page.locator("video").wait_for(timeout=240_000)
     box = page.locator("video").bounding_box()
     assert box is not None and box["width"] <= 390
@@ -334,3 +336,28 @@ def test_the_api_docs_work_offline(web_server: str, new_page: Any) -> None:
     page.goto(f"{web_server}/api/docs")
     page.get_by_text("/api/v1/projects").first.wait_for()
     assert not remote, remote
+
+
+def test_the_app_works_the_same_on_postgresql(pg_web_server: str, new_page: Any) -> None:
+    base = pg_web_server
+    page = new_page()
+    page.goto(f"{base}/signup")
+    page.get_by_label("Email").fill("pg-user@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name="Make your first video").wait_for()
+    page.get_by_role("link", name="New project").first.click()
+    page.get_by_label("Project name").fill("On PostgreSQL")
+    page.get_by_label("Prompt").fill("Elephants remember. They walk far to find water.")
+    page.get_by_label("Resolution").select_option("480p")
+    page.get_by_role("button", name="Generate video").click()
+    page.wait_for_url(re.compile(r"/renders/"))
+    video = page.locator("video")
+    video.wait_for(timeout=240_000)
+    page.evaluate("v => { v.muted = true; return v.play(); }", video.element_handle())
+    wait_for(lambda: page.evaluate("v => v.currentTime", video.element_handle()) > 0.5, 30)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
+    card = page.locator("li.project", has_text="On PostgreSQL")
+    card.wait_for()
+    assert card.locator(".status").inner_text() == "Ready"
+    assert not page.js_errors, page.js_errors

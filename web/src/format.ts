@@ -46,15 +46,14 @@ export const STATUS_LABEL: Record<string, string> = {
   draft: "Draft",
 };
 
-/** A failure in plain words, from the error class the worker recorded. */
+/** A failure in plain words, from the error class the worker recorded
+ * (`validation`, `provider` or `system`, see jobs/retry.py) and its message. */
 export function plainError(errorClass: string, message: string): string {
   const lead: Record<string, string> = {
-    ProviderError: "A service the render relies on did not answer as expected.",
-    FFmpegError: "Putting the video together failed.",
-    InvalidInput: "Something in the project cannot be rendered.",
-    StorageError: "The files could not be saved.",
-    LimitExceeded: "Your plan's limit was reached.",
-    Canceled: "The render was canceled.",
+    validation: "Something in the project cannot be rendered as it is: change it, then try again.",
+    provider: "A service the render relies on kept failing, even after automatic retries.",
+    system: "Something went wrong on the server; the operators have been told.",
   };
-  return `${lead[errorClass] ?? "The render stopped with an error."} ${message}`.trim();
+  const detail = message ? ` Details: ${message.replace(/\.$/, "")}.` : "";
+  return `${lead[errorClass] ?? "The render stopped with an error."}${detail}`;
 }

@@ -47,7 +47,7 @@ function App() {
     return subscribe((event: LiveEvent, replayed: boolean) => {
       if (replayed || !["succeeded", "failed"].includes(event.type) || !event.render_id) return;
       const ok = event.type === "succeeded";
-      const text = ok ? "Your video is ready." : `A render failed: ${String(event.data.message ?? "see the details")}`;
+      const text = ok ? "Your video is ready." : "A render failed: open it to see why.";
       const toast: Toast = { id: event.id, ok, text, href: `/renders/${event.render_id}` };
       setToasts((all) => [...all.slice(-3), toast]);
       setUnread((n) => n + 1);

@@ -4,12 +4,16 @@ an estimate before rendering, the newest event id, and storyboard saves guarded 
 from __future__ import annotations
 
 import io
+import uuid
 import wave
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from reelforge.api.app import create_app
+from reelforge.db.models import JobState, RenderJob
 from reelforge.platform.services import Platform
 from reelforge.web import mount
 from tests.integration.api.conftest import new_project, settings_for, sign_up
@@ -112,3 +116,23 @@ def test_the_web_app_is_served_at_every_path_outside_the_api(db_url: str, tmp_pa
         missing = web.get("/api/v1/nothing")
         assert missing.status_code == 404 and missing.json()["type"].endswith("not-found")
         assert web.get("/api/v1/readyz").status_code == 200
+
+
+def test_me_shows_what_this_months_renders_cost(client: TestClient) -> None:
+    ann, bob = sign_up(client), sign_up(client)
+    project = new_project(client, ann)
+    render = client.post(f"/api/v1/projects/{project['id']}/renders", headers=ann).json()
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    with platform.engine.begin() as conn:  # as the worker records a render with remote calls
+        conn.execute(
+            update(RenderJob)
+            .where(RenderJob.id == uuid.UUID(render["id"]))
+            .values(
+                state=JobState.SUCCEEDED, finished_at=datetime.now(UTC),
+                result={"duration_s": 30.0, "cost_usd": 0.0425},
+            )
+        )  # fmt: skip
+    assert client.get("/api/v1/users/me", headers=ann).json()["usage"]["cost_usd_this_month"] == (
+        0.0425
+    )
+    assert client.get("/api/v1/users/me", headers=bob).json()["usage"]["cost_usd_this_month"] == 0

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test test-all test-fast lint format bench clean services web cluster cluster-down
+.PHONY: setup run demo test test-all test-fast lint format bench clean services web screenshots cluster cluster-down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test-all: lint services
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow and not local_llm"
+
+# Refresh docs/screenshots (every page, light and dark, desktop and phone) from the browser tests.
+screenshots: setup
+	REELFORGE_TEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/test_web.py tests/e2e/test_web_failures.py
 
 # Rebuild the browser app into src/reelforge/web/dist (needs Node ≥ 20; `make run` does not).
 web:

@@ -95,8 +95,11 @@ def serve(root: Path, **extra_env: str) -> Iterator[str]:
         process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the browser tests, closed when they are done: Playwright's sync API
+    keeps an event loop running in this thread until then, which asyncio.run() elsewhere in
+    the session would trip over."""
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.browser import chromium_path, launch_args

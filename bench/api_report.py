@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -12,7 +11,7 @@ from typing import Any
 
 import psutil
 
-from bench.report import RESULTS_MD, cpu_model, mark, markdown_table, replace_section
+from bench.report import cpu_model, mark, markdown_table, publish
 
 SECTION = "## API"
 RESULTS_JSON = Path(__file__).resolve().parent / "results" / "api.json"
@@ -115,6 +114,4 @@ def render_section(payload: dict[str, Any]) -> str:
 
 
 def write_results(payload: dict[str, Any]) -> None:
-    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    replace_section(RESULTS_MD, SECTION, render_section(payload))
+    publish(RESULTS_JSON, SECTION, payload, render_section(payload))

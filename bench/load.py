@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, text
 from tests.support.cluster import Cluster, running_cluster
 from websockets.asyncio.client import connect
 
-from bench.report import RESULTS_MD, cpu_model, mark, markdown_table, replace_section
+from bench.report import cpu_model, mark, markdown_table, publish
 
 RESULTS_JSON = Path(__file__).parent / "results" / "load.json"
 SECTION = "## Load"
@@ -315,9 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(), "cores": os.cpu_count(), "workers": args.workers,
     }  # fmt: skip
-    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps({"machine": machine, **data}, indent=2, default=str) + "\n")
-    replace_section(RESULTS_MD, SECTION, section(data, machine))
+    publish(RESULTS_JSON, SECTION, {"machine": machine, **data}, section(data, machine))
     print(section(data, machine))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from bench.queue_load import (
     Throughput,
 )
 from bench.queue_systems import USERS, log
-from bench.report import RESULTS_MD, mark, markdown_table, replace_section
+from bench.report import RESULTS_MD, mark, markdown_table, publish
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_JSON = BENCH_DIR / "results" / "queue.json"
@@ -263,11 +262,9 @@ def render_section(results: Results) -> str:
 
 
 def write_results(results: Results) -> None:
-    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         **asdict(results),
         "targets": [{**asdict(t), "mark": t.mark} for t in results.targets],
     }
-    RESULTS_JSON.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    replace_section(RESULTS_MD, SECTION, render_section(results))
+    publish(RESULTS_JSON, SECTION, payload, render_section(results))
     log(f"wrote {RESULTS_JSON.name} and the {SECTION!r} section of {RESULTS_MD.name}")

@@ -3,8 +3,10 @@ and replacing one `## Section` of bench/RESULTS.md while keeping the others."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 RESULTS_MD = Path(__file__).parent / "RESULTS.md"
 
@@ -38,3 +40,11 @@ def replace_section(path: Path, heading: str, section: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + body
     path.write_text(text.rstrip() + "\n", encoding="utf-8")
+
+
+def publish(results_json: Path, heading: str, data: Any, section: str) -> None:
+    """Write a benchmark's raw figures as JSON and its `## heading` section of RESULTS.md."""
+    results_json.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    results_json.write_text(text, encoding="utf-8")
+    replace_section(RESULTS_MD, heading, section)

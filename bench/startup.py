@@ -8,7 +8,6 @@ Run: `python -m bench.startup` (part of `make bench`); writes bench/results/star
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import statistics
@@ -17,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.report import RESULTS_MD, cpu_model, mark, markdown_table, replace_section
+from bench.report import cpu_model, mark, markdown_table, publish
 
 RESULTS_JSON = Path(__file__).parent / "results" / "startup.json"
 SECTION = "## CLI start-up"
@@ -98,9 +97,7 @@ def section(data: dict[str, object]) -> str:
 
 def main() -> None:
     data = measure()
-    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    replace_section(RESULTS_MD, SECTION, section(data))
+    publish(RESULTS_JSON, SECTION, data, section(data))
     print(section(data))
 
 

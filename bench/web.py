@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 import os
 import shutil
 import socket
@@ -25,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from bench.report import RESULTS_MD, cpu_model, mark, markdown_table, replace_section
+from bench.report import cpu_model, mark, markdown_table, publish
 
 RESULTS_JSON = Path(__file__).parent / "results" / "web.json"
 DIST = Path(__file__).parents[1] / "src" / "reelforge" / "web" / "dist"
@@ -154,9 +153,7 @@ def section(data: dict[str, Any]) -> str:
 
 def main() -> None:
     data = measure()
-    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    replace_section(RESULTS_MD, SECTION, section(data))
+    publish(RESULTS_JSON, SECTION, data, section(data))
     print(section(data))
 
 

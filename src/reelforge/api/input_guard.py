@@ -115,7 +115,7 @@ def check_body(body: bytes) -> Any | None:
 
 def check_head(scope: Scope) -> str | None:
     """Why the query string or a header value is refused, or None."""
-    query = scope.get("query_string", b"").decode("latin-1")
+    query = scope.get("query_string", b"").decode("utf-8", errors="replace")
     if is_unsafe(unquote(query, errors="replace")):
         return "control characters are not allowed in the query string"
     for name, value in scope["headers"]:

@@ -164,6 +164,8 @@ def _reelforge_env(database_url: str, redis_url: str, s3: S3Endpoint) -> dict[st
         "REELFORGE_S3__SECRET_ACCESS_KEY": s3.secret_access_key,
         "REELFORGE_SECRET_KEY": secrets.token_hex(32),
         "REELFORGE_AUTH__SECURE_COOKIES": "false",
+        # nginx appends the peer it saw to X-Forwarded-For: that right-most hop is the client.
+        "REELFORGE_API__TRUST_PROXY_HEADERS": "true",
         "REELFORGE_LOG_LEVEL": "INFO",
     }
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,7 @@ from reelforge.errors import Conflict, InvalidInput, LimitExceeded, RateLimited
 from reelforge.jobs.manager import JobManager
 from reelforge.model.durations import FASTEST_WORDS_PER_SECOND, MIN_SCENE_S, shortest_duration_s
 from reelforge.model.plans import PLAN_LIMITS, Plan, render_cap_s, resolution_allowed
-from reelforge.model.storyboard import Storyboard, VideoSettings
+from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
 
 WAITING_RETRY_AFTER_S = 30
 
@@ -49,10 +50,19 @@ class _Snapshot:
 
 
 def _snapshot(payload: dict[str, Any]) -> _Snapshot:
-    if "storyboard" in payload:
-        storyboard = Storyboard.model_validate(payload["storyboard"])
-        return _Snapshot(payload, storyboard.settings, shortest_duration_s(storyboard))
-    return _Snapshot(payload, VideoSettings.model_validate(payload["settings"]), None)
+    """Raises InvalidInput if the stored storyboard or settings no longer validate (e.g. a
+    string over a bound added since it was written)."""
+    try:
+        if "storyboard" in payload:
+            storyboard = Storyboard.model_validate(payload["storyboard"])
+            return _Snapshot(payload, storyboard.settings, shortest_duration_s(storyboard))
+        return _Snapshot(payload, VideoSettings.model_validate(payload["settings"]), None)
+    except ValidationError as exc:
+        raise InvalidInput(
+            f"this project's saved storyboard or settings are not valid any more: "
+            f"{describe_validation_error(exc)}; save them again",
+            stage="input",
+        ) from exc
 
 
 def _project_snapshot(project: Project) -> _Snapshot:

@@ -307,3 +307,17 @@ def test_only_a_finished_render_can_be_deleted(client: TestClient) -> None:
     assert client.delete(f"/api/v1/renders/{render['id']}", headers=headers).status_code == 204
     other = sign_up(client)
     assert client.delete(f"/api/v1/renders/{render['id']}", headers=other).status_code == 404
+
+
+def test_a_project_saved_before_a_bound_existed_is_422_on_submit(client: TestClient) -> None:
+    from reelforge.db.models import Project
+
+    headers = sign_up(client)
+    project = new_project(client, headers)
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    with platform.sessions() as session, session.begin():  # as older versions let it be
+        row = session.get(Project, uuid.UUID(project["id"]))
+        row.settings = row.settings | {"voice": HUGE}
+    refused = client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)
+    assert refused.status_code == 422, refused.text[:300]
+    assert "settings are not valid any more: voice" in refused.json()["detail"]

@@ -23,11 +23,16 @@ measured 3.2-3.8 words a second, OpenAI and ElevenLabs speak ~150-180 words a mi
 narration never takes less than its words at this pace."""
 
 
+def shortest_narration_s(text: str, speaking_rate: float) -> float:
+    """A lower bound on the video of `text` narrated in one scene or more (seconds)."""
+    spoken = count_words(text) / (FASTEST_WORDS_PER_SECOND * speaking_rate)
+    return max(VOICE_LEAD_S + spoken + VOICE_TAIL_S, MIN_SCENE_S)
+
+
 def shortest_scene_s(scene: Scene, speaking_rate: float) -> float:
     """A lower bound on the scene's length in the video (seconds)."""
-    spoken = count_words(scene.narration) / (FASTEST_WORDS_PER_SECOND * speaking_rate)
     explicit = 0.0 if scene.duration_s == "auto" else scene.duration_s
-    return max(VOICE_LEAD_S + spoken + VOICE_TAIL_S, MIN_SCENE_S, explicit)
+    return max(shortest_narration_s(scene.narration, speaking_rate), explicit)
 
 
 def shortest_duration_s(storyboard: Storyboard) -> float:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,9 +19,15 @@ from reelforge.db.crud.renders import by_idempotency_key
 from reelforge.db.models import JobState, Project, RenderJob, User
 from reelforge.errors import Conflict, InvalidInput, LimitExceeded, RateLimited
 from reelforge.jobs.manager import JobManager
-from reelforge.model.durations import FASTEST_WORDS_PER_SECOND, MIN_SCENE_S, shortest_duration_s
+from reelforge.model.durations import (
+    FASTEST_WORDS_PER_SECOND,
+    MIN_SCENE_S,
+    shortest_duration_s,
+    shortest_narration_s,
+)
 from reelforge.model.plans import PLAN_LIMITS, Plan, render_cap_s, resolution_allowed
-from reelforge.model.storyboard import Storyboard, VideoSettings
+from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
+from reelforge.model.text import count_words
 
 WAITING_RETRY_AFTER_S = 30
 
@@ -49,10 +56,19 @@ class _Snapshot:
 
 
 def _snapshot(payload: dict[str, Any]) -> _Snapshot:
-    if "storyboard" in payload:
-        storyboard = Storyboard.model_validate(payload["storyboard"])
-        return _Snapshot(payload, storyboard.settings, shortest_duration_s(storyboard))
-    return _Snapshot(payload, VideoSettings.model_validate(payload["settings"]), None)
+    """Raises InvalidInput if the stored storyboard or settings no longer validate (e.g. a
+    string over a bound added since it was written)."""
+    try:
+        if "storyboard" in payload:
+            storyboard = Storyboard.model_validate(payload["storyboard"])
+            return _Snapshot(payload, storyboard.settings, shortest_duration_s(storyboard))
+        return _Snapshot(payload, VideoSettings.model_validate(payload["settings"]), None)
+    except ValidationError as exc:
+        raise InvalidInput(
+            f"this project's saved storyboard or settings are not valid any more: "
+            f"{describe_validation_error(exc)}; save them again",
+            stage="input",
+        ) from exc
 
 
 def _project_snapshot(project: Project) -> _Snapshot:
@@ -65,6 +81,22 @@ def _project_snapshot(project: Project) -> _Snapshot:
     snapshot = _snapshot({"prompt": project.prompt, "settings": project.settings})
     reject_server_files(snapshot.settings)
     return snapshot
+
+
+def _check_narrated_prompt(user: User, snapshot: _Snapshot) -> None:
+    """With no script writer configured the prompt is the narration: refuse one that
+    cannot fit the plan now, rather than fail the render in the worker."""
+    limits = PLAN_LIMITS[Plan(user.plan)]
+    prompt, rate = str(snapshot.payload["prompt"]), snapshot.settings.speaking_rate
+    shortest = shortest_narration_s(prompt, rate)
+    if shortest > limits.max_duration_s:
+        raise LimitExceeded(
+            f"the {user.plan} plan renders up to {limits.max_duration_s:g} s, and this prompt, "
+            f"narrated as it is (no script writer is configured), lasts at least "
+            f"{shortest:.0f} s ({count_words(prompt)} words read at "
+            f"{FASTEST_WORDS_PER_SECOND * 60 * rate:.0f} words a minute): shorten it",
+            stage="input",
+        )
 
 
 def _check_plan(session: Session, user: User, snapshot: _Snapshot, now: datetime) -> None:
@@ -128,8 +160,12 @@ def submit(
     *,
     idempotency_key: str | None = None,
     voice_vendors: frozenset[str] = frozenset(),
+    narrates_the_prompt: bool = False,
 ) -> Submitted:
     """Queue a render of the project as it is now (a snapshot: later edits don't change it).
+
+    `narrates_the_prompt`: no script writer is configured, so a prompt is read as it is and
+    its length is known now (`platform.providers.narrates_the_prompt`).
 
     Raises:
         InvalidInput: nothing to render. LimitExceeded / RateLimited: plan limits.
@@ -152,6 +188,8 @@ def submit(
             f"PUT /api/v1/users/me/secrets/{vendor}, or pick another voice",
             stage="input",
         )
+    if narrates_the_prompt and "prompt" in snapshot.payload:
+        _check_narrated_prompt(user, snapshot)
     _check_plan(session, user, snapshot, now)
     payload = _job_payload(user, snapshot)
     quota.ensure_room(session, user, adding_bytes=_json_bytes(payload))

@@ -38,6 +38,13 @@ def reachable_voice_vendors(config: ProviderSettings, own_key_names: set[str]) -
     return frozenset(name for name, key in server.items() if key or name in own_key_names)
 
 
+def narrates_the_prompt(config: ProviderSettings) -> bool:
+    """True when no script writer (LLM) is configured, as `build_providers` decides: the
+    offline script provider then narrates the prompt word for word, so its length bounds the
+    video's before anything runs."""
+    return config.llm_model_path is None and not (config.llm_base_url and config.llm_model)
+
+
 def prices_for(config: ProviderSettings) -> Prices:
     """The default price table with the configured entries on top (per provider)."""
     return Prices(DEFAULT_PRICES | config.prices)

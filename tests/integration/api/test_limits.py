@@ -174,7 +174,7 @@ def test_a_storyboard_longer_than_the_plan_is_refused_at_submit(client: TestClie
     )  # asked 33 hours with the default 30 s target
     many = storyboard_project(client, headers, [{"narration": "Hi."}] * 31)
     wordy = storyboard_project(client, headers, [{"narration": "word " * 999}])
-    for url, at_least in ((explicit, "120000 s"), (many, "62 s"), (wordy, "250 s")):
+    for url, at_least in ((explicit, "120000 s"), (many, "62 s"), (wordy, "200 s")):
         refused = client.post(url, headers=headers)
         assert refused.status_code == 402, refused.text
         problem = refused.json()
@@ -201,6 +201,8 @@ def test_a_queued_storyboard_counts_its_shortest_length_and_carries_the_cap(
 
 
 HUGE = "x" * 200_000
+BIG_PROMPT = "T" * 12_000
+"""12 KB in one word: big to store, short to narrate."""
 
 
 def scene(**fields: Any) -> dict[str, Any]:
@@ -253,13 +255,13 @@ def test_the_storage_quota_is_enforced_and_shown(
         PLAN_LIMITS, Plan.FREE, replace(PLAN_LIMITS[Plan.FREE], storage_bytes=30_000)
     )
     headers = sign_up(client)
-    first = new_project(client, headers, prompt="Tides rise. " * 1000)  # 12 KB
+    first = new_project(client, headers, prompt=BIG_PROMPT)
     me = client.get("/api/v1/users/me", headers=headers).json()
     assert me["limits"]["storage_bytes"] == 30_000
     assert 12_000 < me["usage"]["storage_bytes"] < 13_000
-    second = new_project(client, headers, prompt="Tides rise. " * 1000)
+    second = new_project(client, headers, prompt=BIG_PROMPT)
     third = client.post(
-        "/api/v1/projects", json={"name": "full", "prompt": "Tides rise. " * 1000}, headers=headers
+        "/api/v1/projects", json={"name": "full", "prompt": BIG_PROMPT}, headers=headers
     )
     assert third.status_code == 413
     problem = third.json()
@@ -268,7 +270,7 @@ def test_the_storage_quota_is_enforced_and_shown(
     assert client.get("/api/v1/projects", headers=headers).json()["total"] == 2
 
     grow = client.patch(
-        f"/api/v1/projects/{first['id']}", json={"prompt": "Tides rise. " * 1600}, headers=headers
+        f"/api/v1/projects/{first['id']}", json={"prompt": "T" * 19_200}, headers=headers
     )
     assert grow.status_code == 413
     # A render carries a snapshot of its project: 12 KB more does not fit either.
@@ -281,7 +283,7 @@ def test_the_storage_quota_is_enforced_and_shown(
     submitted = client.post(f"/api/v1/projects/{first['id']}/renders", headers=headers)
     assert submitted.status_code == 202
     used = client.get("/api/v1/users/me", headers=headers).json()["usage"]["storage_bytes"]
-    assert 24_000 < used < 26_000  # two copies of the 12 KB prompt
+    assert 24_000 < used < 26_000  # the project and the render's copy of the 12 KB prompt
 
     # A finished render's files count too, until the render is deleted.
     render_id = submitted.json()["id"]
@@ -307,3 +309,28 @@ def test_only_a_finished_render_can_be_deleted(client: TestClient) -> None:
     assert client.delete(f"/api/v1/renders/{render['id']}", headers=headers).status_code == 204
     other = sign_up(client)
     assert client.delete(f"/api/v1/renders/{render['id']}", headers=other).status_code == 404
+
+
+def test_a_project_saved_before_a_bound_existed_is_422_on_submit(client: TestClient) -> None:
+    from reelforge.db.models import Project
+
+    headers = sign_up(client)
+    project = new_project(client, headers)
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    with platform.sessions() as session, session.begin():  # as older versions let it be
+        row = session.get(Project, uuid.UUID(project["id"]))
+        row.settings = row.settings | {"voice": HUGE}
+    refused = client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)
+    assert refused.status_code == 422, refused.text[:300]
+    assert "settings are not valid any more: voice" in refused.json()["detail"]
+
+
+def test_a_prompt_read_as_narration_must_fit_the_plan_at_submit(client: TestClient) -> None:
+    headers = sign_up(client)  # no LLM is configured: the prompt is the narration
+    long = new_project(client, headers, prompt="Tides rise and fall. " * 250)  # 1 000 words
+    refused = client.post(f"/api/v1/projects/{long['id']}/renders", headers=headers)
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["type"] == "urn:reelforge:problem:plan-limit"
+    assert "lasts at least 200 s (1000 words" in refused.json()["detail"]
+    fits = new_project(client, headers, prompt="Tides rise and fall. " * 25)  # ~20 s at most
+    assert client.post(f"/api/v1/projects/{fits['id']}/renders", headers=headers).status_code == 202

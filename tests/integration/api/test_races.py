@@ -137,3 +137,26 @@ def test_concurrent_writes_of_one_secret_keep_the_last(served: tuple[str, Platfo
             rows[0].ciphertext, context=f"{rows[0].user_id}:openai"
         )
     assert stored in {f"sk-{i}" for i in range(10)}
+
+
+def test_concurrent_writes_cannot_overfill_the_storage_quota(
+    served: tuple[str, Platform], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from reelforge.db.models import Project
+    from reelforge.model.plans import PLAN_LIMITS, Plan
+
+    free = replace(PLAN_LIMITS[Plan.FREE], storage_bytes=30_000)
+    monkeypatch.setitem(PLAN_LIMITS, Plan.FREE, free)
+    base, platform = served
+    headers = signed_in(base)
+    body = {"name": "Big", "prompt": "Tides rise. " * 1000}  # 12 KB: two fit
+
+    answers = all_at_once(
+        10, lambda http: http.post(f"{base}/projects", json=body, headers=headers)
+    )
+
+    assert kinds(answers) == {(201, ""): 2, (413, PROBLEM + "storage-quota"): 8}
+    with platform.sessions() as session:
+        assert len(session.scalars(select(Project.id)).all()) == 2

@@ -105,3 +105,18 @@ def test_usage_is_one_aggregate_query(client: TestClient) -> None:
     assert len(statements) == 1 and "payload" in statements[0]
     assert used.waiting == 3 and used.minutes_this_month == 36 / 60
     assert (me["usage"]["minutes_this_month"], me["usage"]["waiting"]) == (0.6, 3)
+
+
+def test_the_number_of_secrets_is_capped(client: TestClient) -> None:
+    from reelforge.db.crud.secrets import MAX_SECRETS
+
+    headers = sign_up(client)
+    for i in range(MAX_SECRETS):
+        stored = client.put(f"/api/v1/users/me/secrets/s{i}", json={"value": "v"}, headers=headers)
+        assert stored.status_code == 200
+    refused = client.put("/api/v1/users/me/secrets/one_more", json={"value": "v"}, headers=headers)
+    assert refused.status_code == 413
+    assert refused.json()["type"] == "urn:reelforge:problem:storage-quota"
+    replaced = client.put("/api/v1/users/me/secrets/s0", json={"value": "w"}, headers=headers)
+    assert replaced.status_code == 200
+    assert len(client.get("/api/v1/users/me/secrets", headers=headers).json()) == MAX_SECRETS

@@ -128,10 +128,13 @@ def test_a_render_longer_than_its_cap_fails_as_invalid_naming_the_stage(
 ) -> None:
     manager, worker, thread = start(engine, tmp_path)
     user = add_user(engine, Plan.FREE)
-    # 12 words: at least 3.25 s at the fastest pace, ~5 s as Piper reads them.
-    spoken = "Sentence number one keeps this render busy for quite a while today."
+    # 25 words: at least 5.25 s at the fastest pace; Piper reads them in ~6.6 s (+ 0.25 s).
+    spoken = (
+        "Sentence number one keeps this render busy for quite a while today, and the second"
+        " half of it goes on a little longer than that."
+    )
     over_when_spoken = submit(
-        manager, user, "render", storyboard=storyboard(spoken), max_duration_s=4.0
+        manager, user, "render", storyboard=storyboard(spoken), max_duration_s=6.0
     )
     over_when_planned = submit(
         manager, user, "render", storyboard=storyboard("One.", "Two."), max_duration_s=2.5
@@ -148,7 +151,7 @@ def test_a_render_longer_than_its_cap_fails_as_invalid_naming_the_stage(
         JobState.FAILED, "validation", "timeline",
     )  # fmt: skip
     assert spoken_job.attempts == 1
-    assert spoken_job.error_message is not None and "more than the 4 s" in spoken_job.error_message
+    assert spoken_job.error_message is not None and "more than the 6 s" in spoken_job.error_message
     assert (planned_job.state, planned_job.error_class, planned_job.error_stage) == (
         JobState.FAILED, "validation", "scenes",
     )  # fmt: skip

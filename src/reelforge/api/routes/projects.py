@@ -18,6 +18,7 @@ from reelforge.db.models import Project
 from reelforge.errors import InvalidInput, NotFound, PreconditionFailed
 from reelforge.jobs import submissions
 from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
+from reelforge.platform.providers import narrates_the_prompt
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -219,6 +220,7 @@ def submit_render(
     submitted = submissions.submit(
         session, platform.jobs, user, project, at, idempotency_key=idempotency_key,
         voice_vendors=platform.voice_vendors(session, user.id),
+        narrates_the_prompt=narrates_the_prompt(platform.settings.providers),
     )  # fmt: skip
     if not submitted.created:
         response.headers["Idempotent-Replayed"] = "true"

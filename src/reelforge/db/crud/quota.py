@@ -79,6 +79,10 @@ def ensure_room(session: Session, user: User, adding_bytes: int = 0) -> None:
     Raises:
         QuotaExceeded: the user's storage would be over the plan's quota.
     """
+    # The user's row is locked to the end of the transaction (as `users.lock` does, and
+    # why NO KEY UPDATE), so concurrent writes are counted one after the other, never both
+    # against the same total.
+    session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
     used, quota = used_bytes(session, user.id) + adding_bytes, quota_bytes(user)
     if used > quota:
         raise QuotaExceeded(

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import UserSecret, utcnow
-from reelforge.errors import NotFound
+from reelforge.errors import NotFound, QuotaExceeded
+
+MAX_SECRETS = 20
+"""Secrets one user may store: the provider keys read are five (`USER_KEY_NAMES`); the cap
+keeps the table from being used as free storage (4 KB a value, any number of names)."""
 
 
 def context(user_id: uuid.UUID, name: str) -> str:
@@ -31,7 +35,18 @@ def get(session: Session, user_id: uuid.UUID, name: str) -> UserSecret | None:
 
 def put(session: Session, user_id: uuid.UUID, name: str, ciphertext: str) -> UserSecret:
     """Insert or replace in one statement (`ON CONFLICT DO UPDATE`): concurrent writes of
-    one secret end with the last writer's value, never a unique-key error."""
+    one secret end with the last writer's value, never a unique-key error.
+
+    Raises:
+        QuotaExceeded: a new name, and the user already stores `MAX_SECRETS`.
+    """
+    if get(session, user_id, name) is None:
+        held = session.scalar(select(func.count()).where(UserSecret.user_id == user_id)) or 0
+        if held >= MAX_SECRETS:
+            raise QuotaExceeded(
+                f"you store {held} secrets, the most there may be: delete one first",
+                stage="input",
+            )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = {"user_id": user_id, "name": name, "ciphertext": ciphertext, "updated_at": utcnow()}

@@ -43,14 +43,18 @@ def get(session: Session, user_id: uuid.UUID) -> User | None:
 
 
 def lock(session: Session, user_id: uuid.UUID) -> User:
-    """The user's row, locked until the caller's transaction ends (`SELECT ... FOR UPDATE`
-    on PostgreSQL; a SQLite writer already holds the database's write lock), and reloaded:
-    checks of the user's limits made after this see every earlier writer's commit.
+    """The user's row, locked until the caller's transaction ends (`SELECT ... FOR NO KEY
+    UPDATE` on PostgreSQL; a SQLite writer already holds the database's write lock), and
+    reloaded: checks of the user's limits made after this see every earlier writer's commit.
+
+    NO KEY UPDATE, not UPDATE: inserting a row that references the user (a project, a job)
+    takes KEY SHARE on it, which UPDATE waits for; two requests that had each inserted, then
+    asked for UPDATE, waited on each other (10 concurrent project creations hung).
 
     Raises:
         NotFound: the account is gone.
     """
-    query = select(User).where(User.id == user_id).with_for_update()
+    query = select(User).where(User.id == user_id).with_for_update(key_share=True)
     user = session.scalar(query.execution_options(populate_existing=True))
     if user is None:
         raise NotFound("this account no longer exists", stage="auth")

@@ -2,14 +2,82 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
 
-from reelforge.db.models import Base
+from reelforge.db.migrate import upgrade
+from reelforge.db.models import Base, Project, User
+from reelforge.db.session import make_engine
+from reelforge.model.storyboard import Storyboard, VideoSettings
+from tests.integration.conftest import PG_SERVER
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'legacy.db'}"
+        return
+    name = f"reelforge_legacy_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield f"{PG_SERVER}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_strings_stored_before_the_bounds_are_clipped_so_projects_read_back(
+    empty_url: str,
+) -> None:
+    upgrade(empty_url, "0002")
+    huge = "x" * 20_000
+    legacy_settings = {"voice": huge, "language": huge, "template_id": huge, "seed": 3}
+    legacy_board = {
+        "title": huge,
+        "settings": legacy_settings,
+        "scenes": [
+            {"narration": "Kept as it was.", "headline": huge, "keywords": [huge] * 50,
+             "visual": {"kind": "generated", "prompt": huge, "query": huge}},
+        ],
+    }  # fmt: skip
+    engine = make_engine(empty_url)
+    user_id, project_id = uuid.uuid4(), uuid.uuid4()
+    with engine.begin() as conn:
+        conn.execute(
+            User.__table__.insert().values(
+                id=user_id, email="old@example.org", password_hash="x", name="", plan="free",
+                is_admin=False, created_at=datetime.now(UTC),
+            )
+        )  # fmt: skip
+        conn.execute(
+            Project.__table__.insert().values(
+                id=project_id, owner_id=user_id, name="Old", prompt="", settings=legacy_settings,
+                storyboard=legacy_board, created_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC),
+            )
+        )  # fmt: skip
+    upgrade(empty_url)
+    with Session(engine) as session:
+        project = session.get_one(Project, project_id)
+        settings = VideoSettings.model_validate(project.settings)
+        assert project.storyboard is not None
+        board = Storyboard.model_validate(project.storyboard)
+    engine.dispose()
+    assert (len(settings.voice), len(settings.language), settings.seed) == (200, 35, 3)
+    assert board.scenes[0].narration == "Kept as it was."
+    assert len(board.scenes[0].keywords) == 20 and len(board.title) == 200

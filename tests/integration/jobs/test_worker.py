@@ -242,7 +242,9 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes_once(
     output = tmp_path / "output.txt"
     job_id = submit(manager, add_user(engine, Plan.FREE), "sleep", seconds=3, output=str(output))
     env = {**os.environ, "REELFORGE_DATABASE_URL": db_url, "REELFORGE_DATA_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "tests.support.worker", "--stale-after", "2"]
+    # Not shorter: a worker abandons its job when it cannot record a heartbeat for a little
+    # less than this (WorkerTimings.abandon_after_s), and a busy machine can delay one by 1 s.
+    command = [sys.executable, "-m", "tests.support.worker", "--stale-after", "5"]
     doomed = subprocess.Popen(command, env=env)
     try:
         wait_for(lambda: job(engine, job_id).state == JobState.RUNNING)

@@ -52,6 +52,7 @@ LOAD_ENV = {
 }
 """Every simulated user comes from 127.0.0.1: per-IP limits would measure the limiter."""
 POLL_S = 2.0
+CLIENT_TIMEOUT_S = 30.0
 P99_TARGET_MS = 500.0
 
 
@@ -60,6 +61,7 @@ class Stats:
     latencies_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     server_errors: int = 0
+    timeouts: int = 0
     render_ids: list[str] = field(default_factory=list)
     followed: int = 0
 
@@ -67,13 +69,23 @@ class Stats:
         self, client: httpx.AsyncClient, method: str, route: str, url: str, **kwargs: object
     ) -> httpx.Response:
         started = time.perf_counter()
-        response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        try:
+            response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except httpx.TimeoutException:
+            self.timeouts += 1
+            self.errors[f"{route} timeout ({CLIENT_TIMEOUT_S:.0f} s)"] += 1
+            raise
         self.latencies_ms[route].append((time.perf_counter() - started) * 1000)
         if response.status_code >= 500:
             self.server_errors += 1
         if response.status_code >= 400:
             self.errors[f"{route} {response.status_code}"] += 1
         return response
+
+
+def _prompt(index: int, rng: random.Random) -> str:
+    """A narration of its own per user: identical prompts would be served from the cache."""
+    return f"{rng.choice(PROMPTS)} This is video number {index}."
 
 
 def _plan(rng: random.Random) -> str:
@@ -91,7 +103,7 @@ async def _user(
     rng = random.Random(index)
     await asyncio.sleep(rng.uniform(0, 20))  # arrivals spread over the first 20 s
     email, password = f"load-{index}-{uuid.uuid4().hex[:6]}@example.org", f"L-{uuid.uuid4().hex}!"
-    async with httpx.AsyncClient(base_url=cluster.url, timeout=30.0) as client:
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=CLIENT_TIMEOUT_S) as client:
         body = {"email": email, "password": password}
         registered = await stats.call(
             client, "POST", "register", "/api/v1/auth/register", json=body
@@ -106,7 +118,7 @@ async def _user(
         headers = {"Authorization": f"Bearer {token}"}
         project = await stats.call(
             client, "POST", "create project", "/api/v1/projects", headers=headers,
-            json={"name": f"Load {index}", "prompt": rng.choice(PROMPTS), "settings": SETTINGS},
+            json={"name": f"Load {index}", "prompt": _prompt(index, rng), "settings": SETTINGS},
         )  # fmt: skip
         if project.status_code != 201:
             return
@@ -240,6 +252,7 @@ async def _run(cluster: Cluster, users: int, seconds: float) -> dict[str, object
         "p99_all_ms": round(_pct([v for vs in stats.latencies_ms.values() for v in vs], 0.99), 1),
         "errors": dict(stats.errors),
         "server_errors": stats.server_errors,
+        "timeouts": stats.timeouts,
         "submitted": len(stats.render_ids),
         "jobs": len(jobs),
         "succeeded": len(done),
@@ -286,7 +299,10 @@ def section(data: dict[str, object], machine: dict[str, object]) -> str:
         "",
         *markdown_table(["plan", "renders started", "wait p50 (s)", "wait max (s)"], wait_rows),
         "",
-        f"- renders: {data['submitted']} submitted, {data['succeeded']} succeeded, "
+        f"- requests given up after {CLIENT_TIMEOUT_S:.0f} s: {data['timeouts']} (a user whose "
+        "request timed out stops there, as a person would give up)",
+        f"- renders: {data['jobs']} queued ({data['submitted']} acknowledged in time), "
+        f"{data['succeeded']} succeeded, "
         f"{data['failed']} failed, {data['unfinished']} still queued or running at the end "
         f"({data['renders_per_minute']} per minute); lost {data['lost']}, duplicated "
         f"{data['duplicated']}; 5xx responses {data['server_errors']} — "

@@ -53,7 +53,8 @@ pid {run}/nginx.pid;
 error_log {run}/logs/nginx-error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    access_log {run}/logs/nginx-access.log;
+    log_format ids '$remote_addr [$time_local] "$request" $status $request_time id=$request_id';
+    access_log {run}/logs/nginx-access.log ids;
     client_body_temp_path {run}/nginx/body;
     proxy_temp_path {run}/nginx/proxy;
     fastcgi_temp_path {run}/nginx/fastcgi;

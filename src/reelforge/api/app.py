@@ -21,7 +21,8 @@ from reelforge.api.limits import Limits
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
 from reelforge.api.routes import admin, auth, health, live, projects, renders, studio, users
-from reelforge.jobs.metrics import JobMetrics, QueueCollector
+from reelforge.api.telemetry import HttpMetrics, RequestTelemetry
+from reelforge.jobs.metrics import DiskCollector, JobMetrics, QueueCollector
 from reelforge.jobs.worker import Worker, WorkerPool
 from reelforge.logs import get_logger
 from reelforge.platform.services import Platform
@@ -81,6 +82,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     hub = EventHub(platform.engine)
     metrics = CollectorRegistry()
     metrics.register(QueueCollector(platform.jobs))
+    metrics.register(DiskCollector(platform.work_dirs()))
     job_metrics = JobMetrics(metrics)  # observed by this process's workers as jobs end
     app.state.platform = platform
     app.state.hub = hub
@@ -114,4 +116,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             ],
             max_age=600,
         )
+    app.add_middleware(
+        RequestTelemetry, metrics=HttpMetrics(metrics), prefix=API_PREFIX
+    )  # outermost: sees all
     return app

@@ -37,15 +37,16 @@ def db_upgrade() -> None:
 
 def _work(stale_after_s: float, metrics_port: int = 0) -> None:
     """One worker process: run jobs until SIGTERM/SIGINT, then stop gracefully."""
-    from reelforge.jobs.metrics import JobMetrics
+    from reelforge.jobs.metrics import DiskCollector, JobMetrics
     from reelforge.jobs.worker import Worker
 
     platform = context.platform()
     metrics = None
     if metrics_port:
-        from prometheus_client import start_http_server
+        from prometheus_client import REGISTRY, start_http_server
 
         metrics = JobMetrics()
+        REGISTRY.register(DiskCollector(platform.work_dirs()))
         start_http_server(metrics_port, addr="127.0.0.1")
     worker = Worker(
         platform.jobs, platform.job_kinds(),

@@ -11,8 +11,9 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -64,6 +65,8 @@ class RenderResult:
     stills: tuple[Path | None, ...] = ()
     """Each scene's still (None for a video clip), as cached: for previews and benchmarks."""
     topic_only: bool = False
+    usage: dict[str, Any] = field(default_factory=dict)
+    """Per provider: calls, units and cost (`Meter.summary`), for the manifest and metrics."""
 
 
 def plan(prompt: str, settings: VideoSettings, providers: Providers) -> tuple[Storyboard, Script]:
@@ -219,7 +222,7 @@ def _render(
         stage_seconds=dict(ctx.stage_seconds), cost_usd=ctx.providers.meter.cost_usd,
         cache_hits=dict(ctx.cache.hits),
         cache_misses=dict(ctx.cache.misses), stills=tuple(v.still for v in visuals),
-        topic_only=topic_only,
+        topic_only=topic_only, usage=ctx.providers.meter.summary()["providers"],
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -146,9 +147,13 @@ def _json_bytes(value: Any) -> int:
 
 def _job_payload(user: User, snapshot: _Snapshot) -> dict[str, Any]:
     """The snapshot plus what the worker and the usage count need: the longest video the
-    plan lets this render make, and the seconds it counts for until it is done."""
+    plan lets this render make, the seconds it counts for until it is done, and the id of
+    the request that submitted it (the worker logs it beside the job's id)."""
     cap = render_cap_s(PLAN_LIMITS[Plan(user.plan)])
-    return dict(snapshot.payload) | {"max_duration_s": cap, "reserved_s": snapshot.reserved_s}
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return dict(snapshot.payload) | {
+        "max_duration_s": cap, "reserved_s": snapshot.reserved_s, "request_id": request_id,
+    }  # fmt: skip
 
 
 def submit(

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from reelforge.errors import FFmpegError, ReelforgeError
@@ -251,6 +252,10 @@ class Worker:
         the same exchange (unless stopping or reaping is due): it is returned."""
         lease = _Lease(self.timings.abandon_after_s)
         self._lease, self._beat = lease, beat
+        structlog.contextvars.clear_contextvars()  # this thread's lines now name this job
+        structlog.contextvars.bind_contextvars(
+            job_id=str(job.id), kind=job.kind, request_id=job.payload.get("request_id")
+        )
         beat.watch(job, lease)
         if self.metrics is not None:
             self.metrics.started(job.kind, job.enqueued_at, self.manager.clock())
@@ -265,9 +270,13 @@ class Worker:
                 outcome = self._record_failure(job, lease, error)
             else:
                 outcome, claimed = self._record_success(job, result, claim_next)
+                if self.metrics is not None:
+                    self.metrics.succeeded(result)
+            log.info("job %s: %s after %.1f s", job.id, outcome, time.monotonic() - begun)
         finally:
             beat.watch(None, None)
             self._lease = None
+            structlog.contextvars.clear_contextvars()
         if self.metrics is not None:
             self.metrics.ended(job.kind, outcome, time.monotonic() - begun)
         return claimed
@@ -366,6 +375,8 @@ class Worker:
         )  # fmt: skip
         if decision is None:
             return "lost"
+        if self.metrics is not None:
+            self.metrics.failed(error_class.value, stage, decision.retry)
         return "retrying" if decision.retry else "failed"
 
 

@@ -188,6 +188,10 @@ class Platform:
             watchdog_for(settings),
         )  # fmt: skip
 
+    def work_dirs(self) -> dict[str, Path]:
+        """Where renders write (finished files, then the artifact cache): watched for space."""
+        return {"data": self.settings.data_dir, "cache": self.settings.cache_dir}
+
     def worker_timings(self, **overrides: float) -> WorkerTimings:
         """The workers' timings from the settings (`overrides` win, e.g. the CLI's)."""
         return WorkerTimings(**{"grace_s": self.settings.workers.grace_s, **overrides})

@@ -4,6 +4,7 @@ REELFORGE_* variable they set is one reelforge reads (a typo would be silently i
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from reelforge.settings import Settings
+from tests.support.debian import debian_binary
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 BIN = Path(sys.executable).parent
@@ -83,3 +85,63 @@ def test_dockerfile_and_manifests_run_the_commands_the_cli_has() -> None:
     for command in set(re.findall(r'"reelforge", "([a-z-]+)"', text)):
         done = _run(str(BIN / "reelforge"), command, "--help")
         assert done.returncode == 0, f"reelforge {command}: {done.stderr}"
+
+
+PROMETHEUS = DEPLOY / "prometheus"
+DASHBOARD = DEPLOY / "grafana" / "reelforge-dashboard.json"
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    return debian_binary("promtool", package="prometheus")
+
+
+def test_alert_rules_load_and_fire_on_their_test_series(promtool: str) -> None:
+    """`promtool test rules` feeds each alert series that must (and must not) trip it."""
+    checked = _run(promtool, "check", "rules", str(PROMETHEUS / "reelforge-rules.yaml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = _run(promtool, "test", "rules", str(PROMETHEUS / "reelforge-rules.test.yaml"))
+    assert tested.returncode == 0 and "SUCCESS" in tested.stdout, tested.stdout + tested.stderr
+
+
+def dashboard_queries() -> list[str]:
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return [target["expr"] for panel in panels for target in panel["targets"]]
+
+
+def test_dashboard_panels_are_laid_out_and_their_queries_parse(
+    promtool: str, tmp_path: Path
+) -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels) and dashboard["uid"]
+    cells = [
+        (row, col)
+        for p in panels
+        for row in range(p["gridPos"]["y"], p["gridPos"]["y"] + p["gridPos"]["h"])
+        for col in range(p["gridPos"]["x"], p["gridPos"]["x"] + p["gridPos"]["w"])
+    ]
+    assert len(cells) == len(set(cells)) and all(col < 24 for _, col in cells)  # no overlap
+    # promtool parses PromQL only inside rules: each panel query becomes a recording rule.
+    recorded = [
+        {"record": f"dashboard:panel_{i}", "expr": q} for i, q in enumerate(dashboard_queries())
+    ]
+    rules = {"groups": [{"name": "dashboard", "rules": recorded}]}
+    as_rules = tmp_path / "dashboard-rules.yaml"
+    as_rules.write_text(yaml.safe_dump(rules))
+    done = _run(promtool, "check", "rules", str(as_rules))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_broken_query_is_caught(promtool: str, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump({"groups": [{"name": "x", "rules": [
+        {"record": "x:y", "expr": "sum by (le (rate(reelforge_x[5m]))"}
+    ]}]}))  # fmt: skip
+    assert _run(promtool, "check", "rules", str(broken)).returncode != 0
+
+
+def metric_names_used() -> set[str]:
+    """Every reelforge metric the rules and the dashboard query (recorded ones excluded)."""
+    text = (PROMETHEUS / "reelforge-rules.yaml").read_text() + "\n".join(dashboard_queries())
+    return set(re.findall(r"\breelforge_[a-z_]+", text))

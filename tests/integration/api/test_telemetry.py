@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from reelforge import logs
+from tests.unit.test_deploy_files import metric_names_used
 
 from .conftest import ClientFactory, new_project, sign_up
 from .test_journey import SETTINGS, wait_render
@@ -116,3 +117,18 @@ def test_a_render_is_followed_from_request_to_worker(
     )
     free = [v for (name, _), v in samples.items() if name == "reelforge_disk_free_bytes"]
     assert len(free) == 2 and all(v > 0 for v in free)
+
+
+def test_every_metric_the_alerts_and_dashboard_use_is_exported(make_client: ClientFactory) -> None:
+    """A renamed metric would silence its alert: each name the rules and the dashboard
+    query must be on `/metrics` (families are listed even before their first sample)."""
+    client = make_client(api={"metrics_token": METRICS_TOKEN})
+    reply = client.get("/api/v1/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+    exported = {
+        family.name + suffix
+        for family in text_string_to_metric_families(reply.text)
+        for suffix in suffixes.get(family.type, ("",))
+    }
+    used = metric_names_used()
+    assert len(used) >= 12 and used <= exported, used - exported

@@ -6,14 +6,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from deploy.cluster import alive
 from sqlalchemy import create_engine, text
 
 from tests.support.debian import debian_binary
@@ -36,6 +39,31 @@ class Cluster:
         """The PID of one process `up` started: `api-1`, `worker-2`, `s3`…"""
         return int((self.run / "pids" / f"{name}.pid").read_text())
 
+    def kill(self, name: str) -> Callable[[], None]:
+        """SIGKILL process `name` (its whole group) and return how to start it again exactly
+        as it ran — command, environment, folder — for faults that heal."""
+        pid = self.pid(name)
+        proc = Path(f"/proc/{pid}")
+        argv = proc.joinpath("cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        env = dict(
+            entry.split(b"=", 1) for entry in proc.joinpath("environ").read_bytes().split(b"\0")
+            if b"=" in entry
+        )  # fmt: skip
+        cwd = (proc / "cwd").readlink()
+        os.killpg(pid, signal.SIGKILL)
+        while alive(pid):
+            time.sleep(0.05)
+
+        def restart() -> None:
+            with (self.run / "logs" / f"{name}.log").open("ab") as log:
+                again = subprocess.Popen(
+                    argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, start_new_session=True,
+                )  # fmt: skip
+            (self.run / "pids" / f"{name}.pid").write_text(str(again.pid))  # for `down`
+
+        return restart
+
     def pids(self) -> list[int]:
         found = [int(p.read_text()) for p in (self.run / "pids").glob("*.pid")]
         nginx = self.run / "nginx.pid"
@@ -51,15 +79,16 @@ def cluster_command(*args: str) -> subprocess.CompletedProcess[str]:
 
 @contextlib.contextmanager
 def running_cluster(
-    run: Path, *, api: int = 2, workers: int = 2, env: dict[str, str] | None = None
-) -> Iterator[Cluster]:
+    run: Path, *, api: int = 2, workers: int = 2, env: dict[str, str] | None = None,
+    redis_url: str = REDIS,
+) -> Iterator[Cluster]:  # fmt: skip
     debian_binary("nginx", "nginx-light")
     database = f"reelforge_cluster_{uuid.uuid4().hex[:10]}"
     (port,) = free_ports(1)
     started = cluster_command(
         "up", "--run-dir", str(run), "--port", str(port), "--api", str(api),
         "--workers", str(workers), "--database-url", f"{PG_SERVER}/{database}",
-        "--redis-url", REDIS, *(f"--env={k}={v}" for k, v in (env or {}).items()),
+        "--redis-url", redis_url, *(f"--env={k}={v}" for k, v in (env or {}).items()),
     )  # fmt: skip
     try:
         assert started.returncode == 0, started.stderr[-3000:]

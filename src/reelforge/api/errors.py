@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exc as sql
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reelforge import errors
@@ -128,6 +129,20 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return status_problem(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
+DATABASE_DOWN = (sql.OperationalError, sql.InterfaceError, sql.TimeoutError)
+"""The database unreachable, restarting or out of connections: not a bug, and it passes."""
+DATABASE_RETRY_AFTER_S = 5
+
+
+def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable", path=request.url.path, error=str(exc).splitlines()[0])
+    return problem(
+        503, "database-unavailable", "Service unavailable",
+        "the database is not answering; try again in a few seconds",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )  # fmt: skip
+
+
 def _internal(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", path=request.url.path, exc_info=exc)
     return problem(500, "internal", "Internal error", "something went wrong on our side")
@@ -137,6 +152,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.ReelforgeError, _reelforge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for database_error in DATABASE_DOWN:
+        app.add_exception_handler(database_error, _database_down)
     app.add_exception_handler(Exception, _internal)
     app.openapi = document_problems(app.openapi)  # type: ignore[method-assign]
 

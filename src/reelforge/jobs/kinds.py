@@ -4,6 +4,7 @@ benchmarks and crash/cancel tests, live in `jobs/testing.py` and are never regis
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Any
 
 from reelforge.engine.context import ProgressCallback
 from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
-from reelforge.errors import InvalidInput
+from reelforge.errors import InvalidInput, StorageError
+from reelforge.jobs.backoff import Backoff
 from reelforge.jobs.manager import ClaimedJob
 from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
 from reelforge.providers.registry import Providers
@@ -52,6 +54,12 @@ def overall_progress(on_progress: ProgressCallback) -> ProgressCallback:
     return report
 
 
+PUBLISH_PATIENCE_S = 300.0
+"""How long a finished render waits for the blob store to come back before its attempt
+fails: an outage of a few minutes costs a wait, not a re-render (the files are kept)."""
+PUBLISH_PAUSE_MAX_S = 10.0
+
+
 def render_blob_key(job_id: object, name: str) -> str:
     return f"renders/{job_id}/{name}"
 
@@ -68,6 +76,7 @@ class RenderKind:
     """The job owner's providers (their own keys, else the server's); offline if unset."""
     watchdog: Watchdog = DEFAULT_WATCHDOG
     """How long each ffmpeg may run (`REELFORGE_RENDER__FFMPEG_TIMEOUT_*`)."""
+    publish_patience_s: float = PUBLISH_PATIENCE_S
 
     def __call__(self, job: ClaimedJob, on_progress: ProgressCallback) -> dict[str, Any]:
         from reelforge.engine.pipeline import render
@@ -96,13 +105,33 @@ class RenderKind:
         }  # fmt: skip
         if self.blobs is None:
             return summary | {name: str(path) for name, path in files.items()}
-        on_progress("publish", 0.0, "uploading the files")
-        for name, path in files.items():
-            blob_name, content_type = RENDER_FILES[name]
-            self.blobs.put_file(render_blob_key(job.id, blob_name), path, content_type)
+        self._publish(job, files, on_progress)
         shutil.rmtree(out_dir, ignore_errors=True)
         on_progress("publish", 1.0, "published")
         return summary | {"blobs": {name: RENDER_FILES[name][0] for name in files}}
+
+    def _publish(
+        self, job: ClaimedJob, files: dict[str, Path], on_progress: ProgressCallback
+    ) -> None:
+        """Upload every file, retrying through a blob-store outage for `publish_patience_s`
+        (progress reports keep the lease and let a cancel or shutdown interrupt the wait)."""
+        assert self.blobs is not None
+        backoff = Backoff(1.0, PUBLISH_PAUSE_MAX_S)
+        deadline = time.monotonic() + self.publish_patience_s
+        on_progress("publish", 0.0, "uploading the files")
+        for done, (name, path) in enumerate(files.items()):
+            blob_name, content_type = RENDER_FILES[name]
+            while True:
+                try:
+                    self.blobs.put_file(render_blob_key(job.id, blob_name), path, content_type)
+                    break
+                except StorageError:
+                    if time.monotonic() >= deadline:
+                        raise
+                    pause_s = backoff.next_s()
+                    waiting = f"storage unavailable, trying again in {pause_s:.0f} s"
+                    on_progress("publish", done / len(files), waiting)
+                    time.sleep(pause_s)
 
     @staticmethod
     def _source(payload: dict[str, Any]) -> tuple[Storyboard | str, VideoSettings | None]:

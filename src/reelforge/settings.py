@@ -107,6 +107,9 @@ class WorkerSettings(BaseModel):
     shutdown_timeout_s: float = Field(default=40.0, gt=0)
     """The longest `reelforge serve` waits for its in-process workers at shutdown; a render
     still running then is abandoned (the reaper requeues its job)."""
+    nice: int = Field(default=10, ge=0, le=19)
+    """CPU niceness of a `reelforge worker` process and its ffmpeg children: renders are batch
+    work, so on a host shared with API replicas they yield the CPU to requests (0: as is)."""
 
 
 class AuthSettings(BaseModel):

@@ -1,5 +1,6 @@
 """`reelforge worker --metrics-port P`: a worker process serves its own Prometheus histograms
-(what it observes as jobs end), and SIGTERM still stops it gracefully."""
+(what it observes as jobs end) and the free space of its folders, runs at a lower CPU
+priority than the API (renders are batch work), and SIGTERM still stops it gracefully."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 
 def free_port() -> int:
@@ -21,7 +23,7 @@ def free_port() -> int:
         return port
 
 
-def test_a_worker_process_serves_its_job_histograms(tmp_path: Path) -> None:
+def test_a_worker_process_serves_its_metrics_at_a_lower_priority(tmp_path: Path) -> None:
     env = {**os.environ, "REELFORGE_DATA_DIR": str(tmp_path / "data")}
     reelforge = [sys.executable, "-m", "reelforge"]
     subprocess.run([*reelforge, "db", "upgrade"], env=env, check=True, timeout=120,
@@ -37,6 +39,8 @@ def test_a_worker_process_serves_its_job_histograms(tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert "# TYPE reelforge_job_wait_seconds histogram" in text
         assert "# TYPE reelforge_job_run_seconds histogram" in text
+        assert 'reelforge_disk_free_bytes{dir="data"}' in text
+        assert psutil.Process(worker.pid).nice() == 10  # REELFORGE_WORKERS__NICE's default
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import signal
 from types import FrameType
 from typing import Annotated
@@ -41,6 +42,7 @@ def _work(stale_after_s: float, metrics_port: int = 0) -> None:
     from reelforge.jobs.worker import Worker
 
     platform = context.platform()
+    os.nice(platform.settings.workers.nice)  # inherited by every ffmpeg the renders start
     metrics = None
     if metrics_port:
         from prometheus_client import REGISTRY, start_http_server

@@ -27,8 +27,8 @@ _EMAIL_LOCAL_MIN_CHARS = 4
 # parameters (a test keeps them in sync). Verifying against it when the email is
 # unknown makes "no such user" cost as much as "wrong password".
 DUMMY_HASH = (
-    "$argon2id$v=19$m=65536,t=3,p=4$3Qbhlu0WmYe4xhUEqrsHKw"
-    "$YxslooqShh6EhRYz/RNGye8WZAIn98LyFaHKld351Ow"
+    "$argon2id$v=19$m=47104,t=1,p=1$Tvs7VyCXV8823S9GRSBg/w"
+    "$BqSRxKYtM1ogD9gQVGh0vpDuZtn6OGXsrimeoEaxsM4"
 )
 
 # Only passwords long enough to pass the length rule matter here; shorter ones
@@ -51,7 +51,20 @@ COMMON_PASSWORDS = frozenset(
 )
 # fmt: on
 
-_HASHER = PasswordHash((Argon2Hasher(),))
+ARGON2_MEMORY_KIB = 47104
+ARGON2_PASSES = 1
+ARGON2_LANES = 1
+"""OWASP's first Argon2id configuration (46 MiB, 1 pass, 1 lane): ~55 ms of one core. The
+library's default (64 MiB, 3 passes, 4 lanes) costs ~3x the CPU for a comparable defence,
+and on a busy server lanes do not run in parallel anyway; sign-up bursts queued behind it
+(bench/RESULTS.md, load test). Older hashes still verify and are re-hashed at login."""
+_HASHER = PasswordHash(
+    (
+        Argon2Hasher(
+            memory_cost=ARGON2_MEMORY_KIB, time_cost=ARGON2_PASSES, parallelism=ARGON2_LANES
+        ),
+    )
+)
 
 
 def hash_password(password: str) -> str:

@@ -13,16 +13,14 @@ import datetime as dt
 import gzip
 import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.support.server import start_serve
 
 from bench.report import cpu_model, mark, markdown_table, publish
 
@@ -42,27 +40,6 @@ def shipped_kb() -> dict[str, float]:
         if path.suffix in (".js", ".css"):
             sizes[path.name] = len(gzip.compress(path.read_bytes(), 9)) / 1024
     return sizes
-
-
-def _serve(root: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "REELFORGE_DATA_DIR": str(root / "data"),
-           "REELFORGE_CACHE_DIR": str(root / "cache")}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reelforge", "serve", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/api/v1/readyz").status_code == 200:
-                return base, process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("reelforge serve did not start")
 
 
 def _arrange(base: str) -> dict[str, str]:
@@ -90,7 +67,8 @@ def measure() -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        base, server = _serve(Path(tmp))
+        server = start_serve(Path(tmp))
+        base = server.base
         try:
             pages = _arrange(base)
             loads: dict[str, list[float]] = {}
@@ -117,8 +95,7 @@ def measure() -> dict[str, Any]:
                     loads[name] = runs
                 browser.close()
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
     return {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpu": cpu_model(), "cores": os.cpu_count(), "load_1m": os.getloadavg()[0],

@@ -4,8 +4,6 @@ module, Debian's Chromium per session, a fresh browser context per test."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,18 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.server import start_serve
+
 PASSWORD = "correct horse battery"
 DATA_DIRS: dict[str, Path] = {}
 """Each running server's data folder (its SQLite database), by base URL."""
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+GENEROUS_LIMITS = {
+    "REELFORGE_API__RATE_AUTH": "1000/minute",
+    "REELFORGE_API__RATE_SUBMIT": "1000/minute",
+    "REELFORGE_API__RATE_API": "100000/minute",
+}
 
 
 PG_SERVER = os.environ.get("REELFORGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -59,40 +55,10 @@ def pg_web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def serve(root: Path, **extra_env: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        **extra_env,
-        "REELFORGE_DATA_DIR": str(root / "data"),
-        "REELFORGE_CACHE_DIR": str(root / "cache"),
-        "REELFORGE_API__RATE_AUTH": "1000/minute",
-        "REELFORGE_API__RATE_SUBMIT": "1000/minute",
-        "REELFORGE_API__RATE_API": "100000/minute",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reelforge", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            raise AssertionError(f"server did not start: {process.communicate()[1][-2000:]}")
-        time.sleep(0.2)
-    DATA_DIRS[base] = root / "data"
-    yield base
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    server = start_serve(root, env=extra_env | GENEROUS_LIMITS)
+    DATA_DIRS[server.base] = root / "data"
+    yield server.base
+    server.stop()
 
 
 @pytest.fixture(scope="package")

@@ -4,9 +4,7 @@ over HTTP by an account made with `reelforge user create`; SIGTERM stops it clea
 from __future__ import annotations
 
 import io
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,64 +15,28 @@ import av
 import httpx
 import pytest
 
+from tests.support.server import Server, serve_env, start_serve
+
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def env_for(tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "REELFORGE_DATA_DIR": str(tmp_path / "data"),
-        "REELFORGE_CACHE_DIR": str(tmp_path / "cache"),
-    }
 
 
 def reelforge(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "reelforge", *args],
-        env=env_for(tmp_path), capture_output=True, text=True, timeout=120,
+        env=serve_env(tmp_path), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-
-
-def start_server(tmp_path: Path, *args: str) -> tuple[str, subprocess.Popen[str]]:
-    """`reelforge serve ARGS` on a free port, once it answers /readyz."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reelforge", "serve", "--port", str(port), *args],
-        env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/api/v1/readyz").status_code == 200:
-                return base, process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"server did not start: {process.communicate()[1][-2000:]}")
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    base, process = start_server(tmp_path)
-    yield base, process
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+def server(tmp_path: Path) -> Iterator[Server]:
+    server = start_serve(tmp_path)
+    yield server
+    server.stop(timeout_s=5)
 
 
-def test_serve_renders_for_a_user_made_on_the_command_line(
-    server: tuple[str, subprocess.Popen[str]], tmp_path: Path
-) -> None:
-    base, process = server
+def test_serve_renders_for_a_user_made_on_the_command_line(server: Server, tmp_path: Path) -> None:
+    base = server.base
     made = reelforge(tmp_path, "user", "create", "Ops@Example.org", "--password", PASSWORD)
     assert made.returncode == 0, made.stderr
     assert reelforge(tmp_path, "user", "set-plan", "ops@example.org", "pro").returncode == 0
@@ -109,10 +71,9 @@ def test_serve_renders_for_a_user_made_on_the_command_line(
         codec = container.streams.video[0].codec_context
         assert (codec.width, codec.height) == (480, 854)
 
-    process.send_signal(signal.SIGTERM)
     # uvicorn shuts down gracefully, then re-raises the signal so the exit status tells it.
-    assert process.wait(timeout=30) in (0, -signal.SIGTERM)
-    stdout, stderr = process.communicate()
+    assert server.stop() in (0, -signal.SIGTERM)
+    stdout, stderr = server.output()
     assert "serving at http://127.0.0.1" in stdout and "Traceback" not in stderr
 
 
@@ -130,7 +91,7 @@ def test_bad_settings_are_one_line_not_a_traceback(
 ) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "reelforge", "serve"],
-        env=env_for(tmp_path) | {name: value},
+        env=serve_env(tmp_path, {name: value}),
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
@@ -138,7 +99,8 @@ def test_bad_settings_are_one_line_not_a_traceback(
 
 
 def test_several_api_processes_share_one_secret_and_database(tmp_path: Path) -> None:
-    base, process = start_server(tmp_path, "--workers", "0", "--processes", "2")
+    server = start_serve(tmp_path, "--workers", "0", "--processes", "2")
+    base = server.base
     try:
         body = {"email": "multi@example.org", "password": PASSWORD}
         assert httpx.post(f"{base}/api/v1/auth/register", json=body).status_code == 201
@@ -150,6 +112,5 @@ def test_several_api_processes_share_one_secret_and_database(tmp_path: Path) -> 
         }
         assert answers == {200}
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    assert "Traceback" not in process.communicate()[1]
+        server.stop()
+    assert "Traceback" not in server.output()[1]

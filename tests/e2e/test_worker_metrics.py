@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.support.seaweed import free_ports
 
 
 def test_a_worker_process_serves_its_metrics_at_a_lower_priority(tmp_path: Path) -> None:
@@ -28,7 +22,7 @@ def test_a_worker_process_serves_its_metrics_at_a_lower_priority(tmp_path: Path)
     reelforge = [sys.executable, "-m", "reelforge"]
     subprocess.run([*reelforge, "db", "upgrade"], env=env, check=True, timeout=120,
                    capture_output=True)  # fmt: skip
-    port = free_port()
+    (port,) = free_ports(1)
     worker = subprocess.Popen([*reelforge, "worker", "--metrics-port", str(port)], env=env)
     try:
         text, deadline = "", time.monotonic() + 60

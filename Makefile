@@ -4,12 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test test-all test-fast lint format bench clean services web screenshots cluster cluster-down
+.PHONY: setup run demo test test-all test-fast lint lock audit format bench clean services web screenshots cluster cluster-down
 
-$(STAMP): pyproject.toml
+# Every dependency comes pinned, with its hashes, from requirements.lock (`make lock` after
+# changing pyproject.toml's dependencies); reelforge itself is installed editable on top.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -25,6 +28,16 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy src deploy
 	$(BIN)/lint-imports
+	$(BIN)/bandit --quiet --recursive src --severity-level medium
+
+LOCK_ARGS := --extra dev --extra bench --generate-hashes --universal --python-version 3.11
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) --quiet -o requirements.lock
+
+# Known vulnerabilities in the locked dependencies (PyPI's advisory service; needs a PyPI that
+# serves per-release JSON, which this machine's mirror does not: see docs/operations.md).
+audit: setup
+	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.lock --require-hashes --disable-pip
 
 format: setup
 	$(BIN)/ruff format src tests bench deploy

@@ -232,6 +232,13 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("admin_webhook_url")
+    @classmethod
+    def _http_webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("REELFORGE_ADMIN_WEBHOOK_URL must be an http:// or https:// URL")
+        return value
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'reelforge.db'}"

@@ -27,3 +27,10 @@ def test_masked_settings_hide_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     shown = str(settings.masked())
     assert "hunter2" not in shown and "T0K3N" not in shown
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://hooks.example/x", "hooks.example"])
+def test_the_admin_webhook_must_be_http(url: str) -> None:
+    """urllib would open a `file:` URL: a typo must fail at start-up, not leak a file."""
+    with pytest.raises(ValueError, match="must be an http:// or https:// URL"):
+        Settings(admin_webhook_url=url)

@@ -251,3 +251,24 @@ def test_db_upgrade_then_queue_stats(tmp_path: Path) -> None:
     stats = run("queue", "stats", "--json")
     assert stats.returncode == 0, stats.stderr
     assert json.loads(stats.stdout)["queued_by_plan"] == {}
+
+
+def test_backup_and_restore_on_the_command_line(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return reelforge(*args, cwd=tmp_path, REELFORGE_DATA_DIR=str(tmp_path / "data"))
+
+    assert run("db", "upgrade").returncode == 0
+    made = run("backup", "saved.tar")
+    assert made.returncode == 0, made.stderr
+    assert (
+        "backed up the sqlite database" in made.stdout and "secret key is not in it" in made.stdout
+    )
+    careless = run("restore", "saved.tar")  # replacing a database needs --yes
+    assert careless.returncode == 2 and "pass --yes" in careless.stderr
+    (tmp_path / "junk.tar").write_text("not a backup")
+    for bad in (("restore", "junk.tar", "--yes"), ("restore", "missing.tar", "--yes")):
+        refused = run(*bad)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused
+        assert "Traceback" not in refused.stderr
+    restored = run("restore", "saved.tar", "--yes")
+    assert restored.returncode == 0 and "restored the sqlite database" in restored.stdout

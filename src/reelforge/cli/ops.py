@@ -1,4 +1,5 @@
-"""Operations commands: `reelforge db upgrade`, `reelforge worker`, `reelforge queue stats`."""
+"""Operations commands: `reelforge db upgrade`, `reelforge worker`, `reelforge queue stats`,
+`reelforge backup` and `reelforge restore`."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import json
 import multiprocessing
 import os
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 
 from reelforge.cli import context
-from reelforge.cli.console import out
+from reelforge.cli.console import bad_input, out
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 queue_app = typer.Typer(help="The render queue.", no_args_is_help=True)
@@ -22,6 +24,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(queue_app, name="queue")
     app.command()(worker)
+    app.command()(backup)
+    app.command()(restore)
 
 
 @db_app.command("upgrade")
@@ -34,6 +38,37 @@ def db_upgrade() -> None:
     prepare_data_dir(settings)
     upgrade(settings.db_url)
     out.print(f"database is up to date: {settings.masked().get('database_url') or settings.db_url}")
+
+
+def backup(
+    path: Annotated[Path, typer.Argument(help="The tar file to write (e.g. reelforge.tar).")],
+) -> None:
+    """Back up the database and every stored file (renders, uploads) into one tar file."""
+    from reelforge.platform.backup import backup as make_backup
+
+    done = make_backup(context.platform(), path)
+    out.print(
+        f"backed up the {done.database} database (revision {done.revision}) and "
+        f"{done.blobs} files ({done.blob_bytes / 2**20:.1f} MiB) to {done.path}\n"
+        "The secret key is not in it: keep REELFORGE_SECRET_KEY (or <data_dir>/secret.key) apart."
+    )
+
+
+def restore(
+    path: Annotated[Path, typer.Argument(help="A tar file written by `reelforge backup`.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Replace the configured database's content.")
+    ] = False,
+) -> None:
+    """Restore a backup: the database's content is replaced, the files are put back."""
+    from reelforge.platform.backup import restore as load_backup
+
+    if not path.is_file():
+        bad_input(f"no backup at {path}")
+    if not yes:
+        bad_input("restoring replaces the configured database's content: pass --yes to go on")
+    done = load_backup(context.platform(), path)
+    out.print(f"restored the {done.database} database and {done.blobs} files from {done.path}")
 
 
 def _work(stale_after_s: float, metrics_port: int = 0) -> None:

@@ -83,6 +83,10 @@ class BlobStore(Protocol):
         ``renders/1/a.mp4`` but never ``renders/12/a.mp4``.
         """
 
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Every key in the folder `prefix` ("" for the whole store), in no set order:
+        what a backup copies."""
+
     def local_path(self, key: str) -> Path | None:
         """The blob's real file, so a web server can send it with sendfile and Range
         support; None when the blob is remote (then use `signed_url` or `open_range`)."""

@@ -194,6 +194,15 @@ class LocalBlobStore:
         self._prune(folder.parent)
         return count
 
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        folder = self.path_for(validate_prefix(prefix)) if prefix else self.root
+        for directory, subdirectories, files in os.walk(folder):
+            # Dot-names are the store's own: sidecars, temporary and deleted folders.
+            subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
+            for name in files:
+                if not name.startswith("."):
+                    yield (Path(directory) / name).relative_to(self.root).as_posix()
+
     def _prune(self, folder: Path) -> None:
         """Remove folders left empty, up to the root, so deleted renders leave no litter."""
         while folder != self.root and folder.is_relative_to(self.root):

@@ -235,6 +235,16 @@ class S3BlobStore:
         with _mapped_errors("delete", key):
             self._client.delete_object(Bucket=self.bucket, Key=name)
 
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        folder = self._object_key(validate_prefix(prefix)) + "/" if prefix else self.prefix
+        with _mapped_errors("list", prefix or "the store"):
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=folder
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"].removeprefix(self.prefix)
+
     def delete_prefix(self, prefix: str) -> int:
         folder = self._object_key(validate_prefix(prefix)) + "/"
         count = 0

@@ -174,6 +174,17 @@ def test_delete_prefix_removes_one_folder(store: BlobStore) -> None:
     assert store.read_bytes("r/1x") == b"r/1x"
 
 
+def test_keys_lists_a_folder_or_everything(store: BlobStore) -> None:
+    keys = ["r/1/video.mp4", "r/1/thumbs/0.jpg", "r/12/video.mp4", "a.txt"]
+    for key in keys:
+        store.put_bytes(key, key.encode(), "text/plain")
+    store.delete("r/12/video.mp4")  # gone from the listing too
+
+    assert sorted(store.keys("r/1")) == ["r/1/thumbs/0.jpg", "r/1/video.mp4"]
+    assert sorted(store.keys()) == ["a.txt", "r/1/thumbs/0.jpg", "r/1/video.mp4"]
+    assert list(store.keys("nothing/here")) == []
+
+
 def test_bad_keys_are_refused_before_touching_the_store(store: BlobStore) -> None:
     for key in ["../escape", "/abs", "a//b", "a/.hidden", "a b"]:
         with pytest.raises(InvalidInput):

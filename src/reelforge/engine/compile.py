@@ -63,6 +63,20 @@ def segment_argv(
     return [*argv, *encoder.video_args(fps), "-an", "-movflags", "+faststart", str(out)]
 
 
+def still_captions_argv(
+    ffmpeg: str, *, still: Path, subtitles: Path, fonts_dir: Path, out: Path
+) -> list[str]:
+    """One PNG frame: `still` with ASS captions burned in by libass (template previews)."""
+    burn = (
+        f"subtitles=filename={escape_filter_value(str(subtitles))}"
+        f":fontsdir={escape_filter_value(str(fonts_dir))}"
+    )
+    return [
+        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-i", str(still), "-vf", burn, "-frames:v", "1", str(out),
+    ]  # fmt: skip
+
+
 def clip_decode_argv(
     ffmpeg: str, source: Path, *, size: tuple[int, int], fps: int, frames: int
 ) -> list[str]:

@@ -9,6 +9,7 @@ template (a new version) never reaches a project or render made from an earlier 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from types import MappingProxyType
 from typing import Annotated, Any
 
@@ -93,9 +94,14 @@ class Template(BaseModel):
         return TemplateStamp(id=self.id, name=self.name, version=self.version)
 
 
-def apply(template: Template, settings: VideoSettings) -> VideoSettings:
-    """`settings` with the template's style copied in and stamped with its id and version."""
-    style = {name: getattr(template.style, name) for name in STYLE_FIELDS}
+def apply(template: Template, settings: VideoSettings, keep: Collection[str] = ()) -> VideoSettings:
+    """`settings` with the template's style copied in and stamped with its id and version.
+
+    Args:
+        keep: fields whose value in `settings` wins over the template's (those a user set
+            on purpose, e.g. after picking the template in a form).
+    """
+    style = {name: getattr(template.style, name) for name in STYLE_FIELDS if name not in keep}
     return settings.model_copy(
         update={**style, "template_id": template.id, "template": template.stamp}
     )

@@ -71,3 +71,10 @@ def test_find_builtin_by_id_or_name(name: str) -> None:
 
 def test_find_builtin_unknown_is_none() -> None:
     assert find_builtin("nope") is None
+
+
+def test_apply_keeps_the_fields_a_user_set() -> None:
+    mine = VideoSettings(aspect="1:1")
+    applied = apply(BUILTIN_TEMPLATES["listicle"], mine, keep={"aspect"})
+    assert applied.aspect.value == "1:1"
+    assert applied.cards.intro == "Top 5"

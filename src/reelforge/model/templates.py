@@ -246,7 +246,7 @@ BUILTIN_TEMPLATES = MappingProxyType(
             _builtin(
                 "quote",
                 "Quote / motivational",
-                "9:16, pastel, large centred words, slow calm read, a share prompt.",
+                "9:16, pastel, large centred words, a slow calm read, an invitation to share.",
                 aspect=Aspect.PORTRAIT,
                 visual_style=VisualStyle.PASTEL,
                 speaking_rate=0.85,

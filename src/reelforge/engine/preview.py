@@ -21,6 +21,9 @@ from reelforge.providers.base import Word
 from reelforge.providers.procedural import ProceduralImages
 
 SAMPLE_CAPTION = ("Your", "words", "appear", "here")
+PREVIEW_SCALE = 0.5
+"""Drawn at 480p (the smallest real frame, so captions are sized as in a video), then
+halved: a gallery shows it at thumbnail size, and the full frame is ~320 KB of PNG."""
 PREVIEW_TIMEOUT_S = 30.0
 
 
@@ -32,7 +35,7 @@ def _sample_cue() -> Cue:
 
 
 def render_preview(template: Template, out: Path) -> None:
-    """Write a 480p PNG of `template`'s look to `out`.
+    """Write a PNG of `template`'s look (a 480p frame at half size) to `out`.
 
     Raises:
         FFmpegError: libass could not burn the caption in.
@@ -49,6 +52,6 @@ def render_preview(template: Template, out: Path) -> None:
         (work / "caption.ass").write_text(ass, encoding="utf-8")
         argv = still_captions_argv(
             ffmpeg.ffmpeg_exe(), still=work / "still.png", subtitles=work / "caption.ass",
-            fonts_dir=font_path(bold=True).parent, out=out,
+            fonts_dir=font_path(bold=True).parent, out=out, scale=PREVIEW_SCALE,
         )  # fmt: skip
         ffmpeg.run(argv, stage="preview", timeout_s=PREVIEW_TIMEOUT_S)

@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+import av
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -189,3 +190,39 @@ def test_editing_a_template_leaves_an_earlier_renders_manifest_unchanged(
     assert blobs.read_bytes(key) == before
     status = client.get(f"/api/v1/renders/{render_id}", headers=headers).json()
     assert status["status"] == "succeeded"
+
+
+@pytest.mark.slow
+def test_every_builtin_renders_through_the_api_with_its_style_in_the_manifest(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(workers=1)
+    headers = sign_up(client)
+    settings = {"resolution": "480p", "target_duration_s": 10}
+    renders = {}
+    for template_id in BUILTIN_TEMPLATES:
+        project = new_project(
+            client, headers, template_id=template_id, settings=settings,
+            prompt="Honey never spoils. Bees make it from nectar.",
+        )  # fmt: skip
+        submitted = client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)
+        assert submitted.status_code == 202, submitted.text
+        renders[template_id] = submitted.json()["id"]
+    blobs = client.app.state.platform.blobs  # type: ignore[attr-defined]
+    for template_id, render_id in renders.items():
+        done = wait_render(client, headers, render_id)
+        assert done["status"] == "succeeded", done
+        assert float(done["duration_s"]) > 2.0  # type: ignore[arg-type]
+        manifest = json.loads(blobs.read_bytes(render_blob_key(render_id, "manifest.json")))
+        style = BUILTIN_TEMPLATES[template_id].style.model_dump(mode="json")
+        assert manifest["template"] == {
+            "id": template_id, "name": BUILTIN_TEMPLATES[template_id].name, "version": 1,
+            "style": style,
+        }  # fmt: skip
+        video = client.get(done["links"]["video"], headers=headers)  # type: ignore[index]
+        with av.open(io.BytesIO(video.content)) as container:
+            width = container.streams.video[0].codec_context.width
+            height = container.streams.video[0].codec_context.height
+            assert container.streams.audio
+        shape = {"16:9": (854, 480), "9:16": (480, 854), "1:1": (480, 480)}[style["aspect"]]
+        assert (width, height) == shape

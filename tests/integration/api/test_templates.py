@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from reelforge.db.crud import templates
 from reelforge.jobs.kinds import render_blob_key
 from reelforge.model.templates import BUILTIN_TEMPLATES
 
@@ -155,6 +156,31 @@ def test_preview_is_rendered_once_and_cached(client: TestClient) -> None:
     assert client.get(signed.replace("sig=", "sig=0")).status_code == 401
     builtin = client.get(f"{URL}/quote/preview.png", headers=headers)
     assert builtin.status_code == 200 and builtin.content != first.content
+    assert client.delete(f"{URL}/{template['id']}", headers=headers).status_code == 204
+    assert not list(
+        (platform.settings.data_dir / "blobs" / "previews").rglob(f"*{template['id']}*")
+    )
+
+
+def test_templates_and_versions_per_user_are_bounded(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(templates, "MAX_TEMPLATES", 2)
+    monkeypatch.setattr(templates, "MAX_VERSIONS", 2)
+    headers = sign_up(client)
+    first = _create(client, headers, from_template="quote")
+    _create(client, headers, from_template="quote")
+    full = client.post(URL, json={"name": "x", "from_template": "quote"}, headers=headers)
+    assert full.status_code == 413 and "delete one" in full.json()["detail"]
+    url = f"{URL}/{first['id']}"
+    assert client.patch(url, json={"name": "v2"}, headers=headers).status_code == 200
+    assert client.patch(url, json={"name": "v3"}, headers=headers).status_code == 413
+    assert (
+        client.post(
+            URL, json={"name": "y", "from_template": "quote"}, headers=sign_up(client)
+        ).status_code
+        == 201
+    )
 
 
 @pytest.mark.slow

@@ -110,16 +110,23 @@ def update_template(
 
 
 @router.delete("/{template_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_template(template_id: str, user: CurrentUser, session: DbSession) -> None:
+def delete_template(
+    template_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> None:
     if template_id in BUILTIN_TEMPLATES:
         raise InvalidInput("built-in templates cannot be deleted")
     templates.delete(session, user.id, template_id)
+    platform.blobs.delete_prefix(_preview_folder(template_id))
+
+
+def _preview_folder(template_id: str) -> str:
+    return f"previews/templates/{template_id}/"
 
 
 def _preview_key(template: Template) -> str:
     state = template.model_dump_json(include={"name", "style"})
     digest = hashlib.sha256(state.encode()).hexdigest()[:16]
-    return f"previews/templates/{template.id}/v{template.version}-{digest}.png"
+    return f"{_preview_folder(template.id)}v{template.version}-{digest}.png"
 
 
 def _cached_preview(platform: Platform, template: Template) -> tuple[str, bytes]:

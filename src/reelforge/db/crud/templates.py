@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import Template as TemplateRow
 from reelforge.db.models import TemplateVersion
-from reelforge.errors import NotFound
+from reelforge.errors import NotFound, QuotaExceeded
 from reelforge.model.templates import BUILTIN_TEMPLATES, Template, TemplateStyle
+
+MAX_TEMPLATES = 100
+MAX_VERSIONS = 1000
+"""Bounds on what one user stores: every version is kept, so edits add rows forever."""
 
 
 def _model(row: TemplateVersion) -> Template:
@@ -76,6 +80,16 @@ def mine(session: Session, owner_id: uuid.UUID) -> list[Template]:
 def create(
     session: Session, owner_id: uuid.UUID, *, name: str, description: str, style: TemplateStyle
 ) -> Template:
+    """A new template, at version 1.
+
+    Raises:
+        QuotaExceeded: the user already has `MAX_TEMPLATES`.
+    """
+    held = session.scalar(select(func.count()).where(TemplateRow.owner_id == owner_id)) or 0
+    if held >= MAX_TEMPLATES:
+        raise QuotaExceeded(
+            f"you have {held} templates, the most there may be: delete one first", stage="input"
+        )
     row = TemplateRow(owner_id=owner_id, version=1)
     session.add(row)
     session.flush()
@@ -91,8 +105,18 @@ def update(
     description: str,
     style: TemplateStyle,
 ) -> Template:
-    """Save an edit as the template's next version; earlier versions stay as they were."""
+    """Save an edit as the template's next version; earlier versions stay as they were.
+
+    Raises:
+        QuotaExceeded: the template already has `MAX_VERSIONS`: make a new one from it.
+    """
     row = _owned_row(session, owner_id, template_id)
+    if row.version >= MAX_VERSIONS:
+        raise QuotaExceeded(
+            f"this template has {row.version} versions, the most there may be: "
+            "create a new template from it",
+            stage="input",
+        )
     row.version += 1
     return _add_version(session, row, name=name, description=description, style=style)
 

@@ -78,28 +78,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
-class Captions(_Model):
-    enabled: bool = True
-    position: CaptionPosition = CaptionPosition.BOTTOM
-    size: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
-    """Multiplier on the default caption height (which scales with the frame)."""
-    style: CaptionStyle = CaptionStyle.WORD_HIGHLIGHT
-    max_words_per_cue: Annotated[int, Field(ge=1, le=20)] = 7
-    color: HexColor = "#FFFFFF"
-    highlight_color: HexColor = "#FFD700"
-    """The spoken word's colour in the `word_highlight` style."""
-    bold: bool = True
-
-
-class Music(_Model):
-    enabled: bool = True
-    mood: MusicMood = MusicMood.CALM
-    volume: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
-    """Music level relative to the voice before ducking (0 = silent, 1 = as loud)."""
-    file: Path | None = None
-    """A user-supplied audio file used instead of the synthesised bed."""
-
-
 class Pacing(_Model):
     """How the planner cuts narration into scenes (a template's rhythm)."""
 
@@ -131,6 +109,28 @@ class TemplateStamp(_Model):
     id: TemplateId
     name: Title
     version: Annotated[int, Field(ge=1)]
+
+
+class Captions(_Model):
+    enabled: bool = True
+    position: CaptionPosition = CaptionPosition.BOTTOM
+    size: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
+    """Multiplier on the default caption height (which scales with the frame)."""
+    style: CaptionStyle = CaptionStyle.WORD_HIGHLIGHT
+    max_words_per_cue: Annotated[int, Field(ge=1, le=20)] = 7
+    color: HexColor = "#FFFFFF"
+    highlight_color: HexColor = "#FFD700"
+    """The spoken word's colour in the `word_highlight` style."""
+    bold: bool = True
+
+
+class Music(_Model):
+    enabled: bool = True
+    mood: MusicMood = MusicMood.CALM
+    volume: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
+    """Music level relative to the voice before ducking (0 = silent, 1 = as loud)."""
+    file: Path | None = None
+    """A user-supplied audio file used instead of the synthesised bed."""
 
 
 class VideoSettings(_Model):
@@ -171,7 +171,7 @@ class VisualSpec(_Model):
     """The planner uses the scene's narration, so it may be as long."""
     path: Path | None = None
     query: Annotated[str, Field(max_length=MAX_QUERY_CHARS)] = ""
-    color: HexColor | None = None
+    color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
 
 
 class Scene(_Model):

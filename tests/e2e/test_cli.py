@@ -169,7 +169,7 @@ def test_render_with_a_template_uses_its_style_and_flags_win(tmp_path: Path) -> 
     assert manifest["template"]["id"] == "quote"
     settings = manifest["storyboard"]["settings"]
     assert settings["aspect"] == "1:1"  # the flag, over the template's 9:16
-    assert settings["captions"]["position"] == "center"
+    assert settings["captions"]["size"] == 1.5  # the template's
     assert manifest["storyboard"]["scenes"][-1]["narration"] == "Share this with someone"
     with av.open(str(out)) as container:
         assert container.streams.video[0].codec_context.width == 480

@@ -157,13 +157,12 @@ BUILTIN_TEMPLATES = MappingProxyType(
             _builtin(
                 "listicle",
                 "Listicle / Top 5",
-                "9:16, fast cuts, big boxed captions mid-screen, upbeat music.",
+                "9:16, fast cuts, big boxed yellow captions, upbeat music, numbered cards.",
                 aspect=Aspect.PORTRAIT,
                 visual_style=VisualStyle.WARM,
                 speaking_rate=1.15,
                 captions=Captions(
                     style=CaptionStyle.BOX,
-                    position=CaptionPosition.CENTER,
                     size=1.3,
                     max_words_per_cue=3,
                     color="#FFE08A",
@@ -246,13 +245,12 @@ BUILTIN_TEMPLATES = MappingProxyType(
             _builtin(
                 "quote",
                 "Quote / motivational",
-                "9:16, pastel, large centred words, a slow calm read, an invitation to share.",
+                "9:16, pastel, large outlined words, a slow calm read, an invitation to share.",
                 aspect=Aspect.PORTRAIT,
                 visual_style=VisualStyle.PASTEL,
                 speaking_rate=0.85,
                 captions=Captions(
                     style=CaptionStyle.OUTLINE,
-                    position=CaptionPosition.CENTER,
                     size=1.5,
                     max_words_per_cue=4,
                 ),

@@ -126,6 +126,7 @@ def test_render_probes_right(
         ["render", "--storyboard", "broken.json"],
         ["render", "--storyboard", "missing-asset.json"],
         ["render", "--prompt-file", "does-not-exist.txt"],
+        ["render", "A fine topic.", "--template", "no-such-template"],
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(
@@ -142,6 +143,36 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
     assert not out.exists()
+
+
+def test_templates_lists_the_builtins_as_a_table_and_as_json(tmp_path: Path) -> None:
+    table = reelforge("templates", cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    listed = reelforge("templates", "--json", cwd=tmp_path)
+    templates = json.loads(listed.stdout)
+    assert len(templates) >= 6
+    for template in templates:
+        assert template["id"] in table.stdout
+        assert template["builtin"] is True and template["style"]["aspect"]
+
+
+@pytest.mark.slow
+def test_render_with_a_template_uses_its_style_and_flags_win(tmp_path: Path) -> None:
+    out = tmp_path / "quote.mp4"
+    done = reelforge(
+        "render", "Be kind. It costs nothing.", "--template", "Quote / motivational",
+        "--resolution", "480p", "--duration", "10", "--aspect", "1:1", "-o", str(out),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["template"]["id"] == "quote"
+    settings = manifest["storyboard"]["settings"]
+    assert settings["aspect"] == "1:1"  # the flag, over the template's 9:16
+    assert settings["captions"]["size"] == 1.5  # the template's
+    assert manifest["storyboard"]["scenes"][-1]["narration"] == "Share this with someone"
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.width == 480
 
 
 def test_storyboard_plans_json_that_renders(tmp_path: Path) -> None:

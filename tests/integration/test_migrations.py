@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from reelforge.db.migrate import upgrade
+from reelforge.db.migrate import alembic_config, upgrade
 from reelforge.db.models import Base, Project, User
 from reelforge.db.session import make_engine
 from reelforge.model.storyboard import Storyboard, VideoSettings
@@ -81,3 +82,35 @@ def test_strings_stored_before_the_bounds_are_clipped_so_projects_read_back(
     assert (len(settings.voice), len(settings.language), settings.seed) == (200, 35, 3)
     assert board.scenes[0].narration == "Kept as it was."
     assert len(board.scenes[0].keywords) == 20 and len(board.title) == 200
+
+
+def test_templates_migrate_up_over_existing_projects_and_back_down(empty_url: str) -> None:
+    upgrade(empty_url, "0003")
+    engine = make_engine(empty_url)
+    user_id, project_id = uuid.uuid4(), uuid.uuid4()
+
+    def stored(value: uuid.UUID) -> str:  # raw SQL: the model's columns are newer than 0003
+        return value.hex if empty_url.startswith("sqlite") else str(value)
+
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, password_hash, name, plan, is_admin, created_at) "
+                "VALUES (:id, 'old@example.org', 'x', '', 'free', false, :at)"
+            ),
+            {"id": stored(user_id), "at": datetime.now(UTC)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO projects (id, owner_id, name, prompt, settings, template_id,"
+                " created_at, updated_at) VALUES (:id, :owner, 'Old', '', '{}', 'news', :at, :at)"
+            ),
+            {"id": stored(project_id), "owner": stored(user_id), "at": datetime.now(UTC)},
+        )
+    upgrade(empty_url)
+    with Session(engine) as session:
+        project = session.get_one(Project, project_id)
+        assert (project.template_id, project.template_version) == ("news", None)
+    engine.dispose()
+    command.downgrade(alembic_config(empty_url), "0003")
+    upgrade(empty_url)

@@ -27,6 +27,26 @@ export interface Captions {
   size: number;
   style: "outline" | "box" | "word_highlight";
   max_words_per_cue: number;
+  color?: string;
+  highlight_color?: string;
+  bold?: boolean;
+}
+
+/** The settings a template sets (`TemplateStyle`): picking one copies them into the form. */
+export type TemplateStyle = Pick<Settings, "aspect" | "voice" | "speaking_rate" | "captions" | "music" | "visual_style"> & {
+  pacing: { scene_s: number; transition: "fade" | "cut" };
+  cards: { intro: string; outro: string; color: string };
+  script: { tone: string; hook: string; points: string; call_to_action: string };
+};
+
+export interface Template {
+  id: string;
+  name: string;
+  description: string;
+  version: number;
+  builtin: boolean;
+  style: TemplateStyle;
+  preview_url: string;
 }
 
 export interface Settings {
@@ -42,6 +62,9 @@ export interface Settings {
   visual_style: "modern" | "warm" | "ocean" | "noir" | "pastel";
   seed: number;
   template_id: string | null;
+  pacing?: TemplateStyle["pacing"];
+  cards?: TemplateStyle["cards"];
+  script?: TemplateStyle["script"];
 }
 
 export interface Project {
@@ -49,6 +72,8 @@ export interface Project {
   name: string;
   prompt: string;
   settings: Settings;
+  template_id: string | null;
+  template_version: number | null;
   has_storyboard: boolean;
   created_at: string;
   updated_at: string;

@@ -20,7 +20,17 @@ from reelforge.api.input_guard import InputGuard
 from reelforge.api.limits import Limits
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
-from reelforge.api.routes import admin, auth, health, live, projects, renders, studio, users
+from reelforge.api.routes import (
+    admin,
+    auth,
+    health,
+    live,
+    projects,
+    renders,
+    studio,
+    templates,
+    users,
+)
 from reelforge.api.telemetry import HttpMetrics, RequestTelemetry
 from reelforge.jobs.metrics import DiskCollector, JobMetrics, QueueCollector
 from reelforge.jobs.worker import Worker, WorkerPool
@@ -93,7 +103,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     docs.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, projects, renders, studio, live, health, admin):
+    for module in (auth, users, projects, templates, renders, studio, live, health, admin):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reelforge.db.models import JobState
 from reelforge.model.plans import Plan
 from reelforge.model.storyboard import VideoSettings
+from reelforge.model.templates import TemplateStyle
 
 T = TypeVar("T")
 
@@ -175,9 +176,44 @@ class ProjectOut(_Out):
     prompt: str
     settings: VideoSettings
     template_id: str | None
+    template_version: int | None
     has_storyboard: bool
     created_at: datetime
     updated_at: datetime
+
+
+# -- templates -----------------------------------------------------------------------------
+
+Description = Annotated[str, Field(max_length=300)]
+
+
+class TemplateCreate(_In):
+    """A new template: its style copied from a built-in (or my) template, from one of my
+    projects, or given in full; exactly one of the three."""
+
+    name: Name
+    description: Description = ""
+    from_template: Annotated[str, Field(max_length=100)] | None = None
+    from_project: uuid.UUID | None = None
+    style: TemplateStyle | None = None
+
+
+class TemplatePatch(_In):
+    name: Name | None = None
+    description: Description | None = None
+    style: dict[str, Any] | None = None
+    """Only the style fields sent change (nested groups merge); the result must be valid."""
+
+
+class TemplateOut(_Out):
+    id: str
+    name: str
+    description: str
+    version: int
+    builtin: bool
+    style: TemplateStyle
+    preview_url: str
+    """A signed link to the preview image of this version (usable in an `<img src>`)."""
 
 
 # -- renders -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from reelforge.cli import media, ops, serve
+from reelforge.cli import media, ops, serve, templates
 from reelforge.cli.console import EXIT_BAD_INPUT, EXIT_FAILURE, err
 from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 media.register(app)
+templates.register(app)
 serve.register(app)
 ops.register(app)
 

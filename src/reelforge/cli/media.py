@@ -12,6 +12,7 @@ import typer
 
 from reelforge.cli import context
 from reelforge.cli.console import EXIT_FAILURE, bad_input, err, fail, out
+from reelforge.cli.templates import templated
 from reelforge.errors import ReelforgeError
 from reelforge.model.choices import VisualStyle
 
@@ -131,6 +132,9 @@ def render_command(
     no_music: Annotated[bool, Opt("--no-music", help="No background music.")] = False,
     style: Annotated[str | None, Opt(help="Visual style: " + ", ".join(VisualStyle))] = None,
     seed: Annotated[int | None, Opt(help="Seed for visuals, motion and music.")] = None,
+    template: Annotated[
+        str | None, Opt(help="A built-in template (`reelforge templates`); flags win over it.")
+    ] = None,
     keep_work: Annotated[bool, Opt(help="Keep the temporary work folder.")] = False,
     estimate_only: Annotated[
         bool, Opt("--estimate", help="Print the estimated provider cost and stop.")
@@ -147,15 +151,15 @@ def render_command(
         "voice": voice, "speaking_rate": rate, "visual_style": style, "seed": seed,
         "captions": False if no_captions else None, "music": False if no_music else None,
     }  # fmt: skip
-    settings = _settings(flags)
+    given = {name for name, value in flags.items() if value is not None}
+    settings = templated(template, _settings(flags), given)
     try:
         if storyboard is not None:
             if prompt is not None or prompt_file is not None:
                 bad_input("give a prompt or --storyboard, not both")
             board = Storyboard.load(storyboard)
-            source: str | Storyboard = board.model_copy(
-                update={"settings": _settings(flags, board.settings)}
-            )
+            own = templated(template, _settings(flags, board.settings), given)
+            source: str | Storyboard = board.model_copy(update={"settings": own})
         else:
             source = _read_prompt(prompt, prompt_file)
         providers = _providers(config)

@@ -86,11 +86,50 @@ class Project(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """The engine's `VideoSettings` (aspect, resolution, length, voice...) as JSON."""
     template_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    template_version: Mapped[int | None] = mapped_column(default=None)
+    """The version of `template_id` the settings were made from (templates are versioned)."""
     storyboard: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     owner: Mapped[User] = relationship(back_populates="projects")
+
+
+class Template(Base):
+    """A user's template; what it holds is in its versions, which are never changed."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    """The latest version: the one a new project gets."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    versions: Mapped[list[TemplateVersion]] = relationship(
+        back_populates="template", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TemplateVersion(Base):
+    """One immutable version of a template: an edit adds a row, never changes one."""
+
+    __tablename__ = "template_versions"
+
+    template_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("templates.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(300), default="")
+    style: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The model's `TemplateStyle` as JSON."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    template: Mapped[Template] = relationship(back_populates="versions")
 
 
 class RenderJob(Base):

@@ -14,7 +14,6 @@ from reelforge.providers.base import Speech, Word
 
 HOLD_S = 0.4
 """How long a cue may stay up after its last word, if the next cue is not due yet."""
-HIGHLIGHT_BGR = "00D7FF"
 FONT_NAME = "DejaVu Sans"
 
 
@@ -112,6 +111,12 @@ def layout(captions: Captions, aspect: Aspect, size: tuple[int, int]) -> Caption
     return CaptionLayout(font_px, round(height * margin_v), round(width * 0.07), alignment)
 
 
+def ass_colour(hex_rgb: str) -> str:
+    """`#RRGGBB` as ASS writes a colour: blue, green, red (alpha comes before, when given)."""
+    rgb = hex_rgb.lstrip("#").upper()
+    return rgb[4:6] + rgb[2:4] + rgb[0:2]
+
+
 def _ass_text(text: str) -> str:
     return text.replace("\\", "\\\\").replace("{", "(").replace("}", ")")
 
@@ -144,6 +149,8 @@ def to_ass(
             "&H80000000",
         )
     )
+    primary = f"&H00{ass_colour(captions.color)}"
+    highlight = ass_colour(captions.highlight_color)
     header = "\n".join(
         [
             "[Script Info]",
@@ -157,8 +164,9 @@ def to_ass(
             "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
             "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
             "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
-            f"Style: Caption,{FONT_NAME},{box.font_px},&H00FFFFFF,&H00FFFFFF,"
-            f"{back if boxed else '&H00000000'},{back},-1,0,0,0,100,100,0,0,{border_style},"
+            f"Style: Caption,{FONT_NAME},{box.font_px},{primary},{primary},"
+            f"{back if boxed else '&H00000000'},{back},{-1 if captions.bold else 0},0,0,0,"
+            f"100,100,0,0,{border_style},"
             f"{outline},{0 if boxed else 1},{box.alignment},{box.margin_h_px},{box.margin_h_px},"
             f"{box.margin_v_px},1",
             "",
@@ -176,9 +184,7 @@ def to_ass(
             word_start = start if i == 0 else word.start_s - shift_s
             word_end = end if i == len(cue.words) - 1 else cue.words[i + 1].start_s - shift_s
             text = " ".join(
-                f"{{\\c&H{HIGHLIGHT_BGR}&}}{_ass_text(w.text)}{{\\r}}"
-                if j == i
-                else _ass_text(w.text)
+                f"{{\\c&H{highlight}&}}{_ass_text(w.text)}{{\\r}}" if j == i else _ass_text(w.text)
                 for j, w in enumerate(cue.words)
             )
             lines.append(_dialogue(word_start, word_end, text))

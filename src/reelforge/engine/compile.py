@@ -63,6 +63,22 @@ def segment_argv(
     return [*argv, *encoder.video_args(fps), "-an", "-movflags", "+faststart", str(out)]
 
 
+def still_captions_argv(
+    ffmpeg: str, *, still: Path, subtitles: Path, fonts_dir: Path, out: Path, scale: float = 1.0
+) -> list[str]:
+    """One PNG frame: `still` with ASS captions burned in by libass, then scaled by `scale`
+    (template previews: drawn at a real frame size, shown as a thumbnail)."""
+    burn = (
+        f"subtitles=filename={escape_filter_value(str(subtitles))}"
+        f":fontsdir={escape_filter_value(str(fonts_dir))}"
+        f",scale=trunc(iw*{scale:g}/2)*2:trunc(ih*{scale:g}/2)*2:flags=area"
+    )
+    return [
+        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-i", str(still), "-vf", burn, "-frames:v", "1", str(out),
+    ]  # fmt: skip
+
+
 def clip_decode_argv(
     ffmpeg: str, source: Path, *, size: tuple[int, int], fps: int, frames: int
 ) -> list[str]:

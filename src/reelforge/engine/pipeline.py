@@ -34,6 +34,7 @@ from reelforge.engine.timeline import Timeline, build_timeline
 from reelforge.errors import InvalidInput
 from reelforge.model.durations import shortest_duration_s
 from reelforge.model.storyboard import Storyboard, VideoSettings
+from reelforge.model.templates import template_manifest
 from reelforge.providers.base import Script
 from reelforge.providers.registry import Providers
 
@@ -256,6 +257,7 @@ def _manifest(
     return json.dumps(
         {
             "storyboard": storyboard.model_dump(mode="json"),
+            "template": template_manifest(storyboard.settings),
             "duration_s": timeline.duration_s,
             "fps": timeline.fps,
             "scenes": scenes,

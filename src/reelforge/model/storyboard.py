@@ -35,9 +35,13 @@ __all__ = [
     "Captions",
     "Music",
     "MusicMood",
+    "Pacing",
     "Resolution",
     "Scene",
+    "ScriptHints",
     "Storyboard",
+    "TemplateStamp",
+    "TitleCards",
     "Transition",
     "VideoSettings",
     "VisualKind",
@@ -62,6 +66,9 @@ Keyword = Annotated[str, Field(max_length=100)]
 MAX_SCENE_KEYWORDS = 20
 MAX_NARRATION_CHARS = 5000
 MAX_QUERY_CHARS = 500
+MAX_HINT_CHARS = 300
+HexColor = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+Hint = Annotated[str, Field(max_length=MAX_HINT_CHARS)]
 
 
 _SHORT_SIDE_PX = {Resolution.SD: 480, Resolution.HD: 720, Resolution.FHD: 1080}
@@ -71,6 +78,39 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
+class Pacing(_Model):
+    """How the planner cuts narration into scenes (a template's rhythm)."""
+
+    scene_s: Annotated[float, Field(ge=2.0, le=20.0)] = 5.5
+    """Spoken seconds per scene the planner aims at: short scenes feel fast."""
+    transition: Transition = Transition.FADE
+
+
+class TitleCards(_Model):
+    """Intro and outro cards the planner adds around the narration ('' for none)."""
+
+    intro: Title = ""
+    outro: Title = ""
+    color: HexColor = "#101018"
+
+
+class ScriptHints(_Model):
+    """What a template asks of an LLM script: the shape of the story, not its content."""
+
+    tone: Hint = ""
+    hook: Hint = ""
+    points: Hint = ""
+    call_to_action: Hint = ""
+
+
+class TemplateStamp(_Model):
+    """The template (and its version) these settings were made from, for the manifest."""
+
+    id: TemplateId
+    name: Title
+    version: Annotated[int, Field(ge=1)]
+
+
 class Captions(_Model):
     enabled: bool = True
     position: CaptionPosition = CaptionPosition.BOTTOM
@@ -78,6 +118,10 @@ class Captions(_Model):
     """Multiplier on the default caption height (which scales with the frame)."""
     style: CaptionStyle = CaptionStyle.WORD_HIGHLIGHT
     max_words_per_cue: Annotated[int, Field(ge=1, le=20)] = 7
+    color: HexColor = "#FFFFFF"
+    highlight_color: HexColor = "#FFD700"
+    """The spoken word's colour in the `word_highlight` style."""
+    bold: bool = True
 
 
 class Music(_Model):
@@ -104,6 +148,10 @@ class VideoSettings(_Model):
     visual_style: VisualStyle = VisualStyle.MODERN
     seed: Annotated[int, Field(ge=0)] = 7
     template_id: TemplateId | None = None
+    pacing: Pacing = Pacing()
+    cards: TitleCards = TitleCards()
+    script: ScriptHints = ScriptHints()
+    template: TemplateStamp | None = None
 
     @property
     def size(self) -> tuple[int, int]:

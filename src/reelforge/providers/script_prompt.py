@@ -133,11 +133,17 @@ def scene_target(settings: VideoSettings) -> int:
 
 def system_prompt(settings: VideoSettings) -> str:
     budget, wpm = word_budget(settings), round(WORDS_PER_MINUTE * settings.speaking_rate)
-    tone = (
-        f"Match the tone of the video template {settings.template_id!r}."
-        if settings.template_id
-        else "Tone: clear, friendly and engaging."
-    )
+    hints = settings.script
+    tone = f"Tone: {hints.tone or 'clear, friendly and engaging'}."
+    structure = [
+        f"{label}: {text}."
+        for label, text in (
+            ("Hook (the first scene)", hints.hook),
+            ("Body", hints.points),
+            ("Call to action (the last scene)", hints.call_to_action),
+        )
+        if text.strip()
+    ]
     lines = [
         "You write the script of a short narrated video as a storyboard.",
         'Reply with one JSON object only: {"title": ..., "scenes": [...]}. Each scene has',
@@ -152,6 +158,7 @@ def system_prompt(settings: VideoSettings) -> str:
         f"Write title, narration, headline and keywords in the language {settings.language!r};",
         "write visual_prompt and stock_query in English.",
         tone,
+        *structure,
         "If the user's text is already a script, keep its wording and split it into scenes.",
     ]
     return " ".join(lines)

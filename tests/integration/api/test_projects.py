@@ -121,8 +121,10 @@ def test_settings_patches_merge_and_a_storyboard_without_settings_keeps_them(
     client.put(f"{url}/storyboard", json={"scenes": [{"narration": "Hi."}]}, headers=headers)
     kept = client.get(url, headers=headers).json()["settings"]
     assert (kept["resolution"], kept["target_duration_s"]) == ("480p", 45)
-    cleared = client.patch(url, json={"template_id": "news"}, headers=headers).json()
-    assert cleared["template_id"] == "news"
+    chosen = client.patch(url, json={"template_id": "news-brief"}, headers=headers).json()
+    assert chosen["template_id"] == "news-brief"  # applied: see test_templates.py
+    unknown = client.patch(url, json={"template_id": "news"}, headers=headers)
+    assert unknown.status_code == 404
     assert (
         client.patch(url, json={"template_id": None}, headers=headers).json()["template_id"] is None
     )

@@ -129,3 +129,15 @@ def test_a_segments_captions_do_not_change_when_an_earlier_scene_does() -> None:
         scripts.add(segment_ass(speech, slot, VideoSettings()))
     assert len(scripts) == 1
     assert "Dialogue:" in scripts.pop()
+
+
+def test_ass_uses_the_caption_colours_and_weight() -> None:
+    cues = scene_cues(_speech(), offset_s=0.0, max_words=4)
+    plain = to_ass(cues, Captions(), Aspect.LANDSCAPE, (1280, 720), shift_s=0.0)
+    styled = Captions(color="#112233", highlight_color="#AABBCC", bold=False)
+    ass = to_ass(cues, styled, Aspect.LANDSCAPE, (1280, 720), shift_s=0.0)
+    assert ",&H00FFFFFF,&H00FFFFFF," in plain and "\\c&H00D7FF&" in plain  # the defaults
+    assert ",&H00332211,&H00332211," in ass
+    assert "\\c&HCCBBAA&" in ass
+    style = next(line for line in ass.splitlines() if line.startswith("Style:"))
+    assert style.split(",")[7] == "0"  # not bold

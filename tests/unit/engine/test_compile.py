@@ -12,6 +12,7 @@ from reelforge.engine.compile import (
     loudness_argv,
     mux_argv,
     segment_argv,
+    still_captions_argv,
 )
 
 X264 = [
@@ -31,6 +32,19 @@ def test_segment_with_captions() -> None:
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30", "-i", "pipe:0",
         "-vf", "subtitles=filename=/w/captions.ass:fontsdir=/fonts",
         *X264, "-an", "-movflags", "+faststart", "/w/seg.mp4",
+    ]  # fmt: skip
+
+
+def test_preview_still_burns_captions_then_scales_to_even_sides() -> None:
+    argv = still_captions_argv(
+        "ffmpeg", still=Path("/w/still.png"), subtitles=Path("/w/c.ass"),
+        fonts_dir=Path("/fonts"), out=Path("/w/p.png"), scale=0.5,
+    )  # fmt: skip
+    assert argv == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", "/w/still.png",
+        "-vf", "subtitles=filename=/w/c.ass:fontsdir=/fonts,"
+        "scale=trunc(iw*0.5/2)*2:trunc(ih*0.5/2)*2:flags=area",
+        "-frames:v", "1", "/w/p.png",
     ]  # fmt: skip
 
 

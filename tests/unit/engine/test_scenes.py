@@ -11,7 +11,7 @@ from reelforge.engine.stages.scenes import (
     plan_scenes,
     scene_count,
 )
-from reelforge.model.storyboard import VideoSettings
+from reelforge.model.storyboard import Pacing, TitleCards, Transition, VideoSettings, VisualKind
 from reelforge.model.text import count_words
 from reelforge.providers.base import Script
 from reelforge.providers.prompt_script import PromptScript
@@ -109,3 +109,20 @@ def test_keywords_do_not_repeat_the_headline_or_each_other() -> None:
         assert not words & seen
         seen |= words
     assert found
+
+
+def test_a_templates_pacing_cards_and_transition_shape_the_plan() -> None:
+    text = " ".join(f"This is sentence {i} with a fair number of words in it." for i in range(12))
+    script = PromptScript().write(text, SETTINGS)
+    slow = VideoSettings(pacing=Pacing(scene_s=12.0))
+    fast = VideoSettings(
+        pacing=Pacing(scene_s=3.0, transition=Transition.CUT),
+        cards=TitleCards(intro="Top 5", outro="Follow", color="#112233"),
+    )
+    slow_board, fast_board = plan_scenes(script, slow), plan_scenes(script, fast)
+    intro, *body, outro = fast_board.scenes
+    assert len(body) > len(slow_board.scenes)
+    assert (intro.narration, intro.headline, outro.headline) == ("Top 5", "Top 5", "Follow")
+    assert intro.visual.kind is VisualKind.COLOR and intro.visual.color == "#112233"
+    assert {s.transition for s in fast_board.scenes} == {Transition.CUT}
+    assert {s.transition for s in slow_board.scenes} == {Transition.FADE}

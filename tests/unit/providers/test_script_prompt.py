@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from reelforge.errors import InvalidInput, ProviderError
-from reelforge.model.storyboard import VideoSettings, VisualKind
+from reelforge.model.storyboard import ScriptHints, VideoSettings, VisualKind
 from reelforge.providers.script_prompt import (
     MAX_KEYWORDS,
     MAX_SCENES,
@@ -69,13 +69,17 @@ def test_scene_target_is_bounded() -> None:
     assert 1 <= scene_target(VideoSettings(target_duration_s=600)) <= MAX_SCENES
 
 
-def test_messages_state_budget_language_and_template() -> None:
-    settings = VideoSettings(target_duration_s=60, language="de", template_id="explainer")
+def test_messages_state_budget_language_and_the_templates_structure() -> None:
+    hints = ScriptHints(tone="punchy", hook="a question", call_to_action="follow us")
+    settings = VideoSettings(target_duration_s=60, language="de", script=hints)
     system, user = build_messages("  Why the sea is salty  ", settings)
     assert system["role"] == "system"
     assert "about 150 words" in system["content"]
     assert "'de'" in system["content"]
-    assert "'explainer'" in system["content"]
+    assert "Tone: punchy." in system["content"]
+    assert "Hook (the first scene): a question." in system["content"]
+    assert "Call to action (the last scene): follow us." in system["content"]
+    assert "Body" not in system["content"]
     assert user == {"role": "user", "content": "Why the sea is salty"}
 
 

@@ -4,6 +4,7 @@ import { Field, type Session, describedBy, useTitle } from "../components";
 import { seconds, usd, words } from "../format";
 import { navigate } from "../router";
 import { DEFAULT_SETTINGS, SettingsForm } from "../settings-form";
+import { TemplateGallery, withTemplate } from "../template-gallery";
 
 export function NewProject({ session }: { session: Session }) {
   useTitle("New project");
@@ -39,7 +40,8 @@ export function NewProject({ session }: { session: Session }) {
     }
     setBusy(true);
     try {
-      const project = await json<Project>("/projects", { method: "POST", body: { name: name.trim(), prompt, settings } });
+      const body = { name: name.trim(), prompt, settings, template_id: settings.template_id };
+      const project = await json<Project>("/projects", { method: "POST", body });
       const render = await json<Render>(`/projects/${project.id}/renders`, {
         method: "POST",
         headers: { "Idempotency-Key": `create-${project.id}` },
@@ -75,6 +77,7 @@ export function NewProject({ session }: { session: Session }) {
           }>
             <textarea id="prompt" rows={8} value={prompt} maxLength={20000} onInput={(e) => setPrompt(e.currentTarget.value)} aria-invalid={!!errors.prompt} aria-describedby={describedBy("prompt", errors.prompt, true)} />
           </Field>
+          <TemplateGallery picked={settings.template_id} onPick={(t) => setSettings(withTemplate(settings, t))} />
           <SettingsForm settings={settings} onChange={setSettings} maxResolution={limits.max_resolution} maxDuration={limits.max_duration_s} />
         </section>
         <aside class="card summary" aria-labelledby="estimate-title">

@@ -9,15 +9,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
 from reelforge.api.routes.renders import render_out
-from reelforge.db.crud import projects, quota
+from reelforge.db.crud import projects, quota, templates
 from reelforge.db.models import Project
 from reelforge.errors import InvalidInput, NotFound, PreconditionFailed
 from reelforge.jobs import submissions
 from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
+from reelforge.model.templates import apply
 from reelforge.platform.providers import narrates_the_prompt
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -28,6 +30,7 @@ def project_out(project: Project) -> schemas.ProjectOut:
     return schemas.ProjectOut(
         id=project.id, name=project.name, prompt=project.prompt,
         settings=project.settings, template_id=project.template_id,
+        template_version=project.template_version,
         has_storyboard=project.storyboard is not None,
         created_at=project.created_at, updated_at=project.updated_at,
     )  # fmt: skip
@@ -52,13 +55,28 @@ def list_projects(
 def create_project(
     body: schemas.ProjectCreate, user: CurrentUser, session: DbSession
 ) -> schemas.ProjectOut:
+    """With `template_id`, the template's style fills every setting not sent in `settings`."""
     projects.reject_server_files(body.settings)
     project = projects.create(
         session, user.id, name=body.name.strip(), prompt=body.prompt,
-        settings=body.settings.model_dump(mode="json"), template_id=body.template_id,
+        settings=body.settings.model_dump(mode="json"), template_id=None,
     )  # fmt: skip
+    if body.template_id is not None:
+        use_template(session, user.id, project, body.template_id, body.settings.model_fields_set)
     quota.ensure_room(session, user)
     return project_out(project)
+
+
+def use_template(
+    session: Session, user_id: uuid.UUID, project: Project, template_id: str, keep: set[str]
+) -> None:
+    """Copy the template's latest version into the project's settings (except the fields
+    in `keep`) and record which version that was; later edits of the template do not reach
+    the project."""
+    template = templates.get(session, user_id, template_id)
+    settings = apply(template, VideoSettings.model_validate(project.settings), keep)
+    project.settings = settings.model_dump(mode="json")
+    project.template_id, project.template_version = template.id, template.version
 
 
 @router.get("/{project_id}")
@@ -78,8 +96,6 @@ def update_project(
     for field in ("name", "prompt"):
         if given.get(field) is not None:
             setattr(project, field, given[field])
-    if "template_id" in given:  # null clears it
-        project.template_id = given["template_id"]
     if given.get("settings") is not None:  # only the fields sent change
         merged = deep_merge(project.settings, given["settings"])
         try:
@@ -88,6 +104,12 @@ def update_project(
             raise InvalidInput(f"settings.{describe_validation_error(exc)}") from exc
         projects.reject_server_files(settings)
         project.settings = settings.model_dump(mode="json")
+    if given.get("template_id") is not None:
+        use_template(
+            session, user.id, project, given["template_id"], set(given.get("settings") or {})
+        )
+    elif "template_id" in given:  # null forgets the template; the settings stay
+        project.template_id, project.template_version = None, None
     session.flush()
     if quota.project_bytes(project) > before:  # shrinking is allowed even over the quota
         quota.ensure_room(session, user)

@@ -13,18 +13,27 @@ from itertools import pairwise
 import yake
 
 from reelforge.model.durations import WORDS_PER_SECOND
-from reelforge.model.storyboard import Scene, Storyboard, VideoSettings, VisualSpec
+from reelforge.model.storyboard import (
+    Pacing,
+    Scene,
+    Storyboard,
+    VideoSettings,
+    VisualKind,
+    VisualSpec,
+)
 from reelforge.model.text import count_words, split_paragraphs, split_sentences
 from reelforge.providers.base import Script
 
-TARGET_SCENE_S = 5.5
+TARGET_SCENE_S = Pacing().scene_s
 MAX_KEYWORDS = 3
 
 
-def scene_count(total_words: int, sentences: int, rate: float = 1.0) -> int:
+def scene_count(
+    total_words: int, sentences: int, rate: float = 1.0, scene_s: float = TARGET_SCENE_S
+) -> int:
     """Scenes for `total_words` of narration: at least one, at most one a sentence."""
     spoken_s = total_words / (WORDS_PER_SECOND * rate)
-    return max(1, min(sentences, round(spoken_s / TARGET_SCENE_S)))
+    return max(1, min(sentences, round(spoken_s / scene_s)))
 
 
 def balanced_groups(weights: list[int], groups: int) -> list[int]:
@@ -97,15 +106,35 @@ def _plan_paragraph(sentences: list[str], scenes: int) -> list[str]:
     return [" ".join(sentences[a:b]) for a, b in pairwise(bounds)]
 
 
+def _card(text: str, settings: VideoSettings) -> Scene:
+    """A title card: the text spoken over the card colour, drawn as the scene's headline."""
+    visual = VisualSpec(kind=VisualKind.COLOR, color=settings.cards.color)
+    return Scene(
+        narration=text, headline=text, visual=visual, transition=settings.pacing.transition
+    )
+
+
+def _framed(title: str, scenes: list[Scene], settings: VideoSettings) -> Storyboard:
+    """The storyboard of `scenes` between the settings' intro and outro cards (if any), every
+    scene cut with the settings' transition."""
+    cards = settings.cards
+    body = [s.model_copy(update={"transition": settings.pacing.transition}) for s in scenes]
+    intro = [_card(cards.intro, settings)] if cards.intro.strip() else []
+    outro = [_card(cards.outro, settings)] if cards.outro.strip() else []
+    return Storyboard(title=title, settings=settings, scenes=(*intro, *body, *outro))
+
+
 def plan_scenes(script: Script, settings: VideoSettings) -> Storyboard:
     """Turn a script into a storyboard; pre-planned scenes from the provider are kept."""
     if script.scenes:
-        return Storyboard(title=script.title, settings=settings, scenes=script.scenes)
+        return _framed(script.title, list(script.scenes), settings)
     paragraphs = [split_sentences(p, settings.language) for p in split_paragraphs(script.narration)]
     paragraphs = [p for p in paragraphs if p]
     total_words = sum(count_words(s) for p in paragraphs for s in p)
     total_sentences = sum(len(p) for p in paragraphs)
-    wanted = scene_count(total_words, total_sentences, settings.speaking_rate)
+    wanted = scene_count(
+        total_words, total_sentences, settings.speaking_rate, settings.pacing.scene_s
+    )
     narrations: list[str] = []
     for sentences in paragraphs:
         words_here = sum(count_words(s) for s in sentences)
@@ -122,4 +151,4 @@ def plan_scenes(script: Script, settings: VideoSettings) -> Storyboard:
                 visual=VisualSpec(prompt=text),
             )
         )
-    return Storyboard(title=script.title, settings=settings, scenes=tuple(scenes))
+    return _framed(script.title, scenes, settings)

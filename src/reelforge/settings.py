@@ -99,6 +99,18 @@ class RenderSettings(BaseModel):
     ffmpeg_timeout_per_media_s: float = Field(default=20.0, ge=0)
 
 
+class RetentionSettings(BaseModel):
+    """How long what can be rebuilt is kept (`reelforge cache prune`; docs/operations.md)."""
+
+    cache_max_bytes: int = Field(default=20 * 2**30, ge=0)
+    """The artifact cache (stills, voice clips, scene segments) is cut back to this size,
+    least recently used first."""
+    cache_max_age_days: float = Field(default=30.0, ge=0)
+    """Cached artifacts unused this long are removed whatever the size."""
+    abandoned_work_hours: float = Field(default=24.0, gt=0)
+    """A render's work folder this old was left by a killed worker: removed."""
+
+
 class WorkerSettings(BaseModel):
     """Render workers (docs/queue.md): graceful stop and the bounded shutdown of `serve`."""
 
@@ -211,6 +223,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = QueueSettings()
     render: RenderSettings = RenderSettings()
     workers: WorkerSettings = WorkerSettings()
+    retention: RetentionSettings = RetentionSettings()
     secret_key: SecretStr | None = None
     """Signs tokens and keys stored secrets. Unset: generated once into
     `<data_dir>/secret.key` (fine for one host; set it for several)."""

@@ -303,3 +303,13 @@ def test_backup_and_restore_on_the_command_line(tmp_path: Path) -> None:
         assert "Traceback" not in refused.stderr
     restored = run("restore", "saved.tar", "--yes")
     assert restored.returncode == 0 and "restored the sqlite database" in restored.stdout
+
+
+def test_cache_prune_cuts_the_cache_to_size(tmp_path: Path) -> None:
+    entry = tmp_path / "cache" / "ab" / ("ab" + "0" * 62)
+    entry.mkdir(parents=True)
+    (entry / "clip.wav").write_bytes(b"\0" * 4096)
+    done = reelforge("cache", "prune", "--max-size-gib", "0", cwd=tmp_path,
+                     REELFORGE_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "removed 1 artifacts" in done.stdout and not entry.exists()

@@ -60,6 +60,8 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("starting", settings=platform.settings.masked(), workers=workers)
         hub.start()
+        if workers:  # this process renders: it keeps the cache in bounds too
+            asyncio.get_running_loop().run_in_executor(None, platform.prune)
         kinds, timings = platform.job_kinds(), platform.worker_timings()
         pool = WorkerPool(
             [

@@ -18,11 +18,13 @@ from reelforge.cli.console import bad_input, out
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 queue_app = typer.Typer(help="The render queue.", no_args_is_help=True)
+cache_app = typer.Typer(help="The artifact cache and render work folders.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(queue_app, name="queue")
+    app.add_typer(cache_app, name="cache")
     app.command()(worker)
     app.command()(backup)
     app.command()(restore)
@@ -38,6 +40,24 @@ def db_upgrade() -> None:
     prepare_data_dir(settings)
     upgrade(settings.db_url)
     out.print(f"database is up to date: {settings.masked().get('database_url') or settings.db_url}")
+
+
+@cache_app.command("prune")
+def cache_prune(
+    max_size_gib: Annotated[
+        float | None, typer.Option(min=0, help="Keep at most this much (default: settings).")
+    ] = None,
+    max_age_days: Annotated[
+        float | None, typer.Option(min=0, help="Remove what was unused this long.")
+    ] = None,
+) -> None:
+    """Cut the cache back (least recently used first) and remove abandoned work folders."""
+    max_bytes = int(max_size_gib * 2**30) if max_size_gib is not None else None
+    done, work = context.platform().prune(max_bytes, max_age_days)
+    out.print(
+        f"cache: removed {done.entries} artifacts ({done.freed_bytes / 2**20:.1f} MiB), "
+        f"{done.kept_bytes / 2**20:.1f} MiB kept; abandoned work folders removed: {work}"
+    )
 
 
 def backup(
@@ -78,6 +98,7 @@ def _work(stale_after_s: float, metrics_port: int = 0) -> None:
 
     platform = context.platform()
     os.nice(platform.settings.workers.nice)  # inherited by every ffmpeg the renders start
+    platform.prune()
     metrics = None
     if metrics_port:
         from prometheus_client import REGISTRY, start_http_server

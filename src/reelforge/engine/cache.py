@@ -3,14 +3,18 @@
 Key = sha256 of (stage, provider id + version, inputs as canonical JSON).
 An entry is a directory; it appears atomically (written under a temporary
 name, then renamed), so a crash never leaves a half-written artifact that a
-later render would trust.
+later render would trust. A hit touches the entry, so `prune` (by age, then by
+total size) removes the least recently used first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -79,6 +83,8 @@ class ArtifactCache:
         final = self.path_for(key)
         if final.is_dir() and stage not in self.refresh:
             self.hits[stage] = self.hits.get(stage, 0) + 1
+            with contextlib.suppress(OSError):  # a read-only cache still serves hits
+                os.utime(final)
             return final
         self.misses[stage] = self.misses.get(stage, 0) + 1
         tmp = self.root / "tmp" / f"{key}.{uuid.uuid4().hex}"
@@ -101,3 +107,41 @@ class ArtifactCache:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return final
+
+
+ABANDONED_BUILD_S = 3600.0
+"""A build folder this old belongs to a render that was killed: no build takes an hour."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    entries: int
+    freed_bytes: int
+    kept_bytes: int
+
+
+def prune(root: Path, *, max_bytes: int, max_age_s: float, now: float | None = None) -> Pruned:
+    """Remove entries unused for `max_age_s`, then the least recently used until the cache
+    holds at most `max_bytes`; and build folders abandoned (by a killed render) over an hour
+    ago. Safe while renders run: an entry in use was touched, so it is the newest."""
+    now = time.time() if now is None else now
+    entries = sorted(
+        ((entry.stat().st_mtime, _size(entry), entry)
+         for shard in root.glob("??") if shard.is_dir() for entry in shard.iterdir()),
+        key=lambda found: found[0],
+    )  # fmt: skip
+    total = sum(size for _, size, _ in entries)
+    removed = freed = 0
+    for used_at, size, entry in entries:
+        if now - used_at <= max_age_s and total <= max_bytes:
+            break  # oldest first: every later entry is newer still
+        shutil.rmtree(entry, ignore_errors=True)
+        removed, freed, total = removed + 1, freed + size, total - size
+    for abandoned in (root / "tmp").glob("*") if (root / "tmp").is_dir() else ():
+        if now - abandoned.stat().st_mtime > ABANDONED_BUILD_S:
+            shutil.rmtree(abandoned, ignore_errors=True)
+    return Pruned(removed, freed, total)
+
+
+def _size(entry: Path) -> int:
+    return sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())

@@ -60,6 +60,25 @@ fails: an outage of a few minutes costs a wait, not a re-render (the files are k
 PUBLISH_PAUSE_MAX_S = 10.0
 
 
+def prune_abandoned_work(data_dir: Path, max_age_s: float, now: float | None = None) -> int:
+    """Remove render work folders (`data_dir/renders/<id>`) untouched for `max_age_s`: a
+    worker killed mid-render leaves one behind (a live render touches its folder as it
+    writes). Returns how many were removed."""
+    now = time.time() if now is None else now
+    renders = data_dir / "renders"
+    stale = [
+        folder for folder in (renders.iterdir() if renders.is_dir() else ())
+        if folder.is_dir() and now - _newest_mtime(folder) > max_age_s
+    ]  # fmt: skip
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(stale)
+
+
+def _newest_mtime(folder: Path) -> float:
+    return max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
+
+
 def render_blob_key(job_id: object, name: str) -> str:
     return f"renders/{job_id}/{name}"
 

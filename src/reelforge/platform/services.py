@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from reelforge.db.crud import secrets
 from reelforge.db.crud.auth import SessionTimeouts
 from reelforge.db.session import make_engine, session_factory
+from reelforge.engine.cache import Pruned
+from reelforge.engine.cache import prune as prune_cache
 from reelforge.engine.ffmpeg import Watchdog
 from reelforge.jobs.alerts import WebhookAlert
-from reelforge.jobs.kinds import JobRunner, default_kinds
+from reelforge.jobs.kinds import JobRunner, default_kinds, prune_abandoned_work
 from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.policy import SchedulingPolicy
 from reelforge.jobs.worker import WorkerTimings
@@ -187,6 +189,20 @@ class Platform:
             settings.data_dir, settings.cache_dir, self.blobs, self.providers_for,
             watchdog_for(settings),
         )  # fmt: skip
+
+    def prune(
+        self, max_bytes: int | None = None, max_age_days: float | None = None
+    ) -> tuple[Pruned, int]:
+        """Retention (`settings.retention`, or the values given): the artifact cache cut back,
+        abandoned render work folders removed. Run at start-up and by `reelforge cache prune`."""
+        keep = self.settings.retention
+        cache = prune_cache(
+            self.settings.cache_dir,
+            max_bytes=keep.cache_max_bytes if max_bytes is None else max_bytes,
+            max_age_s=(keep.cache_max_age_days if max_age_days is None else max_age_days) * 86400,
+        )
+        work = prune_abandoned_work(self.settings.data_dir, keep.abandoned_work_hours * 3600)
+        return cache, work
 
     def work_dirs(self) -> dict[str, Path]:
         """Where renders write (finished files, then the artifact cache): watched for space."""

@@ -20,10 +20,22 @@ from reelforge.api.input_guard import InputGuard
 from reelforge.api.limits import Limits
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
-from reelforge.api.routes import admin, auth, health, live, projects, renders, studio, users
+from reelforge.api.routes import (
+    admin,
+    assets,
+    auth,
+    health,
+    live,
+    projects,
+    renders,
+    studio,
+    users,
+)
+from reelforge.api.routes.assets import MULTIPART_OVERHEAD_BYTES
 from reelforge.jobs.metrics import JobMetrics, QueueCollector
 from reelforge.jobs.worker import Worker, WorkerPool
 from reelforge.logs import get_logger
+from reelforge.model.plans import max_upload_bytes
 from reelforge.platform.services import Platform
 from reelforge.settings import get_settings
 
@@ -91,12 +103,16 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     docs.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, projects, renders, studio, live, health, admin):
+    for module in (auth, users, projects, renders, assets, studio, live, health, admin):
         api.include_router(module.router)
     app.include_router(api)
 
     app.add_middleware(InputGuard)  # inside LimitsAndHeaders: bodies arrive bounded
-    app.add_middleware(LimitsAndHeaders, max_body_bytes=platform.settings.api.max_body_bytes)
+    app.add_middleware(
+        LimitsAndHeaders,
+        max_body_bytes=platform.settings.api.max_body_bytes,
+        uploads={f"{API_PREFIX}/assets": max_upload_bytes() + MULTIPART_OVERHEAD_BYTES},
+    )
     if platform.settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,

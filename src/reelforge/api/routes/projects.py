@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
 from reelforge.api.routes.renders import render_out
-from reelforge.db.crud import projects, quota
+from reelforge.db.crud import assets, projects, quota
 from reelforge.db.models import Project
 from reelforge.errors import InvalidInput, NotFound, PreconditionFailed
 from reelforge.jobs import submissions
@@ -52,7 +52,7 @@ def list_projects(
 def create_project(
     body: schemas.ProjectCreate, user: CurrentUser, session: DbSession
 ) -> schemas.ProjectOut:
-    projects.reject_server_files(body.settings)
+    assets.check_references(session, user.id, body.settings)
     project = projects.create(
         session, user.id, name=body.name.strip(), prompt=body.prompt,
         settings=body.settings.model_dump(mode="json"), template_id=body.template_id,
@@ -86,7 +86,7 @@ def update_project(
             settings = VideoSettings.model_validate(merged)
         except ValidationError as exc:
             raise InvalidInput(f"settings.{describe_validation_error(exc)}") from exc
-        projects.reject_server_files(settings)
+        assets.check_references(session, user.id, settings)
         project.settings = settings.model_dump(mode="json")
     session.flush()
     if quota.project_bytes(project) > before:  # shrinking is allowed even over the quota
@@ -178,7 +178,7 @@ def write_storyboard(
     project = projects.owned(session, user.id, project_id)
     check_if_match(project, if_match)
     before = quota.project_bytes(project)
-    projects.reject_server_files(body.settings, body)
+    assets.check_references(session, user.id, body.settings, body)
     if "settings" not in body.model_fields_set:  # keep the project's, don't reset them
         body = body.model_copy(update={"settings": VideoSettings.model_validate(project.settings)})
     project.storyboard = body.model_dump(mode="json")

@@ -142,8 +142,8 @@ def render(
     settings = settings or VideoSettings()
     if isinstance(prompt_or_storyboard, Storyboard):
         _check_files(prompt_or_storyboard.named_files())
-    elif settings.music.file is not None:
-        _check_files([settings.music.file])
+    else:
+        _check_files(settings.named_files())
     work = _work_dir(output)
     try:
         topic_only = False

@@ -154,7 +154,7 @@ def _media(source: Path, container: str, work: Path) -> Media:
                 raise UnsupportedMedia("this file holds no video or audio", field="file")
             stream = video or audio
             assert stream is not None
-            codec = stream.codec_context.name
+            codec = stream.codec_context.codec.canonical_name  # `mp3`, not the decoder `mp3float`
             content_type, extension = _media_type(container, source, video is not None, codec)
             first = next(media.decode(stream), None)
             if first is None:

@@ -244,3 +244,56 @@ def test_storyboards_name_only_the_callers_own_assets_of_a_fitting_kind(
     assert forced.status_code == 204
     render = client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)
     assert render.status_code == 422 and song["id"] in render.json()["detail"]
+
+
+def _multipart(*parts: tuple[str, str | None, bytes]) -> tuple[bytes, str]:
+    boundary = "reelforge-test-boundary"
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += data + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_chunked_upload_stops_at_the_plans_size_and_leaves_nothing(
+    make_client: ClientFactory, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Content-Length to refuse up front: the size is counted as the body streams."""
+    free = dataclasses.replace(PLAN_LIMITS[Plan.FREE], max_upload_bytes=100_000)
+    monkeypatch.setitem(PLAN_LIMITS, Plan.FREE, free)
+    client = make_client()
+    headers = sign_up(client)
+    body, content_type = _multipart(("file", "big.wav", bytes(300_000)))
+
+    def chunks() -> Any:
+        for start in range(0, len(body), 16_384):
+            yield body[start : start + 16_384]
+
+    response = client.post(
+        "/api/v1/assets", content=chunks(), headers=headers | {"Content-Type": content_type}
+    )
+    assert response.status_code == 413 and "file-too-large" in response.json()["type"]
+    assert stored_files(data_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("parts", "detail"),
+    [
+        ((("name", None, b"no file"),), "no `file` field"),
+        ((("file", "a.wav", b"a"), ("file", "b.wav", b"b")), "one file per upload"),
+        ((("file", "a.png", b"x"), ("tags", None, b"," * 5000)), "at most 4096 bytes"),
+        ((("file", "a.png", b"x"), ("tags", None, b"a" * 41)), "at most 40 characters"),
+    ],
+    ids=["no-file", "two-files", "huge-field", "long-tag"],
+)
+def test_malformed_forms_are_422(
+    client: TestClient, data_dir: Path, parts: Any, detail: str
+) -> None:
+    headers = sign_up(client)
+    body, content_type = _multipart(*parts)
+    response = client.post(
+        "/api/v1/assets", content=body, headers=headers | {"Content-Type": content_type}
+    )
+    assert response.status_code == 422 and detail in response.json()["detail"], response.text
+    assert stored_files(data_dir) == []

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import update
 
 from reelforge.db.models import JobState, RenderJob
@@ -31,6 +33,10 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/api/v1/auth/sessions/{session_id}", None),
     ("DELETE", "/api/v1/auth/api-keys/{key_id}", None),
     ("DELETE", "/api/v1/users/me/secrets/{name}", None),
+    ("GET", "/api/v1/assets/{asset_id}", None),
+    ("PATCH", "/api/v1/assets/{asset_id}", {"name": "mine now"}),
+    ("DELETE", "/api/v1/assets/{asset_id}", None),
+    ("GET", "/api/v1/assets/{asset_id}/{file}", None),
 ]
 EXEMPT = {
     ("PATCH", "/api/v1/admin/users/{user_id}"),
@@ -67,9 +73,14 @@ def test_another_users_resource_is_404(
     owner_key = client.post("/api/v1/auth/api-keys", json={"name": "k"}, headers=owner).json()["id"]
     secret = {"value": "sk-owner"}
     assert client.put("/api/v1/users/me/secrets/openai", json=secret, headers=owner).is_success
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(png, "PNG")
+    files = {"file": ("logo.png", png.getvalue())}
+    asset = client.post("/api/v1/assets", files=files, headers=owner).json()
     url = path.format(
         project_id=project["id"], render_id=render["id"], session_id=owner_session,
-        key_id=owner_key, file="video", name="openai",
+        key_id=owner_key, file="file" if "assets" in path else "video", name="openai",
+        asset_id=asset["id"],
     )  # fmt: skip
 
     intruder = sign_up(client)
@@ -81,6 +92,7 @@ def test_another_users_resource_is_404(
     assert client.get(f"/api/v1/renders/{render['id']}", headers=owner).status_code == 200
     secrets = client.get("/api/v1/users/me/secrets", headers=owner).json()
     assert [s["name"] for s in secrets] == ["openai"]
+    assert client.get(f"/api/v1/assets/{asset['id']}", headers=owner).json()["name"] == "logo"
 
 
 def test_lists_only_show_my_own(client: TestClient) -> None:

@@ -152,6 +152,8 @@ def _media(source: Path, container: str, work: Path) -> Media:
             audio = media.streams.audio[0] if media.streams.audio else None
             if video is None and audio is None:
                 raise UnsupportedMedia("this file holds no video or audio", field="file")
+            if video and video.codec_context.width * video.codec_context.height > MAX_IMAGE_PIXELS:
+                raise _too_many_pixels()  # before a frame that size is decoded
             stream = video or audio
             assert stream is not None
             codec = stream.codec_context.codec.canonical_name  # `mp3`, not the decoder `mp3float`

@@ -103,6 +103,9 @@ def test_corrupt_media_and_decompression_bombs_are_invalid(tmp_path: Path) -> No
     broken.write_bytes(clip.read_bytes()[:64] + bytes(500))
     with pytest.raises(InvalidInput):
         inspect(broken, tmp_path)
+    huge = solid_clip(tmp_path / "huge.mp4", (1, 2, 3), 0.1, (8000, 6000))  # 48 megapixels
+    with pytest.raises(InvalidInput, match="too many pixels"):
+        inspect(huge, tmp_path)
     bomb = tmp_path / "bomb.png"
     Image.new("1", (20_000, 20_000)).save(bomb)
     with pytest.raises(InvalidInput, match="too many pixels"):

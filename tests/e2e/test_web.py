@@ -328,8 +328,8 @@ def test_an_asset_uploaded_on_the_library_page_is_used_in_a_scene(
     page.locator(".dropzone").dispatch_event("drop", {"dataTransfer": drop})
     card = page.locator("li.asset", has_text="brand-red")
     card.wait_for()
-    card.locator("img").wait_for()
-    assert card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    thumbnail = card.locator("img").element_handle()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail)
     assert "image" in card.inner_text() and "320×180" in card.inner_text()
     # A renamed non-image is refused with the API's reason, next to the upload.
     fake = tmp_path / "notes.png"

@@ -42,6 +42,22 @@ PROGRESS_OBSERVER = """() => {
 }"""
 """Every value the progress bar shows, recorded by the page itself: a fast render can pass
 through its stages between two polls from the test."""
+UPLOAD_PROGRESS_OBSERVER = """() => {
+  window.uploadProgress = [];
+  new MutationObserver((changes) => {
+    for (const c of changes) {
+      for (const bar of [c.target, ...(c.addedNodes || [])]) {
+        if (bar.matches && bar.matches("progress")) window.uploadProgress.push(Number(bar.value));
+        for (const inner of bar.querySelectorAll ? bar.querySelectorAll("progress") : []) {
+          window.uploadProgress.push(Number(inner.value));
+        }
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true,
+                             attributeFilter: ["value"]});
+}"""
+"""Each value an upload's progress bar shows, recorded by the page (a small upload on
+loopback finishes between two polls from the test)."""
 PROMPT = (
     "Bees make honey from nectar. They fan it with their wings until it thickens. "
     "A hive can store many kilos before winter. Beekeepers take only what the bees can spare."
@@ -325,12 +341,14 @@ def test_an_asset_uploaded_on_the_library_page_is_used_in_a_scene(
         }""",
         list(red.read_bytes()),
     )
+    page.evaluate(UPLOAD_PROGRESS_OBSERVER)
     page.locator(".dropzone").dispatch_event("drop", {"dataTransfer": drop})
     card = page.locator("li.asset", has_text="brand-red")
     card.wait_for()
     thumbnail = card.locator("img").element_handle()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail)
     assert "image" in card.inner_text() and "320×180" in card.inner_text()
+    assert 1 in page.evaluate("window.uploadProgress")  # the bar was shown, and filled
     # A renamed non-image is refused with the API's reason, next to the upload.
     fake = tmp_path / "notes.png"
     fake.write_bytes(b"just some text, not a picture at all")

@@ -22,7 +22,7 @@ from tests.support.media import solid_clip, solid_image, tone
 from tests.support.seaweed import S3Endpoint
 
 from .conftest import ClientFactory, new_project, sign_up
-from .test_assets import upload, uploaded
+from .test_assets import _bomb_png, _corrupt_png, upload, uploaded
 
 pytestmark = pytest.mark.slow
 
@@ -150,16 +150,28 @@ def test_an_image_a_clip_a_song_and_a_logo_show_up_in_the_render(
     assert not any(song["id"] in key for key in bucket_keys(seaweed, bucket))
 
 
+def _windows_executable(path: Path) -> Path:
+    path.write_bytes(b"MZ\x90\x00" + bytes(500))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "status"),
+    [(_windows_executable, 415), (_corrupt_png, 422), (_bomb_png, 422)],
+    ids=["renamed-executable", "corrupt-image", "bomb-png"],
+)
 def test_refused_uploads_leave_the_bucket_empty(
-    make_client: ClientFactory, seaweed: S3Endpoint, tmp_path: Path
+    make_client: ClientFactory, seaweed: S3Endpoint, tmp_path: Path, make: Any, status: int
 ) -> None:
     bucket = f"assets-{uuid.uuid4().hex[:8]}"
     client = s3_client(make_client, seaweed, bucket)
     headers = sign_up(client)
-    fake = tmp_path / "song.mp3"
-    fake.write_bytes(b"MZ\x90\x00" + bytes(500))  # a Windows executable, renamed
-    assert upload(client, headers, fake, content_type="audio/mpeg").status_code == 415
-    assert bucket_keys(seaweed, bucket) == []
+    uploaded(client, headers, solid_image(tmp_path / "kept.png", GREEN))  # the bucket exists
+    kept = bucket_keys(seaweed, bucket)
+    response = upload(client, headers, make(tmp_path / "upload.png"), content_type="image/png")
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert bucket_keys(seaweed, bucket) == kept
 
 
 def test_a_render_whose_asset_was_deleted_after_submit_fails_as_an_input_error(

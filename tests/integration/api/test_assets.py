@@ -297,3 +297,15 @@ def test_malformed_forms_are_422(
     )
     assert response.status_code == 422 and detail in response.json()["detail"], response.text
     assert stored_files(data_dir) == []
+
+
+def test_uploads_may_exceed_the_api_body_limit_other_routes_may_not(
+    client: TestClient, tmp_path: Path
+) -> None:
+    headers = sign_up(client)
+    song = tone(tmp_path / "long.wav", 15.0)  # 1.3 MB: over the 1 MiB JSON body limit
+    assert song.stat().st_size > 1_048_576
+    assert uploaded(client, headers, song)["size_bytes"] == song.stat().st_size
+    big = {"name": "x", "prompt": "y" * 1_100_000}
+    response = client.post("/api/v1/projects", json=big, headers=headers)
+    assert response.status_code == 413 and "payload-too-large" in response.json()["type"]

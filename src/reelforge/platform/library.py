@@ -9,6 +9,9 @@ fails, the blobs just written are removed.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import time
 import uuid
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -24,6 +27,7 @@ from reelforge.platform.services import Platform
 from reelforge.storage import BlobStore
 
 MAX_NAME_CHARS = 200
+STALE_UPLOAD_S = 24 * 3600
 
 
 def asset_prefix(asset_id: uuid.UUID) -> str:
@@ -34,7 +38,17 @@ def upload_dir(platform: Platform) -> Path:
     """Where uploads stream to before they are checked (each in a folder of its own)."""
     folder = platform.settings.data_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
+    sweep(folder, time.time())
     return folder
+
+
+def sweep(folder: Path, now: float) -> None:
+    """Remove what uploads cut short by a crash left behind (a finished or refused upload
+    removes its own folder); no upload takes `STALE_UPLOAD_S`."""
+    for leftover in folder.iterdir():
+        with contextlib.suppress(OSError):  # another process may be removing it too
+            if now - leftover.stat().st_mtime > STALE_UPLOAD_S:
+                shutil.rmtree(leftover)
 
 
 def default_name(filename: str) -> str:

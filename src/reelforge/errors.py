@@ -2,6 +2,7 @@
 
     ReelforgeError                 base; `stage` names where it happened
     ├── InvalidInput               bad prompt, settings, storyboard or file (never retried)
+    │   └── UnsupportedMedia       an upload that is no image, clip or song we take
     ├── NotFound                   a named thing does not exist
     ├── ProviderError              a provider (voice, images, LLM...) failed (retryable)
     ├── RenderError                composition failed on our side (not retried by the provider rule)
@@ -13,7 +14,8 @@
     ├── Forbidden                  signed in, but not allowed (e.g. not an admin)
     ├── Conflict                   the request clashes with the current state
     ├── LimitExceeded              a plan limit (duration, resolution, minutes) is reached
-    │   └── QuotaExceeded          the plan's storage quota is full
+    │   ├── QuotaExceeded          the plan's storage quota is full
+    │   └── FileTooLarge           one upload is over the plan's file size
     └── RateLimited                too many requests; `retry_after_s` says when to retry
 
 `retryable` tells the job queue whether another attempt may succeed (`jobs/retry.py`:
@@ -45,6 +47,10 @@ class InvalidInput(ReelforgeError):
     def __init__(self, message: str, *, stage: str | None = None, field: str | None = None) -> None:
         super().__init__(message, stage=stage)
         self.field = field
+
+
+class UnsupportedMedia(InvalidInput):
+    """Refused by its content (not its name or declared type): an HTTP 415."""
 
 
 class NotFound(ReelforgeError):
@@ -117,6 +123,10 @@ class LimitExceeded(ReelforgeError):
 
 
 class QuotaExceeded(LimitExceeded):
+    pass
+
+
+class FileTooLarge(LimitExceeded):
     pass
 
 

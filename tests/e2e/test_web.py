@@ -4,6 +4,7 @@ of every page (light and dark, desktop and phone) into docs/screenshots/."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -16,6 +17,7 @@ import pytest
 
 from tests.e2e.browser import check_page
 from tests.e2e.conftest import PASSWORD, Api, sign_in, wait_for
+from tests.support.media import solid_image
 
 pytestmark = pytest.mark.slow
 LAYOUT_SHIFT_OBSERVER = """() => {
@@ -40,6 +42,22 @@ PROGRESS_OBSERVER = """() => {
 }"""
 """Every value the progress bar shows, recorded by the page itself: a fast render can pass
 through its stages between two polls from the test."""
+UPLOAD_PROGRESS_OBSERVER = """() => {
+  window.uploadProgress = [];
+  new MutationObserver((changes) => {
+    for (const c of changes) {
+      for (const bar of [c.target, ...(c.addedNodes || [])]) {
+        if (bar.matches && bar.matches("progress")) window.uploadProgress.push(Number(bar.value));
+        for (const inner of bar.querySelectorAll ? bar.querySelectorAll("progress") : []) {
+          window.uploadProgress.push(Number(inner.value));
+        }
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true,
+                             attributeFilter: ["value"]});
+}"""
+"""Each value an upload's progress bar shows, recorded by the page (a small upload on
+loopback finishes between two polls from the test)."""
 PROMPT = (
     "Bees make honey from nectar. They fan it with their wings until it thickens. "
     "A hive can store many kilos before winter. Beekeepers take only what the bees can spare."
@@ -296,6 +314,82 @@ def test_a_second_user_cannot_see_the_first_users_project(
     check_page(page, "not-found")
     assert other.http.get(f"/projects/{project['id']}").status_code == 404
     assert other.http.get(f"/renders/{render['id']}").status_code == 404
+
+
+def test_an_asset_uploaded_on_the_library_page_is_used_in_a_scene(
+    web_server: str, new_page: Any, api: Api, tmp_path: Path
+) -> None:
+    project = api.project(name="Logo reel")
+    board = {"settings": {"resolution": "480p", "target_duration_s": 10,
+                          "captions": {"enabled": False}, "music": {"enabled": False}},
+             "scenes": [{"narration": "Our brand colour.", "duration_s": 4}]}  # fmt: skip
+    assert api.http.put(f"/projects/{project['id']}/storyboard", json=board).is_success
+    page = new_page()
+    sign_in(page, web_server, api.email)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Library").click()
+    page.get_by_role("heading", name="Library").wait_for()
+    page.get_by_text("Your library is empty").wait_for()
+
+    # Drag and drop a file onto the page (a DataTransfer, as a real drop makes one).
+    red = solid_image(tmp_path / "brand-red.png", (220, 20, 20), (320, 180))
+    drop = page.evaluate_handle(
+        """(bytes) => {
+          const transfer = new DataTransfer();
+          const file = new File([new Uint8Array(bytes)], "brand-red.png", {type: "image/png"});
+          transfer.items.add(file);
+          return transfer;
+        }""",
+        list(red.read_bytes()),
+    )
+    page.evaluate(UPLOAD_PROGRESS_OBSERVER)
+    page.locator(".dropzone").dispatch_event("drop", {"dataTransfer": drop})
+    card = page.locator("li.asset", has_text="brand-red")
+    card.wait_for()
+    thumbnail = card.locator("img").element_handle()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail)
+    assert "image" in card.inner_text() and "320×180" in card.inner_text()
+    assert 1 in page.evaluate("window.uploadProgress")  # the bar was shown, and filled
+    # A renamed non-image is refused with the API's reason, next to the upload.
+    fake = tmp_path / "notes.png"
+    fake.write_bytes(b"just some text, not a picture at all")
+    page.get_by_label("Upload files").set_input_files(fake)
+    assert "not one we take" in page.get_by_role("alert").first.inner_text()
+    page.get_by_label("Tags of brand-red").fill("brand, red")
+    card.get_by_role("button", name="Save tags").click()
+    card.get_by_role("button", name="#brand").wait_for()
+    assert "Storage:" in page.locator(".storage").inner_text()
+    check_page(page, "library", phone_too=False)
+
+    # The editor's visual picker lists it; the render shows it.
+    page.goto(f"{web_server}/projects/{project['id']}")
+    page.get_by_label("Visual of scene 1").select_option("file")
+    picker = page.get_by_label("Library visual of scene 1")
+    assert picker.locator("option", has_text="brand-red").count() == 1
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("All changes saved.").wait_for()
+    saved = api.http.get(f"/projects/{project['id']}/storyboard").json()
+    asset_id = saved["scenes"][0]["visual"]["asset_id"]
+    assert saved["scenes"][0]["visual"]["kind"] == "file" and asset_id
+    page.get_by_role("button", name="Re-render").click()
+    page.wait_for_url(re.compile(r"/renders/"))
+    page.locator("video").wait_for(timeout=240_000)
+    render_id = page.url.rsplit("/", 1)[-1]
+    video = api.http.get(f"/renders/{render_id}/video")
+    with av.open(io.BytesIO(video.content)) as container:
+        middle = next(f for f in container.decode(video=0) if f.time and f.time >= 2.0)
+        r, g, b = middle.to_ndarray(format="rgb24")[240, 427]
+    assert r > 180 and g < 70 and b < 70, (r, g, b)
+
+    # Deleting it asks first, then says a project uses it, then deletes it anyway.
+    page.goto(f"{web_server}/library")
+    card = page.locator("li.asset", has_text="brand-red")
+    card.get_by_role("button", name="Delete").click()
+    card.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
+    card.get_by_text("Logo reel").wait_for()
+    card.get_by_role("button", name="Delete anyway").click()
+    page.get_by_text("Your library is empty").wait_for()
+    assert api.http.get(f"/renders/{render_id}/video").content == video.content
+    assert not page.js_errors, page.js_errors
 
 
 def test_an_ended_session_returns_to_sign_in_with_a_message(

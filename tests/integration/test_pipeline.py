@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import uuid
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -152,6 +154,30 @@ def test_a_missing_music_file_fails_before_any_stage_runs(tmp_path: Path) -> Non
     settings = VideoSettings.model_validate({"music": {"file": str(tmp_path / "no.wav")}})
     with pytest.raises(InvalidInput, match=r"no\.wav"):
         render("A prompt.", output=tmp_path / "v.mp4", settings=settings, providers=providers)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"music": {"asset_id": "6640f5a0-f82b-42c9-befb-f391bda2f4e9"}},
+     {"watermark": {"asset_id": "6640f5a0-f82b-42c9-befb-f391bda2f4e9"}}],
+)  # fmt: skip
+def test_an_asset_id_without_its_file_fails_before_any_stage_runs(
+    tmp_path: Path, settings: dict[str, Any]
+) -> None:
+    """Only the platform's worker turns asset ids into files: the engine must not quietly
+    render something else in their place."""
+    providers = dataclasses.replace(Providers.offline(), script=_ScriptMustNotRun())
+    with pytest.raises(InvalidInput, match="asset_id"):
+        render(
+            "A prompt.", output=tmp_path / "v.mp4", providers=providers,
+            settings=VideoSettings.model_validate(settings),
+        )  # fmt: skip
+    board = Storyboard.model_validate(
+        {"scenes": [{"narration": "A.", "visual": {"kind": "file", "asset_id": str(uuid.uuid4())}}]}
+    )
+    with pytest.raises(InvalidInput, match="asset_id"):
+        render(board, output=tmp_path / "v.mp4", providers=providers)
     assert list(tmp_path.iterdir()) == []
 
 

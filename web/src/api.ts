@@ -17,8 +17,11 @@ export interface Me {
     max_resolution: string;
     monthly_minutes: number | null;
     max_waiting: number;
+    storage_bytes: number;
+    max_upload_bytes: number;
+    max_asset_duration_s: number;
   };
-  usage: { minutes_this_month: number; running: number; waiting: number; cost_usd_this_month?: number };
+  usage: { minutes_this_month: number; running: number; waiting: number; cost_usd_this_month?: number; storage_bytes: number };
 }
 
 export interface Captions {
@@ -58,7 +61,8 @@ export interface Settings {
   voice: string;
   speaking_rate: number;
   captions: Captions;
-  music: { enabled: boolean; mood: "calm" | "upbeat" | "dramatic" | "dreamy"; volume: number; file: null };
+  music: { enabled: boolean; mood: "calm" | "upbeat" | "dramatic" | "dreamy"; volume: number; file: null; asset_id?: string | null };
+  watermark?: Watermark | null;
   visual_style: "modern" | "warm" | "ocean" | "noir" | "pastel";
   seed: number;
   template_id: string | null;
@@ -101,10 +105,34 @@ export interface Render {
   links: { video: string; thumbnail: string; srt: string; vtt: string } | null;
 }
 
+export interface Watermark {
+  asset_id: string;
+  position: "top-left" | "top-right" | "bottom-left" | "bottom-right";
+  size: number;
+  opacity: number;
+}
+
+export interface Asset {
+  id: string;
+  name: string;
+  kind: "image" | "clip" | "audio";
+  content_type: string;
+  size_bytes: number;
+  width: number | null;
+  height: number | null;
+  duration_s: number | null;
+  codec: string | null;
+  tags: string[];
+  created_at: string;
+  updated_at: string;
+  links: { file: string; thumbnail: string | null };
+}
+
 export interface Visual {
   kind: "generated" | "color" | "stock" | "file";
   prompt: string;
   path: null;
+  asset_id?: string | null;
   query: string;
   color: string | null;
 }
@@ -280,4 +308,31 @@ export async function register(email: string, password: string, name: string): P
 export async function blobUrl(path: string): Promise<string> {
   const response = await call(path.replace(API, ""));
   return URL.createObjectURL(await response.blob());
+}
+
+/** Upload one file to the asset library, reporting progress (0..1) as it is sent: fetch()
+ * cannot report upload progress, XMLHttpRequest can. One refresh and retry after a 401. */
+export async function uploadAsset(file: File, onProgress: (fraction: number) => void): Promise<Asset> {
+  const send = () =>
+    new Promise<XMLHttpRequest>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", `${API}/assets`);
+      if (accessToken) xhr.setRequestHeader("Authorization", `Bearer ${accessToken}`);
+      xhr.upload.onprogress = (event) => {
+        if (event.lengthComputable) onProgress(event.loaded / event.total);
+      };
+      xhr.onload = () => resolve(xhr);
+      xhr.onerror = () => reject(new Problem(0, "", "The upload failed: check your connection and try again."));
+      const form = new FormData();
+      form.append("file", file);
+      xhr.send(form);
+    });
+  let xhr = await send();
+  if (xhr.status === 401 && (await refresh())) xhr = await send();
+  const response = new Response(xhr.responseText || null, {
+    status: xhr.status,
+    headers: { "Content-Type": xhr.getResponseHeader("Content-Type") ?? "application/json" },
+  });
+  if (!response.ok) throw await toProblem(response);
+  return (await response.json()) as Asset;
 }

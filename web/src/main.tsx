@@ -10,6 +10,7 @@ import { Dashboard } from "./pages/dashboard";
 import { NewProject } from "./pages/create";
 import { RenderView } from "./pages/render";
 import { Editor } from "./pages/editor";
+import { Library } from "./pages/library";
 
 
 
@@ -78,6 +79,7 @@ function App() {
   else if (path === "/signup") page = <SignUp onSignedIn={reloadMe} />;
   else if (path === "/" && session) page = <Dashboard session={session} />;
   else if (path === "/new" && session) page = <NewProject session={session} />;
+  else if (path === "/library" && session) page = <Library session={session} />;
   else if ((params = match("/renders/:id", path))) page = <RenderView key={params.id} id={params.id} />;
   else if ((params = match("/projects/:id", path))) page = <Editor key={params.id} id={params.id} />;
   else page = <NotFoundPage />;
@@ -100,6 +102,7 @@ function App() {
         {me && (
           <nav aria-label="Main" class="nav">
             <a href="/" aria-current={path === "/" ? "page" : undefined}>Projects</a>
+            <a href="/library" aria-current={path === "/library" ? "page" : undefined}>Library</a>
             <a href="/new" class="button primary small">New project</a>
             <NotifyBell unread={unread} onSeen={() => setUnread(0)} />
             <button type="button" class="button ghost small" onClick={out}>Sign out</button>

@@ -22,6 +22,7 @@ from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
 from reelforge.api.routes import (
     admin,
+    assets,
     auth,
     health,
     live,
@@ -31,10 +32,12 @@ from reelforge.api.routes import (
     templates,
     users,
 )
+from reelforge.api.routes.assets import MULTIPART_OVERHEAD_BYTES
 from reelforge.api.telemetry import HttpMetrics, RequestTelemetry
 from reelforge.jobs.metrics import DiskCollector, JobMetrics, QueueCollector
 from reelforge.jobs.worker import Worker, WorkerPool
 from reelforge.logs import get_logger
+from reelforge.model.plans import max_upload_bytes
 from reelforge.platform.services import Platform
 from reelforge.settings import get_settings
 
@@ -105,12 +108,16 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     docs.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, projects, templates, renders, studio, live, health, admin):
+    for module in (auth, users, projects, templates, renders, assets, studio, live, health, admin):
         api.include_router(module.router)
     app.include_router(api)
 
     app.add_middleware(InputGuard)  # inside LimitsAndHeaders: bodies arrive bounded
-    app.add_middleware(LimitsAndHeaders, max_body_bytes=platform.settings.api.max_body_bytes)
+    app.add_middleware(
+        LimitsAndHeaders,
+        max_body_bytes=platform.settings.api.max_body_bytes,
+        uploads={f"{API_PREFIX}/assets": max_upload_bytes() + MULTIPART_OVERHEAD_BYTES},
+    )
     if platform.settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -77,10 +77,17 @@ class DbGates:
         return cls(sessions, asyncio.Lock() if is_sqlite(engine) else None)
 
 
-async def db_turn(request: Request) -> AsyncIterator[None]:
+@contextlib.asynccontextmanager
+async def db_gate(request: Request, *, write: bool) -> AsyncIterator[None]:
+    """A turn at the database (see `DbGates`), for a route that opens its own session."""
     gates: DbGates = request.app.state.db_gates
-    writes = gates.sqlite_writes if request.method not in READ_METHODS else None
+    writes = gates.sqlite_writes if write else None
     async with writes or contextlib.nullcontext(), gates.sessions:  # writers queue first
+        yield
+
+
+async def db_turn(request: Request) -> AsyncIterator[None]:
+    async with db_gate(request, write=request.method not in READ_METHODS):
         yield
 
 
@@ -201,6 +208,25 @@ def current_user(principal: CurrentPrincipal, platform: PlatformDep, limits: Lim
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def uploading_user(
+    platform: PlatformDep,
+    limits: LimitsDep,
+    at: Now,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    """The caller of an upload, found without a request session: an upload streams for as
+    long as the client takes, and must not hold a pooled connection (nor, on SQLite, the
+    write lock) meanwhile. The user is detached: read it, don't change it."""
+    if credentials is None:
+        raise Unauthorized("sign in first: send `Authorization: Bearer <token>`", stage="auth")
+    user = authenticate(platform, credentials.credentials, at).user
+    limits.hit(platform.settings.api.rate_api, "api", str(user.id), fail_open=True)
+    return user
+
+
+UploadingUser = Annotated[User, Depends(uploading_user)]
 
 
 def admin_user(user: CurrentUser) -> User:

@@ -27,6 +27,7 @@ TYPE_PREFIX = "urn:reelforge:problem:"
 log = get_logger("reelforge.api")
 
 _BY_CLASS: list[tuple[type[errors.ReelforgeError], int, str, str]] = [
+    (errors.UnsupportedMedia, 415, "unsupported-media-type", "Unsupported media type"),
     (errors.InvalidInput, 422, "invalid-input", "Invalid input"),
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.Unauthorized, 401, "unauthorized", "Not signed in"),
@@ -34,6 +35,7 @@ _BY_CLASS: list[tuple[type[errors.ReelforgeError], int, str, str]] = [
     (errors.Conflict, 409, "conflict", "Conflict"),
     (errors.PreconditionFailed, 412, "precondition-failed", "Changed elsewhere"),
     (errors.QuotaExceeded, 413, "storage-quota", "Storage quota reached"),
+    (errors.FileTooLarge, 413, "file-too-large", "File too large for the plan"),
     (errors.LimitExceeded, 402, "plan-limit", "Plan limit reached"),
     (errors.RateLimited, 429, "rate-limited", "Too many requests"),
     (errors.StorageError, 503, "storage-unavailable", "Storage unavailable"),

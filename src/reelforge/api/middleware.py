@@ -53,17 +53,26 @@ def too_large(limit: int) -> str:
 
 class LimitsAndHeaders:
     """Refuses bodies over `max_body_bytes` (by Content-Length, or while streaming when the
-    client sends chunks) with a 413, and adds security headers to every response."""
+    client sends chunks) with a 413, and adds security headers to every response.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    `uploads`: a POST to one of these paths may send up to its own limit instead (the
+    route streams the body to disk and applies the user's plan).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, uploads: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
+        if scope["method"] == "POST":
+            limit = self.uploads.get(scope["path"], limit)
         received = 0
         started = False
         csp = csp_for(scope["path"])

@@ -109,7 +109,9 @@ class LimitsOut(BaseModel):
     monthly_minutes: float | None
     max_waiting: int
     storage_bytes: int
-    """The storage quota: projects, render snapshots and rendered files."""
+    """The storage quota: projects, render snapshots, rendered files and assets."""
+    max_upload_bytes: int
+    max_asset_duration_s: float
 
 
 class UsageOut(BaseModel):
@@ -323,3 +325,35 @@ class EstimateOut(BaseModel):
 class LatestEventOut(BaseModel):
     id: int
     """Pass as `after=` to follow only what happens from now on."""
+
+
+# -- assets ------------------------------------------------------------------------------
+
+
+class AssetLinks(BaseModel):
+    """Signed paths (like a render's), so `<img src>` works without a header."""
+
+    file: str
+    thumbnail: str | None
+
+
+class AssetOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: Literal["image", "clip", "audio"]
+    content_type: str
+    size_bytes: int
+    """The file and its thumbnail, as the storage quota counts them."""
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    codec: str | None
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    links: AssetLinks
+
+
+class AssetPatch(_In):
+    name: Name | None = None
+    tags: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] | None = None

@@ -267,3 +267,30 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Asset(Base):
+    """A user's uploaded image, clip or song: its file (and thumbnail) are blobs under
+    `assets/<id>/`; this row holds what was learnt from the content at upload."""
+
+    __tablename__ = "assets"
+    __table_args__ = (Index("ix_assets_owner", "owner_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))
+    """`image`, `clip` or `audio` (`platform.media.MediaKind`)."""
+    content_type: Mapped[str] = mapped_column(String(100))
+    blob_key: Mapped[str] = mapped_column(String(512))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(512), default=None)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger)
+    """The file and its thumbnail: what counts against the storage quota."""
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    duration_s: Mapped[float | None] = mapped_column(default=None)
+    codec: Mapped[str | None] = mapped_column(String(40), default=None)
+    tags: Mapped[str] = mapped_column(String(1100), default="")
+    """`,a,b,`: each tag between commas, so `tag = x` is a portable `LIKE '%,x,%'`."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -38,6 +38,30 @@ def escape_filter_value(value: str) -> str:
     return graph_level
 
 
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """A logo drawn over every frame: `width_px` wide, `margin_px` in from its corner."""
+
+    path: Path
+    corner: str
+    """`top-left`, `top-right`, `bottom-left` or `bottom-right`."""
+    width_px: int
+    margin_px: int
+    opacity: float
+
+    def graph(self, main: str, out: str) -> str:
+        """The filters putting the logo (input 1) over `main`, labelled `out`."""
+        vertical, horizontal = self.corner.split("-")
+        m = self.margin_px
+        x = str(m) if horizontal == "left" else f"W-w-{m}"
+        y = str(m) if vertical == "top" else f"H-h-{m}"
+        return (
+            f"[1:v]scale={self.width_px}:-1,format=rgba,"
+            f"colorchannelmixer=aa={self.opacity:.3f}[logo];"
+            f"[{main}][logo]overlay=x={x}:y={y}:format=auto[{out}]"
+        )
+
+
 def segment_argv(
     ffmpeg: str,
     *,
@@ -47,18 +71,26 @@ def segment_argv(
     encoder: Encoder,
     subtitles: Path | None = None,
     fonts_dir: Path | None = None,
+    overlay: Overlay | None = None,
 ) -> list[str]:
-    """Encode raw yuv420p frames from stdin, burning in ASS captions with libass if given."""
+    """Encode raw yuv420p frames from stdin, with a logo `overlay` under ASS captions
+    burnt in with libass, if given."""
     width, height = size
     argv = [
         ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}",
         "-r", str(fps), "-i", "pipe:0",
     ]  # fmt: skip
+    burn = None
     if subtitles is not None:
         burn = f"subtitles=filename={escape_filter_value(str(subtitles))}"
         if fonts_dir is not None:
             burn += f":fontsdir={escape_filter_value(str(fonts_dir))}"
+    if overlay is not None:
+        graph = overlay.graph("0:v", "marked")
+        graph += f";[marked]{burn}[v]" if burn else ";[marked]null[v]"
+        argv += ["-i", str(overlay.path), "-filter_complex", graph, "-map", "[v]"]
+    elif burn is not None:
         argv += ["-vf", burn]
     return [*argv, *encoder.video_args(fps), "-an", "-movflags", "+faststart", str(out)]
 

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from reelforge.engine import ffmpeg
 from reelforge.engine.compile import (
     Encoder,
+    Overlay,
     audio_mix_argv,
     loudness_argv,
     mux_argv,
@@ -52,6 +53,7 @@ def render_segment(
     fonts_dir: Path | None,
     on_frame: Callable[[int], None] | None = None,
     watchdog: ffmpeg.Watchdog = ffmpeg.DEFAULT_WATCHDOG,
+    overlay: Overlay | None = None,
 ) -> None:
     """Stream the scene's frames (with fades) into one ffmpeg encoding `out`."""
     slot = plan.slot
@@ -70,6 +72,7 @@ def render_segment(
         encoder=encoder,
         subtitles=subtitles,
         fonts_dir=fonts_dir,
+        overlay=overlay,
     )
     timeout_s = watchdog.timeout_s(slot.frames / fps)
     with ffmpeg.FrameWriter(argv, stage="compose", cwd=out.parent, timeout_s=timeout_s) as writer:

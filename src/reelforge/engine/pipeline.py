@@ -82,6 +82,24 @@ def _check_files(named: list[Path]) -> None:
         raise InvalidInput(f"file not found: {missing[0]}", stage="input")
 
 
+def _check_assets(settings: VideoSettings, storyboard: Storyboard | None) -> None:
+    """Uploaded assets are the platform's: its worker gives their files before the engine
+    runs. One still named only by id here would silently be replaced by a generated one."""
+    unresolved = (
+        [s.visual.asset_id for s in storyboard.scenes if not s.visual.path] if storyboard else []
+    )
+    if settings.music.file is None:
+        unresolved.append(settings.music.asset_id)
+    if settings.watermark is not None and settings.watermark.file is None:
+        unresolved.append(settings.watermark.asset_id)
+    if any(asset_id is not None for asset_id in unresolved):
+        raise InvalidInput(
+            "uploaded assets (asset_id) are rendered by the server; locally, name the file "
+            "(visual.path, music.file, watermark.file)",
+            stage="input",
+        )
+
+
 def _work_dir(output: Path) -> Path:
     """A private folder beside `output`, made before any (possibly paid) stage runs, so a bad
     output path fails first; renaming from it to `output` is then atomic."""
@@ -146,8 +164,10 @@ def render(
     settings = settings or VideoSettings()
     if isinstance(prompt_or_storyboard, Storyboard):
         _check_files(prompt_or_storyboard.named_files())
-    elif settings.music.file is not None:
-        _check_files([settings.music.file])
+        _check_assets(prompt_or_storyboard.settings, prompt_or_storyboard)
+    else:
+        _check_files(settings.named_files())
+        _check_assets(settings, None)
     work = _work_dir(output)
     try:
         topic_only = False

@@ -13,6 +13,7 @@ from typing import Any
 from reelforge.engine.context import ProgressCallback
 from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
 from reelforge.errors import InvalidInput, StorageError
+from reelforge.jobs import inputs
 from reelforge.jobs.backoff import Backoff
 from reelforge.jobs.manager import ClaimedJob
 from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
@@ -104,13 +105,19 @@ class RenderKind:
         source, settings = self._source(job.payload)
         out_dir = self.data_dir / "renders" / str(job.id)
         cap = job.payload.get("max_duration_s")  # the plan's, fixed at submit
-        result = render(
-            source, settings=settings, output=out_dir / "video.mp4", cache_dir=self.cache_dir,
-            on_progress=on_progress,
-            providers=self.providers_for(job) if self.providers_for else None,
-            max_duration_s=float(cap) if cap is not None else None,
-            watchdog=self.watchdog,
-        )  # fmt: skip
+        try:
+            assets = job.payload.get("assets") or {}
+            fetched = inputs.fetch(self.blobs, assets, out_dir / "inputs")
+            source, settings = inputs.with_files(source, settings, fetched)
+            result = render(
+                source, settings=settings, output=out_dir / "video.mp4",
+                cache_dir=self.cache_dir, on_progress=on_progress,
+                providers=self.providers_for(job) if self.providers_for else None,
+                max_duration_s=float(cap) if cap is not None else None,
+                watchdog=self.watchdog,
+            )  # fmt: skip
+        finally:
+            shutil.rmtree(out_dir / "inputs", ignore_errors=True)
         files = {
             "video": result.video, "srt": result.srt, "vtt": result.vtt,
             "thumbnail": result.thumbnail, "manifest": result.manifest,

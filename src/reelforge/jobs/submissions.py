@@ -5,6 +5,7 @@ once per Idempotency-Key. Lives with the queue because it drives it; the reads s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,10 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from reelforge.db.crud import quota, users
-from reelforge.db.crud.projects import reject_server_files
+from reelforge.db.crud import assets, quota, users
 from reelforge.db.crud.renders import by_idempotency_key
-from reelforge.db.models import JobState, Project, RenderJob, User
+from reelforge.db.models import Asset, JobState, Project, RenderJob, User
 from reelforge.errors import Conflict, InvalidInput, LimitExceeded, RateLimited
 from reelforge.jobs.manager import JobManager
 from reelforge.model.durations import (
@@ -72,16 +72,26 @@ def _snapshot(payload: dict[str, Any]) -> _Snapshot:
         ) from exc
 
 
-def _project_snapshot(project: Project) -> _Snapshot:
+def _project_snapshot(session: Session, project: Project) -> _Snapshot:
+    """The project as it is now, with the blob of each asset it uses (`assets_payload`)."""
     if project.storyboard is not None:
         snapshot = _snapshot({"storyboard": project.storyboard})
-        reject_server_files(snapshot.settings, Storyboard.model_validate(project.storyboard))
-        return snapshot
-    if not project.prompt.strip():
+        storyboard = Storyboard.model_validate(project.storyboard)
+        used = assets.check_references(session, project.owner_id, snapshot.settings, storyboard)
+    elif not project.prompt.strip():
         raise InvalidInput("the project has no prompt or storyboard to render", stage="input")
-    snapshot = _snapshot({"prompt": project.prompt, "settings": project.settings})
-    reject_server_files(snapshot.settings)
+    else:
+        snapshot = _snapshot({"prompt": project.prompt, "settings": project.settings})
+        used = assets.check_references(session, project.owner_id, snapshot.settings)
+    if used:
+        snapshot.payload["assets"] = assets_payload(used.values())
     return snapshot
+
+
+def assets_payload(used: Iterable[Asset]) -> dict[str, dict[str, str]]:
+    """asset id → its blob key and kind: what the worker downloads (`jobs/inputs.py`). An
+    asset deleted before the render starts fails it with an input error."""
+    return {str(asset.id): {"key": asset.blob_key, "kind": asset.kind} for asset in used}
 
 
 def _check_narrated_prompt(user: User, snapshot: _Snapshot) -> None:
@@ -184,7 +194,7 @@ def submit(
         if earlier.project_id != project.id:
             raise Conflict("this Idempotency-Key was already used for another project's render")
         return Submitted(earlier, created=False)
-    snapshot = _project_snapshot(project)
+    snapshot = _project_snapshot(session, project)
     settings = snapshot.settings
     vendor, remote, _ = settings.voice.partition("/")
     if remote and vendor not in voice_vendors:

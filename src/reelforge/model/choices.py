@@ -57,3 +57,12 @@ class VisualKind(StrEnum):
     """A local image or video file."""
     STOCK = "stock"
     COLOR = "color"
+
+
+class Corner(StrEnum):
+    """Where a watermark sits."""
+
+    TOP_LEFT = "top-left"
+    TOP_RIGHT = "top-right"
+    BOTTOM_LEFT = "bottom-left"
+    BOTTOM_RIGHT = "bottom-right"

@@ -26,17 +26,22 @@ class PlanLimits:
     """Renders queued at once; more is a 429 (the queue is not a to-do list)."""
     storage_bytes: int
     """What the user may keep stored: projects (prompt, settings, storyboard), the
-    snapshot each render carries, and rendered files. More is a 413 `storage-quota`."""
+    snapshot each render carries, rendered files and uploaded assets. More is a 413
+    `storage-quota`."""
+    max_upload_bytes: int
+    """The largest asset one upload may store; more is a 413 `file-too-large`."""
+    max_asset_duration_s: float
+    """The longest clip or song one upload may be; longer is a 402 `plan-limit`."""
 
 
 MB = 1_000_000
 GB = 1000 * MB
 
 PLAN_LIMITS: dict[Plan, PlanLimits] = {
-    Plan.FREE: PlanLimits(60, Resolution.HD, 30, 5, 500 * MB),
-    Plan.BASIC: PlanLimits(180, Resolution.FHD, 120, 20, 5 * GB),
-    Plan.PRO: PlanLimits(600, Resolution.FHD, 600, 50, 50 * GB),
-    Plan.ENTERPRISE: PlanLimits(600, Resolution.FHD, None, 200, 500 * GB),
+    Plan.FREE: PlanLimits(60, Resolution.HD, 30, 5, 500 * MB, 50 * MB, 300),
+    Plan.BASIC: PlanLimits(180, Resolution.FHD, 120, 20, 5 * GB, 250 * MB, 600),
+    Plan.PRO: PlanLimits(600, Resolution.FHD, 600, 50, 50 * GB, 1 * GB, 1800),
+    Plan.ENTERPRISE: PlanLimits(600, Resolution.FHD, None, 200, 500 * GB, 2 * GB, 3600),
 }
 
 DURATION_GRACE = 0.1
@@ -53,3 +58,8 @@ def render_cap_s(limits: PlanLimits) -> float:
 
 def resolution_allowed(limits: PlanLimits, resolution: Resolution) -> bool:
     return RESOLUTION_ORDER.index(resolution) <= RESOLUTION_ORDER.index(limits.max_resolution)
+
+
+def max_upload_bytes() -> int:
+    """The largest file any plan may upload: the API's body limit on the upload route."""
+    return max(limits.max_upload_bytes for limits in PLAN_LIMITS.values())

@@ -8,16 +8,18 @@ unchanged and validate every field at the edge.
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reelforge.errors import InvalidInput
 from reelforge.model.choices import (
     Aspect,
     CaptionPosition,
     CaptionStyle,
+    Corner,
     MusicMood,
     Resolution,
     Transition,
@@ -33,6 +35,7 @@ __all__ = [
     "CaptionPosition",
     "CaptionStyle",
     "Captions",
+    "Corner",
     "Music",
     "MusicMood",
     "Pacing",
@@ -47,6 +50,7 @@ __all__ = [
     "VisualKind",
     "VisualSpec",
     "VisualStyle",
+    "Watermark",
     "describe_validation_error",
     "storyboard_json_schema",
 ]
@@ -131,6 +135,25 @@ class Music(_Model):
     """Music level relative to the voice before ducking (0 = silent, 1 = as loud)."""
     file: Path | None = None
     """A user-supplied audio file used instead of the synthesised bed."""
+    asset_id: uuid.UUID | None = None
+    """An uploaded song (API): the worker downloads it and sets `file`."""
+
+
+class Watermark(_Model):
+    """A logo drawn over every frame (an uploaded image over the API, a file locally)."""
+
+    asset_id: uuid.UUID | None = None
+    file: Path | None = None
+    position: Corner = Corner.BOTTOM_RIGHT
+    size: Annotated[float, Field(ge=0.05, le=0.5)] = 0.15
+    """The logo's width as a fraction of the frame's."""
+    opacity: Annotated[float, Field(ge=0.0, le=1.0)] = 0.8
+
+    @model_validator(mode="after")
+    def _names_an_image(self) -> Watermark:
+        if self.asset_id is None and self.file is None:
+            raise ValueError("a watermark needs an asset_id (or a file)")
+        return self
 
 
 class VideoSettings(_Model):
@@ -152,6 +175,17 @@ class VideoSettings(_Model):
     cards: TitleCards = TitleCards()
     script: ScriptHints = ScriptHints()
     template: TemplateStamp | None = None
+    watermark: Watermark | None = None
+
+    def named_files(self) -> list[Path]:
+        """Local files the settings name: the music and the watermark."""
+        mark = self.watermark.file if self.watermark else None
+        return [p for p in (self.music.file, mark) if p is not None]
+
+    def asset_ids(self) -> list[uuid.UUID]:
+        """Uploaded assets the settings use: the music and the watermark."""
+        mark = self.watermark.asset_id if self.watermark else None
+        return [a for a in (self.music.asset_id, mark) if a is not None]
 
     @property
     def size(self) -> tuple[int, int]:
@@ -170,6 +204,8 @@ class VisualSpec(_Model):
     prompt: Annotated[str, Field(max_length=MAX_NARRATION_CHARS)] = ""
     """The planner uses the scene's narration, so it may be as long."""
     path: Path | None = None
+    asset_id: uuid.UUID | None = None
+    """An uploaded image or clip (API, with kind `file`): the worker sets `path`."""
     query: Annotated[str, Field(max_length=MAX_QUERY_CHARS)] = ""
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
 
@@ -220,8 +256,13 @@ class Storyboard(_Model):
     def named_files(self) -> list[Path]:
         """Local files the storyboard names: user images, clips and music."""
         named = [s.visual.path for s in self.scenes]
-        named.append(self.settings.music.file)
+        named.extend(self.settings.named_files())
         return [p for p in named if p is not None]
+
+    def asset_ids(self) -> list[uuid.UUID]:
+        """Uploaded assets the storyboard uses: scene visuals, music and watermark."""
+        used = [s.visual.asset_id for s in self.scenes if s.visual.asset_id is not None]
+        return used + self.settings.asset_ids()
 
     def missing_files(self) -> list[Path]:
         """Local files the storyboard names that do not exist."""

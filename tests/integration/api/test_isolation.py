@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import update
 
 from reelforge.db.models import JobState, RenderJob
@@ -31,6 +33,14 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/api/v1/auth/sessions/{session_id}", None),
     ("DELETE", "/api/v1/auth/api-keys/{key_id}", None),
     ("DELETE", "/api/v1/users/me/secrets/{name}", None),
+    ("GET", "/api/v1/assets/{asset_id}", None),
+    ("PATCH", "/api/v1/assets/{asset_id}", {"name": "mine now"}),
+    ("DELETE", "/api/v1/assets/{asset_id}", None),
+    ("GET", "/api/v1/assets/{asset_id}/{file}", None),
+    ("GET", "/api/v1/templates/{template_id}", None),
+    ("PATCH", "/api/v1/templates/{template_id}", {"name": "mine now"}),
+    ("DELETE", "/api/v1/templates/{template_id}", None),
+    ("GET", "/api/v1/templates/{template_id}/preview.png", None),
 ]
 EXEMPT = {
     ("PATCH", "/api/v1/admin/users/{user_id}"),
@@ -67,9 +77,16 @@ def test_another_users_resource_is_404(
     owner_key = client.post("/api/v1/auth/api-keys", json={"name": "k"}, headers=owner).json()["id"]
     secret = {"value": "sk-owner"}
     assert client.put("/api/v1/users/me/secrets/openai", json=secret, headers=owner).is_success
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(png, "PNG")
+    files = {"file": ("logo.png", png.getvalue())}
+    asset = client.post("/api/v1/assets", files=files, headers=owner).json()
+    mine = {"name": "House style", "from_template": "explainer"}
+    template = client.post("/api/v1/templates", json=mine, headers=owner).json()
     url = path.format(
         project_id=project["id"], render_id=render["id"], session_id=owner_session,
-        key_id=owner_key, file="video", name="openai",
+        key_id=owner_key, file="file" if "assets" in path else "video", name="openai",
+        asset_id=asset["id"], template_id=template["id"],
     )  # fmt: skip
 
     intruder = sign_up(client)
@@ -81,6 +98,9 @@ def test_another_users_resource_is_404(
     assert client.get(f"/api/v1/renders/{render['id']}", headers=owner).status_code == 200
     secrets = client.get("/api/v1/users/me/secrets", headers=owner).json()
     assert [s["name"] for s in secrets] == ["openai"]
+    assert client.get(f"/api/v1/assets/{asset['id']}", headers=owner).json()["name"] == "logo"
+    kept = client.get(f"/api/v1/templates/{template['id']}", headers=owner).json()
+    assert (kept["name"], kept["version"]) == ("House style", 1)
 
 
 def test_lists_only_show_my_own(client: TestClient) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from reelforge.engine.compile import (
     Encoder,
+    Overlay,
     audio_mix_argv,
     clip_decode_argv,
     escape_filter_value,
@@ -53,6 +54,28 @@ def test_segment_without_captions_has_no_filter() -> None:
         "ffmpeg", size=(480, 480), fps=30, out=Path("s.mp4"), encoder=Encoder(), subtitles=None
     )
     assert "-vf" not in argv
+
+
+def test_segment_with_a_watermark_overlays_the_logo_under_the_captions() -> None:
+    logo = Overlay(Path("/in/logo.png"), "bottom-right", width_px=128, margin_px=14, opacity=0.5)
+    argv = segment_argv(
+        "ffmpeg", size=(1280, 720), fps=30, out=Path("/w/seg.mp4"), encoder=Encoder(),
+        subtitles=Path("/w/captions.ass"), overlay=logo,
+    )  # fmt: skip
+    assert argv == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30", "-i", "pipe:0",
+        "-i", "/in/logo.png", "-filter_complex",
+        "[1:v]scale=128:-1,format=rgba,colorchannelmixer=aa=0.500[logo];"
+        "[0:v][logo]overlay=x=W-w-14:y=H-h-14:format=auto[marked];"
+        "[marked]subtitles=filename=/w/captions.ass[v]",
+        "-map", "[v]", *X264, "-an", "-movflags", "+faststart", "/w/seg.mp4",
+    ]  # fmt: skip
+    top_left = Overlay(Path("l.png"), "top-left", width_px=64, margin_px=5, opacity=1.0)
+    plain = segment_argv(
+        "ffmpeg", size=(480, 480), fps=30, out=Path("s.mp4"), encoder=Encoder(), overlay=top_left
+    )
+    assert "overlay=x=5:y=5:format=auto[marked];[marked]null[v]" in plain[plain.index("-map") - 1]
 
 
 def test_filter_values_are_escaped_twice() -> None:

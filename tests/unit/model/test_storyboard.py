@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,20 @@ def test_missing_files_are_reported(tmp_path: Path) -> None:
         }
     )
     assert board.missing_files() == [tmp_path / "no.png"]
+
+
+def test_assets_and_files_a_storyboard_uses() -> None:
+    logo, song, clip = (str(uuid.uuid4()) for _ in range(3))
+    board = Storyboard.model_validate({
+        "settings": {"music": {"asset_id": song}, "watermark": {"asset_id": logo, "size": 0.2}},
+        "scenes": [{"narration": "A.", "visual": {"kind": "file", "asset_id": clip}},
+                   {"narration": "B.", "visual": {"kind": "file", "path": "/tmp/b.png"}}],
+    })  # fmt: skip
+    assert [str(a) for a in board.asset_ids()] == [clip, song, logo]
+    assert board.named_files() == [Path("/tmp/b.png")]
+    with_file = VideoSettings.model_validate({"watermark": {"file": "/srv/logo.png"}})
+    assert with_file.named_files() == [Path("/srv/logo.png")]
+    with pytest.raises(ValidationError, match="asset_id"):
+        VideoSettings.model_validate({"watermark": {"position": "top-left"}})
+    with pytest.raises(ValidationError):
+        VideoSettings.model_validate({"watermark": {"asset_id": logo, "size": 0.9}})

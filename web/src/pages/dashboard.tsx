@@ -3,6 +3,7 @@ import { type Page, type Project, type Render, json } from "../api";
 import { type Session, StatusBadge, useTitle } from "../components";
 import { seconds, usd, when } from "../format";
 import { subscribe } from "../live";
+import { StorageMeter } from "./library";
 
 const SORTS = {
   "-updated_at": "Recently changed",
@@ -72,6 +73,7 @@ export function Dashboard({ session }: { session: Session }) {
             <span style={{ width: `${Math.min(100, (100 * used) / Math.max(monthly, 0.001))}%` }} />
           </div>
         )}
+        <StorageMeter session={session} />
       </section>
       <div class="toolbar" role="search">
         <label class="inline-field">

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { type Estimate, type Me, Problem, type Project, type Render, type Scene, type Storyboard, call, json } from "../api";
+import { type Asset, type Estimate, type Me, type Page, Problem, type Project, type Render, type Scene, type Settings, type Storyboard, type Watermark, call, json } from "../api";
 import { ErrorBanner, NotFoundPage, useTitle } from "../components";
 import { navigate } from "../router";
 import { SettingsForm } from "../settings-form";
@@ -46,6 +46,7 @@ export function Editor({ id }: { id: string }) {
   const [stock, setStock] = useState(false);
   const [maxRes, setMaxRes] = useState("1080p");
   const [maxDur, setMaxDur] = useState(600);
+  const [library, setLibrary] = useState<Asset[]>([]);
   useTitle(project ? `Edit ${project.name}` : "Storyboard");
 
   const load = async () => {
@@ -79,6 +80,7 @@ export function Editor({ id }: { id: string }) {
       setMaxDur(me.limits.max_duration_s);
     }).catch(() => undefined);
     json<Estimate>("/estimate", { method: "POST", body: { prompt: "" } }).then((e) => setStock(e.stock_available)).catch(() => undefined);
+    json<Page<Asset>>("/assets?limit=100").then((page) => setLibrary(page.items)).catch(() => undefined);
   }, [id]);
 
   if (missing) return <NotFoundPage />;
@@ -257,11 +259,14 @@ export function Editor({ id }: { id: string }) {
                     <label class="stack"><span>Visual</span>
                       <select value={s.visual.kind} aria-label={`Visual of scene ${n}`} onChange={(e) => {
                         const kind = e.currentTarget.value as Scene["visual"]["kind"];
-                        updateScene(index, { visual: { ...s.visual, kind, color: kind === "color" ? s.visual.color ?? "#204060" : null } });
+                        const first = library.find((a) => a.kind !== "audio");
+                        const asset_id = kind === "file" ? s.visual.asset_id ?? first?.id ?? null : null;
+                        updateScene(index, { visual: { ...s.visual, kind, asset_id, color: kind === "color" ? s.visual.color ?? "#204060" : null } });
                       }}>
                         <option value="generated">Generated</option>
                         <option value="color">Colour</option>
                         {stock && <option value="stock">Stock search</option>}
+                        <option value="file">From my library</option>
                       </select>
                     </label>
                   </div>
@@ -269,6 +274,10 @@ export function Editor({ id }: { id: string }) {
                     <label class="stack"><span>Colour</span>
                       <input type="color" value={s.visual.color ?? "#204060"} aria-label={`Colour of scene ${n}`} onInput={(e) => updateScene(index, { visual: { ...s.visual, color: e.currentTarget.value } })} />
                     </label>
+                  )}
+                  {s.visual.kind === "file" && (
+                    <AssetPicker label={`Library visual of scene ${n}`} assets={library.filter((a) => a.kind !== "audio")} value={s.visual.asset_id ?? null}
+                      onPick={(asset_id) => updateScene(index, { visual: { ...s.visual, asset_id } })} />
                   )}
                   {s.visual.kind === "stock" && (
                     <label class="stack"><span>Stock search</span>
@@ -296,8 +305,60 @@ export function Editor({ id }: { id: string }) {
         <aside class="card" aria-labelledby="project-settings">
           <h2 id="project-settings">Project settings</h2>
           <SettingsForm settings={board.settings} maxResolution={maxRes} maxDuration={maxDur} onChange={(settings) => { setBoard({ ...board, settings }); setDirty(true); setSaved(""); }} />
+          <LibrarySettings settings={board.settings} library={library} onChange={(settings) => { setBoard({ ...board, settings }); setDirty(true); setSaved(""); }} />
         </aside>
       </div>
     </div>
+  );
+}
+
+/** A choice among my library's assets, with the chosen one's thumbnail; none if empty. */
+function AssetPicker({ label, assets, value, onPick, none }: { label: string; assets: Asset[]; value: string | null; onPick: (id: string | null) => void; none?: string }) {
+  const picked = assets.find((a) => a.id === value);
+  if (!assets.length && !none) return <p class="hint">Your <a href="/library">library</a> has nothing to use here yet: upload it there first.</p>;
+  return (
+    <div class="picked stack">
+      {picked?.links.thumbnail && <img src={picked.links.thumbnail} alt="" />}
+      <select value={value ?? ""} aria-label={label} onChange={(e) => onPick(e.currentTarget.value || null)}>
+        {none ? <option value="">{none}</option> : !picked && <option value="">Pick one</option>}
+        {assets.map((a) => <option value={a.id}>{a.name} ({a.kind})</option>)}
+      </select>
+    </div>
+  );
+}
+
+const CORNERS: Record<Watermark["position"], string> = {
+  "top-left": "Top left", "top-right": "Top right", "bottom-left": "Bottom left", "bottom-right": "Bottom right",
+};
+
+/** Music and a logo watermark from my library. */
+function LibrarySettings({ settings, library, onChange }: { settings: Settings; library: Asset[]; onChange: (settings: Settings) => void }) {
+  const mark = settings.watermark ?? null;
+  const setMark = (patch: Partial<Watermark>) => mark && onChange({ ...settings, watermark: { ...mark, ...patch } });
+  return (
+    <fieldset class="stack">
+      <legend>From my library</legend>
+      <span>Music</span>
+      <AssetPicker label="Music from my library" none="Composed for the mood" assets={library.filter((a) => a.kind === "audio")} value={settings.music.asset_id ?? null}
+        onPick={(asset_id) => onChange({ ...settings, music: { ...settings.music, asset_id } })} />
+      <span>Logo watermark</span>
+      <AssetPicker label="Logo watermark" none="No watermark" assets={library.filter((a) => a.kind === "image")} value={mark?.asset_id ?? null}
+        onPick={(asset_id) => onChange({ ...settings, watermark: asset_id ? { position: "bottom-right", size: 0.15, opacity: 0.8, ...mark, asset_id } : null })} />
+      {mark && (
+        <>
+          <label class="stack"><span>Corner</span>
+            <select value={mark.position} onChange={(e) => setMark({ position: e.currentTarget.value as Watermark["position"] })}>
+              {Object.entries(CORNERS).map(([value, text]) => <option value={value}>{text}</option>)}
+            </select>
+          </label>
+          <label class="stack"><span>Logo size: {Math.round(mark.size * 100)}% of the width</span>
+            <input type="range" min={0.05} max={0.5} step={0.01} value={mark.size} onInput={(e) => setMark({ size: Number(e.currentTarget.value) })} />
+          </label>
+          <label class="stack"><span>Logo opacity: {Math.round(mark.opacity * 100)}%</span>
+            <input type="range" min={0} max={1} step={0.05} value={mark.opacity} onInput={(e) => setMark({ opacity: Number(e.currentTarget.value) })} />
+          </label>
+        </>
+      )}
+    </fieldset>
   );
 }

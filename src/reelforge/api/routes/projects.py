@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
 from reelforge.api.routes.renders import render_out
-from reelforge.db.crud import projects, quota, templates
+from reelforge.db.crud import assets, projects, quota, templates
 from reelforge.db.models import Project
 from reelforge.errors import InvalidInput, NotFound, PreconditionFailed
 from reelforge.jobs import submissions
@@ -56,7 +56,7 @@ def create_project(
     body: schemas.ProjectCreate, user: CurrentUser, session: DbSession
 ) -> schemas.ProjectOut:
     """With `template_id`, the template's style fills every setting not sent in `settings`."""
-    projects.reject_server_files(body.settings)
+    assets.check_references(session, user.id, body.settings)
     project = projects.create(
         session, user.id, name=body.name.strip(), prompt=body.prompt,
         settings=body.settings.model_dump(mode="json"), template_id=None,
@@ -102,7 +102,7 @@ def update_project(
             settings = VideoSettings.model_validate(merged)
         except ValidationError as exc:
             raise InvalidInput(f"settings.{describe_validation_error(exc)}") from exc
-        projects.reject_server_files(settings)
+        assets.check_references(session, user.id, settings)
         project.settings = settings.model_dump(mode="json")
     if given.get("template_id") is not None:
         use_template(
@@ -200,7 +200,7 @@ def write_storyboard(
     project = projects.owned(session, user.id, project_id)
     check_if_match(project, if_match)
     before = quota.project_bytes(project)
-    projects.reject_server_files(body.settings, body)
+    assets.check_references(session, user.id, body.settings, body)
     if "settings" not in body.model_fields_set:  # keep the project's, don't reset them
         body = body.model_copy(update={"settings": VideoSettings.model_validate(project.settings)})
     project.storyboard = body.model_dump(mode="json")

@@ -222,8 +222,14 @@ def download(
     if job.state != JobState.SUCCEEDED or not (job.result or {}).get("blobs"):
         raise Conflict(f"this render has no files yet ({job.state})")
     blob_name, content_type = RENDER_FILES[DOWNLOADS[file]]
-    key = render_blob_key(job.id, blob_name)
     filename = f"reelforge-{str(job.id)[:8]}-{blob_name}"
+    return send_blob(platform, render_blob_key(job.id, blob_name), content_type, filename, download)
+
+
+def send_blob(
+    platform: Platform, key: str, content_type: str, filename: str, download: bool
+) -> Response:
+    """The blob's file (Range-capable), or a redirect to a signed object-storage URL."""
     local = platform.blobs.local_path(key)
     if local is not None:
         return FileResponse(

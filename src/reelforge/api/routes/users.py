@@ -33,6 +33,8 @@ def me_out(platform: Platform, session: Session, user: User, at: datetime) -> sc
             monthly_minutes=limits.monthly_minutes,
             max_waiting=limits.max_waiting,
             storage_bytes=limits.storage_bytes,
+            max_upload_bytes=limits.max_upload_bytes,
+            max_asset_duration_s=limits.max_asset_duration_s,
         ),
         usage=schemas.UsageOut(
             minutes_this_month=round(usage.minutes_this_month, 2),

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import Project
-from reelforge.errors import InvalidInput, NotFound
-from reelforge.model.storyboard import Storyboard, VideoSettings
+from reelforge.errors import NotFound
 
 ProjectSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "name", "-name"]
 
@@ -20,16 +19,6 @@ ProjectSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", 
 class Page:
     items: list[Any]
     total: int
-
-
-def reject_server_files(settings: VideoSettings, storyboard: Storyboard | None = None) -> None:
-    """Paths on the server are never accepted from the API: a user could make the renderer
-    read any file it can (another user's render as music...). Uploads will come as assets."""
-    named = storyboard.named_files() if storyboard is not None else []
-    if settings.music.file is not None:
-        named.append(settings.music.file)
-    if named:
-        raise InvalidInput(f"the API does not accept server file paths ({named[0]})", stage="input")
 
 
 def owned(session: Session, owner_id: uuid.UUID, project_id: uuid.UUID) -> Project:

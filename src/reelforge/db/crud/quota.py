@@ -1,7 +1,8 @@
 """The storage a user occupies, counted by the database, and the plan's quota on it.
 
 Counted: each project's name, prompt, settings and storyboard; each render's snapshot
-(its payload) and the files it published (`result.bytes`, summed by the worker). JSON is
+(its payload) and the files it published (`result.bytes`, summed by the worker); each
+uploaded asset's file and thumbnail (`assets.stored_bytes`). JSON is
 measured as stored (SQLAlchemy writes it with `json.dumps`), so `project_bytes` in Python
 and the database's sum agree.
 """
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, LargeBinary, Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import Project, RenderJob, User
+from reelforge.db.models import Asset, Project, RenderJob, User
 from reelforge.errors import QuotaExceeded
 from reelforge.model.plans import PLAN_LIMITS, Plan
 
@@ -40,7 +41,7 @@ def _octets(session: Session, column: Any) -> ColumnElement[int]:
 
 
 def used_bytes(session: Session, user_id: uuid.UUID) -> int:
-    """Bytes of the user's projects, render snapshots and rendered files (one query)."""
+    """Bytes of the user's projects, render snapshots, rendered files and assets (one query)."""
     projects = (
         select(
             func.sum(
@@ -61,8 +62,13 @@ def used_bytes(session: Session, user_id: uuid.UUID) -> int:
         .where(RenderJob.owner_id == user_id)
         .scalar_subquery()
     )
-    row = session.execute(select(func.coalesce(projects, 0), func.coalesce(renders, 0))).one()
-    return int(row[0]) + int(row[1])
+    uploads = (
+        select(func.sum(Asset.stored_bytes)).where(Asset.owner_id == user_id).scalar_subquery()
+    )
+    row = session.execute(
+        select(func.coalesce(projects, 0), func.coalesce(renders, 0), func.coalesce(uploads, 0))
+    ).one()
+    return int(row[0]) + int(row[1]) + int(row[2])
 
 
 def quota_bytes(user: User) -> int:
@@ -87,6 +93,6 @@ def ensure_room(session: Session, user: User, adding_bytes: int = 0) -> None:
     if used > quota:
         raise QuotaExceeded(
             f"this would store {used / 1e6:.1f} MB, over the {user.plan} plan's "
-            f"{quota / 1e6:g} MB: delete renders or projects you no longer need",
+            f"{quota / 1e6:g} MB: delete renders, projects or assets you no longer need",
             stage="input",
         )

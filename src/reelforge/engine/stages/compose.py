@@ -12,8 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from reelforge.assets import font_path
-from reelforge.engine.cache import artifact_key
-from reelforge.engine.compile import RECIPE_VERSION, Encoder
+from reelforge.engine.cache import artifact_key, file_digest
+from reelforge.engine.compile import RECIPE_VERSION, Encoder, Overlay
 from reelforge.engine.compose import SegmentPlan, mix_audio, mux, place_narration, render_segment
 from reelforge.engine.context import RenderContext
 from reelforge.engine.stages.music import MusicBed
@@ -51,6 +51,22 @@ class _FrameCounter:
         self._ctx.on_progress("compose", fraction, f"{self._done}/{self._total} frames")
 
 
+WATERMARK_MARGIN = 0.03
+"""The logo's distance from its corner, as a fraction of the frame's shorter side."""
+
+
+def watermark_overlay(settings: VideoSettings) -> Overlay | None:
+    """The settings' watermark in pixels, once the worker (or a local user) gave its file."""
+    mark = settings.watermark
+    if mark is None or mark.file is None:
+        return None
+    width, height = settings.size
+    return Overlay(
+        mark.file, str(mark.position), width_px=max(2, round(width * mark.size / 2) * 2),
+        margin_px=round(min(width, height) * WATERMARK_MARGIN), opacity=mark.opacity,
+    )  # fmt: skip
+
+
 def _span(timeline: Timeline, index: int) -> int:
     """Frames scene `index` must provide: its own plus the fade into the next scene."""
     slots = timeline.slots
@@ -70,6 +86,13 @@ class _Segments:
         self.ctx, self.settings, self.timeline = ctx, settings, timeline
         self.visuals, self.encoder = visuals, encoder
         self.progress = _FrameCounter(ctx, timeline.total_frames, settings.fps)
+        self.overlay = watermark_overlay(settings)
+        self.watermark = None  # in the key only when set, so other keys stay as they were
+        if self.overlay is not None:
+            self.watermark = {"sha256": file_digest(self.overlay.path)} | {
+                "corner": self.overlay.corner, "width": self.overlay.width_px,
+                "margin": self.overlay.margin_px, "opacity": self.overlay.opacity,
+            }  # fmt: skip
 
     def key(self, index: int, ass: str) -> str:
         slot, settings = self.timeline.slots[index], self.settings
@@ -80,10 +103,11 @@ class _Segments:
                 "frames": self.timeline.slots[index - 1].frames,
                 "span": _span(self.timeline, index - 1),
             }
+        marked = {"watermark": self.watermark} if self.watermark else {}
         return artifact_key(
             "segment",
             f"frames+x264@{RECIPE_VERSION}",
-            {"visual": self.visuals[index].key, "index": index, "seed": settings.seed,
+            marked | {"visual": self.visuals[index].key, "index": index, "seed": settings.seed,
              "size": settings.size, "fps": settings.fps, "frames": slot.frames,
              "fade_in": slot.fade_in_frames, "span": _span(self.timeline, index),
              "previous": previous, "last": index + 1 == len(self.timeline.slots), "ass": ass,
@@ -116,7 +140,7 @@ class _Segments:
             plan, size=settings.size, fps=settings.fps, encoder=self.encoder,
             out=out / "segment.mp4", subtitles=subtitles, fonts_dir=font_path(bold=True).parent,
             on_frame=lambda k: self.progress.add(step) if (k + 1) % step == 0 else None,
-            watchdog=self.ctx.watchdog,
+            watchdog=self.ctx.watchdog, overlay=self.overlay,
         )  # fmt: skip
         self.progress.add(slots[index].frames % step)
 

@@ -20,7 +20,18 @@ from reelforge.api.input_guard import InputGuard
 from reelforge.api.limits import Limits
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
-from reelforge.api.routes import admin, auth, health, live, projects, renders, studio, users
+from reelforge.api.routes import (
+    activity,
+    admin,
+    auth,
+    health,
+    live,
+    projects,
+    renders,
+    sharing,
+    studio,
+    users,
+)
 from reelforge.jobs.metrics import JobMetrics, QueueCollector
 from reelforge.jobs.worker import Worker, WorkerPool
 from reelforge.logs import get_logger
@@ -91,7 +102,9 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     docs.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, projects, renders, studio, live, health, admin):
+    for module in (
+        auth, users, projects, sharing, activity, renders, studio, live, health, admin
+    ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)
 
@@ -103,7 +116,13 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             allow_origins=platform.settings.api.cors_origins,
             allow_credentials=True,  # the refresh cookie
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "Last-Event-ID",
+                "If-Match",
+            ],
             expose_headers=[
                 "Location",
                 "Retry-After",
@@ -111,6 +130,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
                 "Content-Range",
                 "Content-Disposition",
                 "Content-Length",
+                "ETag",
             ],
             max_age=600,
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -31,6 +32,19 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/api/v1/auth/sessions/{session_id}", None),
     ("DELETE", "/api/v1/auth/api-keys/{key_id}", None),
     ("DELETE", "/api/v1/users/me/secrets/{name}", None),
+    ("GET", "/api/v1/projects/{project_id}/members", None),
+    ("POST", "/api/v1/projects/{project_id}/members", {"email": "x@example.org"}),
+    ("PATCH", "/api/v1/projects/{project_id}/members/{member_id}", {"role": "editor"}),
+    ("DELETE", "/api/v1/projects/{project_id}/members/{member_id}", None),
+    ("POST", "/api/v1/invitations/{invitation_id}/accept", None),
+    ("POST", "/api/v1/invitations/{invitation_id}/decline", None),
+    ("GET", "/api/v1/projects/{project_id}/links", None),
+    ("POST", "/api/v1/projects/{project_id}/links", {"render_id": "{render_id}"}),
+    ("DELETE", "/api/v1/projects/{project_id}/links/{link_id}", None),
+    ("GET", "/api/v1/public/{token}", None),
+    ("GET", "/api/v1/projects/{project_id}/activity", None),
+    ("GET", "/api/v1/projects/{project_id}/comments", None),
+    ("POST", "/api/v1/projects/{project_id}/comments", {"scene": 0, "body": "mine"}),
 ]
 EXEMPT = {
     ("PATCH", "/api/v1/admin/users/{user_id}"),
@@ -67,10 +81,19 @@ def test_another_users_resource_is_404(
     owner_key = client.post("/api/v1/auth/api-keys", json={"name": "k"}, headers=owner).json()["id"]
     secret = {"value": "sk-owner"}
     assert client.put("/api/v1/users/me/secrets/openai", json=secret, headers=owner).is_success
-    url = path.format(
-        project_id=project["id"], render_id=render["id"], session_id=owner_session,
-        key_id=owner_key, file="video", name="openai",
-    )  # fmt: skip
+    guest = sign_up(client, "guest-" + uuid.uuid4().hex[:8] + "@example.org")
+    guest_email = client.get("/api/v1/users/me", headers=guest).json()["email"]
+    invited = client.post(
+        f"/api/v1/projects/{project['id']}/members", json={"email": guest_email}, headers=owner
+    ).json()
+    ids = {
+        "project_id": project["id"], "render_id": render["id"], "session_id": owner_session,
+        "key_id": owner_key, "file": "video", "name": "openai", "member_id": invited["id"],
+        "invitation_id": invited["id"], "link_id": str(uuid.uuid4()), "token": "rfs_unknown",
+    }  # fmt: skip
+    url = path.format(**ids)
+    if body is not None and body.get("render_id") == "{render_id}":
+        body = {"render_id": render["id"]}
 
     intruder = sign_up(client)
     response = client.request(method, url, json=body, headers=intruder)

@@ -1,4 +1,7 @@
-"""Render status, cancel, retry and downloads (Range-capable, for `<video>` seeking)."""
+"""Render status, cancel, retry and downloads (Range-capable, for `<video>` seeking).
+
+Members of a render's project read and download it; cancel, retry and delete stay with
+its owner, whose plan it counts against."""
 
 from __future__ import annotations
 
@@ -22,9 +25,9 @@ from reelforge.api.deps import (
     bearer,
     limit_submit,
 )
-from reelforge.db.crud import renders
+from reelforge.db.crud import projects, renders
 from reelforge.db.crud.projects import Page
-from reelforge.db.models import JobState, RenderJob
+from reelforge.db.models import JobState, RenderJob, Role
 from reelforge.errors import Conflict, NotFound, Unauthorized
 from reelforge.jobs import submissions
 from reelforge.jobs.kinds import RENDER_FILES, render_blob_key
@@ -119,6 +122,9 @@ def list_renders(
     status_: Annotated[JobState | None, Query(alias="status")] = None,
     project_id: uuid.UUID | None = None,
 ) -> schemas.Page[schemas.RenderOut]:
+    """My renders; with `project_id`, all of that project's (a shared one's too)."""
+    if project_id is not None:
+        projects.accessible(session, user.id, project_id, need=Role.VIEWER)
     page = renders.listing(
         session, user.id, limit=limit, offset=offset, sort=sort, state=status_,
         project_id=project_id,
@@ -130,7 +136,7 @@ def list_renders(
 def read_render(
     render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now
 ) -> schemas.RenderOut:
-    return render_out(session, renders.owned(session, user.id, render_id), at, platform)
+    return render_out(session, renders.readable(session, user.id, render_id), at, platform)
 
 
 @router.post("/{render_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
@@ -185,7 +191,7 @@ def _downloadable(
     render_id: uuid.UUID, path: str, session: DbSession, platform: Platform, at: datetime,
     credentials: HTTPAuthorizationCredentials | None, expires: int | None, sig: str | None,
 ) -> RenderJob:  # fmt: skip
-    """The render, if the link is signed for it or the caller owns it."""
+    """The render, if the link is signed for it or the caller may read it."""
     if expires is not None and sig is not None and platform.url_signer.verify(path, expires, sig):
         job = session.get(RenderJob, render_id)
         if job is None or job.kind != "render":
@@ -194,7 +200,7 @@ def _downloadable(
     if credentials is None:
         raise Unauthorized("sign in, or use the signed link from the render's status", stage="auth")
     principal = authenticate(platform, credentials.credentials, at)
-    return renders.owned(session, principal.user.id, render_id)
+    return renders.readable(session, principal.user.id, render_id)
 
 
 @router.get(

@@ -3,6 +3,7 @@ import { type Page, type Project, type Render, json } from "../api";
 import { type Session, StatusBadge, useTitle } from "../components";
 import { seconds, usd, when } from "../format";
 import { subscribe } from "../live";
+import { Invitations, RoleBadge } from "./share";
 
 const SORTS = {
   "-updated_at": "Recently changed",
@@ -18,6 +19,7 @@ export function Dashboard({ session }: { session: Session }) {
   const [projects, setProjects] = useState<Project[] | null>(null);
   const [latest, setLatest] = useState<Record<string, Render>>({});
   const [error, setError] = useState("");
+  const [joined, setJoined] = useState(0);
 
   const loadRenders = async () => {
     const page = await json<Page<Render>>("/renders?limit=100");
@@ -37,7 +39,7 @@ export function Dashboard({ session }: { session: Session }) {
         .catch((problem) => setError(problem.detail ?? "Cannot load your projects."));
     }, query ? 200 : 0);
     return () => window.clearTimeout(timer);
-  }, [query, sort]);
+  }, [query, sort, joined]);
 
   useEffect(() => {
     loadRenders().catch(() => undefined);
@@ -73,6 +75,7 @@ export function Dashboard({ session }: { session: Session }) {
           </div>
         )}
       </section>
+      <Invitations onAccepted={() => setJoined((n) => n + 1)} />
       <div class="toolbar" role="search">
         <label class="inline-field">
           <span>Search</span>
@@ -117,6 +120,7 @@ function ProjectCard({ project, render }: { project: Project; render?: Render })
         <h2 class="project-title"><a href={`/projects/${project.id}`}>{project.name}</a></h2>
         <p class="meta">
           <StatusBadge status={status} />
+          {project.shared && <RoleBadge role={project.role} />}
           <span>{render ? `Rendered ${when(render.finished_at ?? render.created_at)}` : "Not rendered yet"}</span>
           {render?.duration_s != null && <span>{seconds(render.duration_s)}</span>}
         </p>

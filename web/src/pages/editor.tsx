@@ -227,6 +227,7 @@ export function Editor({ id }: { id: string }) {
       <div class="editor-grid">
         <section aria-labelledby="scenes-title">
           <h2 id="scenes-title">Scenes ({cards.length})</h2>
+          {readOnly && cards.length === 0 && <p class="muted">No storyboard has been saved yet: renders narrate the prompt.</p>}
           <ol class="scenes">
             {cards.map((card, index) => {
               const s = card.scene;

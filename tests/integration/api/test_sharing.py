@@ -263,3 +263,28 @@ def test_a_stale_if_match_gets_412_and_the_etag_follows_each_write(client: TestC
         client.put(url, json=STORYBOARD, headers=owner | {"If-Match": current}).status_code == 412
     )
     assert client.put(url, json=STORYBOARD, headers=owner).status_code == 200  # overwrite
+
+
+def test_editors_cancel_and_retry_renders_viewers_only_watch(client: TestClient) -> None:
+    owner, editor, viewer = sign_up(client), sign_up(client), sign_up(client)
+    project = new_project(client, owner)
+    share(client, owner, project["id"], editor, "editor")
+    share(client, owner, project["id"], viewer, "viewer")
+    render = client.post(f"/api/v1/projects/{project['id']}/renders", headers=owner).json()
+    url = f"/api/v1/renders/{render['id']}"
+
+    assert client.post(f"{url}/cancel", headers=viewer).status_code == 403
+    assert client.post(f"{url}/cancel", headers=editor).status_code == 202
+    retried = client.post(f"{url}/retry", headers=editor)
+    assert retried.status_code == 202, retried.text
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    with platform.sessions() as session:
+        again = session.get(RenderJob, uuid.UUID(retried.json()["id"]))
+        assert again is not None and again.owner_id == uuid.UUID(render_owner(client, owner))
+    assert client.delete(url, headers=editor).status_code == 403
+    assert client.delete(url, headers=owner).status_code == 204
+
+
+def render_owner(client: TestClient, headers: dict[str, str]) -> str:
+    user_id: str = client.get("/api/v1/users/me", headers=headers).json()["id"]
+    return user_id

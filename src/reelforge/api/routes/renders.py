@@ -1,7 +1,7 @@
 """Render status, cancel, retry and downloads (Range-capable, for `<video>` seeking).
 
-Members of a render's project read and download it; cancel, retry and delete stay with
-its owner, whose plan it counts against."""
+A render is its project owner's (their plan pays); members of the project read and
+download it, editors also cancel and retry it, the owner alone deletes it."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from reelforge.api.deps import (
 )
 from reelforge.db.crud import projects, renders
 from reelforge.db.crud.projects import Page
-from reelforge.db.models import JobState, RenderJob, Role
+from reelforge.db.models import JobState, RenderJob, Role, User
 from reelforge.errors import Conflict, NotFound, Unauthorized
 from reelforge.jobs import submissions
 from reelforge.jobs.kinds import RENDER_FILES, render_blob_key
@@ -136,7 +136,8 @@ def list_renders(
 def read_render(
     render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now
 ) -> schemas.RenderOut:
-    return render_out(session, renders.readable(session, user.id, render_id), at, platform)
+    job = renders.accessible(session, user.id, render_id, need=Role.VIEWER)
+    return render_out(session, job, at, platform)
 
 
 @router.post("/{render_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
@@ -144,8 +145,8 @@ def cancel_render(
     render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now
 ) -> schemas.RenderOut:
     """A queued render stops at once; a running one within about two seconds."""
-    job = renders.owned(session, user.id, render_id)
-    if platform.jobs.cancel(job.id, user.id, session) is None:
+    job = renders.accessible(session, user.id, render_id, need=Role.EDITOR)
+    if platform.jobs.cancel(job.id, job.owner_id, session) is None:
         raise Conflict(f"this render has already finished ({job.state})")
     session.refresh(job)
     return render_out(session, job, at, platform)
@@ -160,7 +161,7 @@ def delete_render(
 ) -> None:
     """Deletes a finished render and its files: what it stored stops counting against the
     storage quota. Its signed links stop working; cancel a queued or running one first."""
-    job = renders.owned(session, user.id, render_id)
+    job = renders.accessible(session, user.id, render_id, need=Role.OWNER)
     if job.state not in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED):
         raise Conflict(f"cancel this render before deleting it (it is {job.state})")
     session.delete(job)
@@ -179,10 +180,11 @@ def retry_render(
     render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now,
     response: Response,
 ) -> schemas.RenderOut:  # fmt: skip
-    """A new render of the same snapshot, for a failed or canceled one."""
-    job = submissions.retry(
-        session, platform.jobs, user, renders.owned(session, user.id, render_id), at
-    )
+    """A new render of the same snapshot, for a failed or canceled one (the owner's)."""
+    failed = renders.accessible(session, user.id, render_id, need=Role.EDITOR)
+    owner = session.get(User, failed.owner_id)
+    assert owner is not None  # the job's foreign key cascades on the owner's deletion
+    job = submissions.retry(session, platform.jobs, owner, failed, at)
     response.headers["Location"] = f"/api/v1/renders/{job.id}"
     return render_out(session, job, at, platform)
 
@@ -200,7 +202,7 @@ def _downloadable(
     if credentials is None:
         raise Unauthorized("sign in, or use the signed link from the render's status", stage="auth")
     principal = authenticate(platform, credentials.credentials, at)
-    return renders.readable(session, principal.user.id, render_id)
+    return renders.accessible(session, principal.user.id, render_id, need=Role.VIEWER)
 
 
 @router.get(

@@ -16,29 +16,32 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reelforge.db.crud.projects import Page, role_of
-from reelforge.db.models import JobState, Project, RenderJob
-from reelforge.errors import NotFound
+from reelforge.db.models import JobState, Project, RenderJob, Role
+from reelforge.errors import Forbidden, NotFound
 
 RenderSort = Literal["created_at", "-created_at"]
 
 
-def owned(session: Session, owner_id: uuid.UUID, render_id: uuid.UUID) -> RenderJob:
-    job = session.get(RenderJob, render_id)
-    if job is None or job.owner_id != owner_id or job.kind != "render":
-        raise NotFound("render not found", stage="input")
-    return job
+def accessible(
+    session: Session, user_id: uuid.UUID, render_id: uuid.UUID, *, need: Role
+) -> RenderJob:
+    """The render, if the user's role on it allows `need`: its owner has every role, a
+    member of its project their role there (viewers read, editors cancel and retry).
 
-
-def readable(session: Session, user_id: uuid.UUID, render_id: uuid.UUID) -> RenderJob:
-    """The render, for its owner or a member of its project (a stranger gets NotFound)."""
+    Raises:
+        NotFound: a stranger's (its existence is not told). Forbidden: a role too low.
+    """
     job = session.get(RenderJob, render_id)
     if job is None or job.kind != "render":
         raise NotFound("render not found", stage="input")
-    if job.owner_id == user_id:
-        return job
-    project = session.get(Project, job.project_id) if job.project_id is not None else None
-    if project is None or role_of(session, user_id, project) is None:
+    role: Role | None = Role.OWNER if job.owner_id == user_id else None
+    if role is None and job.project_id is not None:
+        project = session.get(Project, job.project_id)
+        role = role_of(session, user_id, project) if project is not None else None
+    if role is None:
         raise NotFound("render not found", stage="input")
+    if not role.includes(need):
+        raise Forbidden(f"this needs the {need} role on the render's project (you are {role})")
     return job
 
 

@@ -15,6 +15,10 @@ from reelforge.db.crud import projects, sharing
 from reelforge.db.models import ProjectMember, Role, ShareLink
 
 router = APIRouter(tags=["sharing"])
+PUBLIC_URL_TTL_S = 900
+"""How long the signed file URLs a public link hands out stay valid: after a revoke, a
+page already open plays on at most this long (signed-in downloads use the longer
+`download_url_ttl_s`)."""
 
 
 def member_out(member: ProjectMember) -> schemas.MemberOut:
@@ -135,9 +139,9 @@ def shared_render(
     token: str, session: DbSession, platform: PlatformDep, at: Now
 ) -> schemas.SharedRenderOut:
     """No sign-in: what a public link plays. Unknown, revoked and expired links are all a
-    404. The file URLs are signed and short-lived, so a revoke also ends playback soon."""
+    404. The file URLs are signed for `PUBLIC_URL_TTL_S`, so a revoke ends playback soon."""
     job = sharing.shared_render(session, token[:200], at)
-    ttl_s = platform.settings.api.download_url_ttl_s
+    ttl_s = min(PUBLIC_URL_TTL_S, platform.settings.api.download_url_ttl_s)
     title = str((job.payload.get("storyboard") or {}).get("title") or "")
     return schemas.SharedRenderOut(
         title=title or "A reelforge video",

@@ -235,7 +235,11 @@ class Event(Base):
     """Append-only log of what happened to a user's jobs; its id orders events per user."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_user", "user_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_user", "user_id", "id"),
+        Index("ix_events_job", "job_id"),
+    )
+    """`ix_events_job`: the members of a shared project read its renders' events by job."""
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

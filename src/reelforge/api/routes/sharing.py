@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 
 from reelforge.api import schemas
-from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep
+from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep, limit_public
 from reelforge.api.routes.renders import render_links
 from reelforge.db.crud import projects, sharing
 from reelforge.db.models import ProjectMember, Role, ShareLink
@@ -134,7 +134,11 @@ def revoke_link(
     sharing.revoke_link(session, project_id, link_id, user.id, at)
 
 
-@router.get("/public/{token}")
+@router.get(
+    "/public/{token}",
+    dependencies=[Depends(limit_public)],
+    responses={429: {"description": "Too many requests from this address"}},
+)
 def shared_render(
     token: str, session: DbSession, platform: PlatformDep, at: Now
 ) -> schemas.SharedRenderOut:

@@ -1,5 +1,7 @@
 """sharing: project members, public links, activity, comments, storyboard version
 
+Also indexes events by job: members of a shared project read its renders' events.
+
 Revision ID: 0006
 Revises: 0003
 Create Date: 2026-12-07 10:10:00
@@ -87,9 +89,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_comments_project", "comments", ["project_id", "created_at"], unique=False)
+    op.create_index("ix_events_job", "events", ["job_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_job", table_name="events")
     op.drop_index("ix_comments_project", table_name="comments")
     op.drop_table("comments")
     op.drop_index("ix_project_activity_project", table_name="project_activity")

@@ -157,11 +157,13 @@ def test_revoking_is_immediate_including_an_open_websocket(client: TestClient) -
     owner, member = sign_up(client), sign_up(client)
     project = new_project(client, owner)
     url = f"/api/v1/projects/{project['id']}"
-    membership = share(client, owner, project["id"], member, "viewer")
     token = member["Authorization"].removeprefix("Bearer ")
     own_project = new_project(client, member)
 
     with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        membership = share(client, owner, project["id"], member, "viewer")
+        [invited] = receive(ws, 1)
+        assert (invited["type"], invited["data"]["project_id"]) == ("invited", project["id"])
         first = client.post(f"{url}/renders", headers=owner).json()
         [event] = receive(ws, 1)
         assert (event["type"], event["render_id"]) == ("queued", first["id"])

@@ -27,8 +27,18 @@ export function Dashboard({ session }: { session: Session }) {
     for (const render of page.items) {
       if (render.project_id && !byProject[render.project_id]) byProject[render.project_id] = render;
     }
-    setLatest(byProject);
+    setLatest((shown) => ({ ...shown, ...byProject }));
   };
+
+  // Renders of projects shared with me are their owners': ask per project.
+  useEffect(() => {
+    for (const project of projects ?? []) {
+      if (!project.shared) continue;
+      json<Page<Render>>(`/renders?project_id=${project.id}&limit=1`)
+        .then((page) => page.items[0] && setLatest((shown) => ({ ...shown, [project.id]: page.items[0] })))
+        .catch(() => undefined);
+    }
+  }, [projects]);
 
   useEffect(() => {
     const params = new URLSearchParams({ limit: "100", sort });
@@ -44,6 +54,7 @@ export function Dashboard({ session }: { session: Session }) {
   useEffect(() => {
     loadRenders().catch(() => undefined);
     return subscribe((event) => {
+      if (event.type === "access_revoked") setJoined((n) => n + 1); // its card goes
       if (["started", "succeeded", "failed", "canceled"].includes(event.type)) {
         loadRenders().catch(() => undefined);
         void session.reloadMe().catch(() => undefined);

@@ -7,6 +7,7 @@ import {
 } from "../api";
 import { ErrorBanner, useTitle } from "../components";
 import { seconds, when } from "../format";
+import { subscribe } from "../live";
 
 const EXPIRIES = { never: null, "1 day": 86_400, "7 days": 7 * 86_400, "30 days": 30 * 86_400 } as const;
 
@@ -233,7 +234,12 @@ export function ActivityPanel({ projectId, scenes }: { projectId: string; scenes
 export function Invitations({ onAccepted }: { onAccepted: () => void }) {
   const [invites, setInvites] = useState<Invitation[]>([]);
   const reload = () => json<Invitation[]>("/invitations").then(setInvites).catch(() => undefined);
-  useEffect(() => void reload(), []);
+  useEffect(() => {
+    void reload();
+    return subscribe((event) => {
+      if (event.type === "invited") void reload();
+    });
+  }, []);
   if (invites.length === 0) return null;
   const answer = async (invite: Invitation, accept: boolean) => {
     await json(`/invitations/${invite.id}/${accept ? "accept" : "decline"}`, { method: "POST" }).catch(() => undefined);

@@ -28,6 +28,8 @@ from reelforge.errors import Conflict, InvalidInput, NotFound
 from reelforge.security.tokens import new_opaque_token, token_digest
 
 SHARE_TOKEN_PREFIX = "rfs_"
+INVITED = "invited"
+"""The live event an invitee's open streams get, so their dashboard shows it at once."""
 ACCESS_REVOKED = "access_revoked"
 """The live event a removed member's open streams get, naming the project."""
 
@@ -66,6 +68,8 @@ def invite(
         project_id=project.id, user_id=invitee.id, role=role, invited_by=inviter.id, invited_at=at
     )
     session.add(member)
+    data = {"project_id": str(project.id), "project_name": project.name, "role": str(role)}
+    session.add(Event(user_id=invitee.id, type=INVITED, data=data))
     session.flush()
     activity.record(session, project.id, inviter.id, "shared", email=invitee.email, role=role)
     return member

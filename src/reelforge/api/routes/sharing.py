@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Path, status
 
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep, limit_public
@@ -140,11 +141,11 @@ def revoke_link(
     responses={429: {"description": "Too many requests from this address"}},
 )
 def shared_render(
-    token: str, session: DbSession, platform: PlatformDep, at: Now
+    token: Annotated[str, Path(max_length=100)], session: DbSession, platform: PlatformDep, at: Now
 ) -> schemas.SharedRenderOut:
     """No sign-in: what a public link plays. Unknown, revoked and expired links are all a
     404. The file URLs are signed for `PUBLIC_URL_TTL_S`, so a revoke ends playback soon."""
-    job = sharing.shared_render(session, token[:200], at)
+    job = sharing.shared_render(session, token, at)
     ttl_s = min(PUBLIC_URL_TTL_S, platform.settings.api.download_url_ttl_s)
     title = str((job.payload.get("storyboard") or {}).get("title") or "")
     return schemas.SharedRenderOut(

@@ -290,3 +290,26 @@ def test_editors_cancel_and_retry_renders_viewers_only_watch(client: TestClient)
 def render_owner(client: TestClient, headers: dict[str, str]) -> str:
     user_id: str = client.get("/api/v1/users/me", headers=headers).json()["id"]
     return user_id
+
+
+def test_a_shared_projects_events_reach_every_members_websocket(client: TestClient) -> None:
+    owner, editor, viewer = sign_up(client), sign_up(client), sign_up(client)
+    project = new_project(client, owner)
+    share(client, owner, project["id"], editor, "editor")
+    share(client, owner, project["id"], viewer, "viewer")
+    urls = [  # from now on: not the invitations before
+        f"/api/v1/ws?token={h['Authorization'].removeprefix('Bearer ')}"
+        f"&after={client.get('/api/v1/events/latest', headers=h).json()['id']}"
+        for h in (owner, editor, viewer)
+    ]
+
+    with (
+        client.websocket_connect(urls[0]) as owner_ws,
+        client.websocket_connect(urls[1]) as editor_ws,
+        client.websocket_connect(urls[2]) as viewer_ws,
+    ):
+        render = client.post(f"/api/v1/projects/{project['id']}/renders", headers=editor).json()
+        client.post(f"/api/v1/renders/{render['id']}/cancel", headers=editor)
+        for ws in (owner_ws, editor_ws, viewer_ws):
+            seen = [(e["type"], e["render_id"]) for e in receive(ws, 2)]
+            assert seen == [("queued", render["id"]), ("canceled", render["id"])]

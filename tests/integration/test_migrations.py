@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, column, create_engine, table, text
 from sqlalchemy.orm import Session
 
 from reelforge.db.migrate import alembic_config, upgrade
@@ -25,6 +25,16 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+COLUMNS_0002 = (
+    "id", "owner_id", "name", "prompt", "settings", "storyboard", "created_at", "updated_at",
+)  # fmt: skip
+PROJECTS_0002 = table(
+    "projects", *(column(name, Project.__table__.c[name].type) for name in COLUMNS_0002)
+)
+"""The projects table as revision 0002 left it: later columns (0006's storyboard version)
+are not there yet, so the model's table cannot insert into it."""
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -66,7 +76,7 @@ def test_strings_stored_before_the_bounds_are_clipped_so_projects_read_back(
             )
         )  # fmt: skip
         conn.execute(
-            Project.__table__.insert().values(
+            PROJECTS_0002.insert().values(
                 id=project_id, owner_id=user_id, name="Old", prompt="", settings=legacy_settings,
                 storyboard=legacy_board, created_at=datetime.now(UTC),
                 updated_at=datetime.now(UTC),
@@ -114,3 +124,38 @@ def test_templates_migrate_up_over_existing_projects_and_back_down(empty_url: st
     engine.dispose()
     command.downgrade(alembic_config(empty_url), "0003")
     upgrade(empty_url)
+
+
+def test_sharing_revision_keeps_projects_editable_and_downgrades(empty_url: str) -> None:
+    """0006 on a database with projects: each starts at storyboard version 0, and the
+    downgrade removes the sharing tables again."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from reelforge.db.migrate import alembic_config
+
+    upgrade(empty_url, "0003")
+    engine = make_engine(empty_url)
+    user_id, project_id = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            User.__table__.insert().values(
+                id=user_id, email="old@example.org", password_hash="x", name="", plan="free",
+                is_admin=False, created_at=now,
+            )
+        )  # fmt: skip
+        conn.execute(
+            PROJECTS_0002.insert().values(
+                id=project_id, owner_id=user_id, name="Old", prompt="p", settings={},
+                storyboard=None, created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    upgrade(empty_url)
+    with Session(engine) as session:
+        assert session.get_one(Project, project_id).storyboard_version == 0
+    command.downgrade(alembic_config(empty_url), "0003")
+    tables = set(inspect(engine).get_table_names())
+    assert not tables & {"project_members", "share_links", "project_activity", "comments"}
+    assert "projects" in tables
+    engine.dispose()

@@ -81,6 +81,61 @@ export interface Project {
   has_storyboard: boolean;
   created_at: string;
   updated_at: string;
+  role: Role;
+  shared: boolean;
+}
+
+export type Role = "viewer" | "editor" | "owner";
+
+export interface Member {
+  id: string;
+  user_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  status: "invited" | "accepted";
+  invited_at: string;
+}
+
+export interface Invitation {
+  id: string;
+  project_id: string;
+  project_name: string;
+  invited_by: string | null;
+  role: Role;
+  invited_at: string;
+}
+
+export interface ShareLink {
+  id: string;
+  render_id: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  token?: string;
+  url?: string;
+}
+
+export interface SharedRender {
+  title: string;
+  duration_s: number | null;
+  finished_at: string | null;
+  links: { video: string; thumbnail: string; srt: string; vtt: string };
+}
+
+export interface Activity {
+  at: string;
+  action: string;
+  actor: string | null;
+  detail: Record<string, string>;
+}
+
+export interface Comment {
+  id: string;
+  scene: number;
+  author: string | null;
+  body: string;
+  created_at: string;
 }
 
 export type RenderStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";

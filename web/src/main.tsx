@@ -11,6 +11,7 @@ import { NewProject } from "./pages/create";
 import { RenderView } from "./pages/render";
 import { Editor } from "./pages/editor";
 import { Library } from "./pages/library";
+import { SharedPlayer } from "./pages/share";
 
 
 
@@ -46,6 +47,14 @@ function App() {
     if (!me) return;
     startLive();
     return subscribe((event: LiveEvent, replayed: boolean) => {
+      if (event.type === "access_revoked") {
+        // The owner stopped sharing: leave the project if it is open.
+        if (!replayed && location.pathname === `/projects/${String(event.data.project_id)}`) {
+          setNotice("");
+          navigate("/", true);
+        }
+        return;
+      }
       if (replayed || !["succeeded", "failed"].includes(event.type) || !event.render_id) return;
       const ok = event.type === "succeeded";
       const text = ok ? "Your video is ready." : "A render failed: open it to see why.";
@@ -62,8 +71,9 @@ function App() {
   if (me === undefined) return <main id="main" class="page" aria-busy="true" />;
 
   const path = url.pathname;
+  const shared = match("/s/:token", path);
   const publicPage = path === "/signin" || path === "/signup";
-  if (!me && !publicPage) {
+  if (!me && !publicPage && !shared) {
     queueMicrotask(() => navigate(`/signin?next=${encodeURIComponent(path + url.search)}`, true));
     return null;
   }
@@ -75,7 +85,8 @@ function App() {
   const session: Session | null = me ? { me, reloadMe } : null;
   let page;
   let params: Record<string, string> | null;
-  if (path === "/signin") page = <SignIn onSignedIn={reloadMe} />;
+  if (shared) page = <SharedPlayer token={shared.token} />;
+  else if (path === "/signin") page = <SignIn onSignedIn={reloadMe} />;
   else if (path === "/signup") page = <SignUp onSignedIn={reloadMe} />;
   else if (path === "/" && session) page = <Dashboard session={session} />;
   else if (path === "/new" && session) page = <NewProject session={session} />;

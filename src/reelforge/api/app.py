@@ -21,6 +21,7 @@ from reelforge.api.limits import Limits
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
 from reelforge.api.routes import (
+    activity,
     admin,
     assets,
     auth,
@@ -28,6 +29,7 @@ from reelforge.api.routes import (
     live,
     projects,
     renders,
+    sharing,
     studio,
     templates,
     users,
@@ -108,7 +110,10 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     docs.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, projects, templates, renders, assets, studio, live, health, admin):
+    for module in (
+        auth, users, projects, templates, sharing, activity, renders, assets, studio, live,
+        health, admin,
+    ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)
 
@@ -124,7 +129,13 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             allow_origins=platform.settings.api.cors_origins,
             allow_credentials=True,  # the refresh cookie
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "Last-Event-ID",
+                "If-Match",
+            ],
             expose_headers=[
                 "Location",
                 "Retry-After",
@@ -132,6 +143,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
                 "Content-Range",
                 "Content-Disposition",
                 "Content-Length",
+                "ETag",
             ],
             max_age=600,
         )

@@ -244,5 +244,11 @@ def limit_auth(platform: PlatformDep, limits: LimitsDep, ip: ClientIp) -> None:
     limits.hit(platform.settings.api.rate_auth, "auth", ip, fail_open=False)
 
 
+def limit_public(platform: PlatformDep, limits: LimitsDep, ip: ClientIp) -> None:
+    """Per client IP on public links, which need no account: the API rate, so nobody
+    scrapes or probes tokens faster than a signed-in user may call."""
+    limits.hit(platform.settings.api.rate_api, "public", ip, fail_open=True)
+
+
 def limit_submit(platform: PlatformDep, limits: LimitsDep, user: CurrentUser) -> None:
     limits.hit(platform.settings.api.rate_submit, "submit", str(user.id), fail_open=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelforge.db.models import JobState
+from reelforge.db.models import JobState, Role
 from reelforge.model.plans import Plan
 from reelforge.model.storyboard import VideoSettings
 from reelforge.model.templates import TemplateStyle
@@ -182,6 +182,10 @@ class ProjectOut(_Out):
     has_storyboard: bool
     created_at: datetime
     updated_at: datetime
+    role: Role = Role.OWNER
+    """Mine, or shared with me as `viewer` / `editor`."""
+    shared: bool = False
+    """Someone else's project, shared with me."""
 
 
 # -- templates -----------------------------------------------------------------------------
@@ -357,3 +361,90 @@ class AssetOut(BaseModel):
 class AssetPatch(_In):
     name: Name | None = None
     tags: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] | None = None
+
+
+# -- sharing -------------------------------------------------------------------------------
+
+MemberRole = Literal[Role.VIEWER, Role.EDITOR]
+
+
+class InviteIn(_In):
+    email: Email
+    role: MemberRole = Role.VIEWER
+
+
+class MemberPatch(_In):
+    role: MemberRole
+
+
+class MemberOut(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    status: Literal["invited", "accepted"]
+    invited_at: datetime
+
+
+class InvitationOut(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    project_name: str
+    invited_by: str | None
+    role: Role
+    invited_at: datetime
+
+
+class LinkIn(_In):
+    render_id: uuid.UUID
+    expires_in_s: Annotated[int, Field(ge=60, le=366 * 86_400)] | None = None
+    """None: until revoked."""
+
+
+class LinkOut(_Out):
+    id: uuid.UUID
+    render_id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class LinkCreated(LinkOut):
+    token: str
+    """Shown this once (only its digest is stored)."""
+    url: str
+    """The page that plays it without signing in: `/s/<token>`."""
+
+
+class SharedRenderOut(BaseModel):
+    """What a public link shows: the video and its files through short-lived signed URLs."""
+
+    title: str
+    duration_s: float | None
+    finished_at: datetime | None
+    links: RenderLinks
+
+
+class ActivityOut(BaseModel):
+    at: datetime
+    action: str
+    """`shared`, `joined`, `declined`, `role_changed`, `revoked`, `project_edited`,
+    `storyboard_edited`, `storyboard_cleared`, `render_submitted`, `render_succeeded`,
+    `render_failed`, `render_canceled`, `commented`, `link_created`, `link_revoked`."""
+    actor: str | None
+    detail: dict[str, Any]
+
+
+class CommentIn(_In):
+    scene: Annotated[int, Field(ge=0, le=1000)]
+    """The scene's index in the storyboard (0 = the first)."""
+    body: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class CommentOut(BaseModel):
+    id: uuid.UUID
+    scene: int
+    author: str | None
+    body: str
+    created_at: datetime

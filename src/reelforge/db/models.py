@@ -56,6 +56,24 @@ class JobState(StrEnum):
 FINAL_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED)
 
 
+class Role(StrEnum):
+    """What a person may do with a project, each role including the ones before it."""
+
+    VIEWER = "viewer"
+    """Watch and download its renders, read its storyboard, comment."""
+    EDITOR = "editor"
+    """Also edit the project and its storyboard and submit renders (charged to the owner)."""
+    OWNER = "owner"
+    """Also share, delete, and manage public links."""
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def includes(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
@@ -89,6 +107,9 @@ class Project(Base):
     template_version: Mapped[int | None] = mapped_column(default=None)
     """The version of `template_id` the settings were made from (templates are versioned)."""
     storyboard: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    storyboard_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Bumped by every write of the storyboard or settings: the ETag a write must match,
+    checked in the UPDATE itself so it holds across API processes."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -130,6 +151,81 @@ class TemplateVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     template: Mapped[Template] = relationship(back_populates="versions")
+
+
+class ProjectMember(Base):
+    """Someone the owner shared the project with; `accepted_at` unset = still invited."""
+
+    __tablename__ = "project_members"
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id", name="uq_project_members_user"),
+        Index("ix_project_members_user", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[Role] = mapped_column(String(20))
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    invited_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    project: Mapped[Project] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class ShareLink(Base):
+    """A public, read-only link to one finished render; only the token's digest is kept."""
+
+    __tablename__ = "share_links"
+    __table_args__ = (Index("ix_share_links_project", "project_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    render_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("render_jobs.id", ondelete="CASCADE"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Activity(Base):
+    """What members did to a project (shared, edited, submitted, commented), append-only."""
+
+    __tablename__ = "project_activity"
+    __table_args__ = (Index("ix_project_activity_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Comment(Base):
+    """A member's comment on one scene of a project's storyboard (by its index)."""
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_project", "project_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    scene: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RenderJob(Base):
@@ -178,7 +274,11 @@ class Event(Base):
     """Append-only log of what happened to a user's jobs; its id orders events per user."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_user", "user_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_user", "user_id", "id"),
+        Index("ix_events_job", "job_id"),
+    )
+    """`ix_events_job`: the members of a shared project read its renders' events by job."""
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

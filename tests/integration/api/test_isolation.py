@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from typing import Any
 
 import pytest
@@ -41,6 +42,19 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("PATCH", "/api/v1/templates/{template_id}", {"name": "mine now"}),
     ("DELETE", "/api/v1/templates/{template_id}", None),
     ("GET", "/api/v1/templates/{template_id}/preview.png", None),
+    ("GET", "/api/v1/projects/{project_id}/members", None),
+    ("POST", "/api/v1/projects/{project_id}/members", {"email": "x@example.org"}),
+    ("PATCH", "/api/v1/projects/{project_id}/members/{member_id}", {"role": "editor"}),
+    ("DELETE", "/api/v1/projects/{project_id}/members/{member_id}", None),
+    ("POST", "/api/v1/invitations/{invitation_id}/accept", None),
+    ("POST", "/api/v1/invitations/{invitation_id}/decline", None),
+    ("GET", "/api/v1/projects/{project_id}/links", None),
+    ("POST", "/api/v1/projects/{project_id}/links", {"render_id": "{render_id}"}),
+    ("DELETE", "/api/v1/projects/{project_id}/links/{link_id}", None),
+    ("GET", "/api/v1/public/{token}", None),
+    ("GET", "/api/v1/projects/{project_id}/activity", None),
+    ("GET", "/api/v1/projects/{project_id}/comments", None),
+    ("POST", "/api/v1/projects/{project_id}/comments", {"scene": 0, "body": "mine"}),
 ]
 EXEMPT = {
     ("PATCH", "/api/v1/admin/users/{user_id}"),
@@ -83,11 +97,20 @@ def test_another_users_resource_is_404(
     asset = client.post("/api/v1/assets", files=files, headers=owner).json()
     mine = {"name": "House style", "from_template": "explainer"}
     template = client.post("/api/v1/templates", json=mine, headers=owner).json()
-    url = path.format(
-        project_id=project["id"], render_id=render["id"], session_id=owner_session,
-        key_id=owner_key, file="file" if "assets" in path else "video", name="openai",
-        asset_id=asset["id"], template_id=template["id"],
-    )  # fmt: skip
+    guest = sign_up(client, "guest-" + uuid.uuid4().hex[:8] + "@example.org")
+    guest_email = client.get("/api/v1/users/me", headers=guest).json()["email"]
+    invited = client.post(
+        f"/api/v1/projects/{project['id']}/members", json={"email": guest_email}, headers=owner
+    ).json()
+    ids = {
+        "project_id": project["id"], "render_id": render["id"], "session_id": owner_session,
+        "key_id": owner_key, "file": "file" if "assets" in path else "video", "name": "openai",
+        "member_id": invited["id"], "invitation_id": invited["id"], "link_id": str(uuid.uuid4()),
+        "token": "rfs_unknown", "asset_id": asset["id"], "template_id": template["id"],
+    }  # fmt: skip
+    url = path.format(**ids)
+    if body is not None and body.get("render_id") == "{render_id}":
+        body = {"render_id": render["id"]}
 
     intruder = sign_up(client)
     response = client.request(method, url, json=body, headers=intruder)

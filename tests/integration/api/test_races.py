@@ -160,3 +160,29 @@ def test_concurrent_writes_cannot_overfill_the_storage_quota(
     assert kinds(answers) == {(201, ""): 2, (413, PROBLEM + "storage-quota"): 8}
     with platform.sessions() as session:
         assert len(session.scalars(select(Project.id)).all()) == 2
+
+
+def test_two_concurrent_storyboard_puts_with_one_etag_make_exactly_one_412(
+    served: tuple[str, Platform],
+) -> None:
+    """Both read the same version; the conditional UPDATE lets one write, the other 412s."""
+    base, _ = served
+    headers = signed_in(base)
+    body: dict[str, Any] = {"name": "Race", "prompt": "Tides rise twice a day."}
+    project = httpx.post(f"{base}/projects", json=body, headers=headers).json()
+    url = f"{base}/projects/{project['id']}/storyboard"
+    board = {"scenes": [{"narration": "Tides rise twice a day."}]}
+    etag = httpx.put(url, json=board, headers=headers).headers["ETag"]
+
+    for _ in range(10):  # one round can miss the race; ten rarely all do
+        sent = headers | {"If-Match": etag}
+
+        def put(http: httpx.Client, sent: dict[str, str] = sent) -> httpx.Response:
+            return http.put(url, json={"title": uuid.uuid4().hex[:8]} | board, headers=sent)
+
+        answers = all_at_once(2, put)
+        seen = kinds(answers)
+        assert seen == {(200, ""): 1, (412, PROBLEM + "precondition-failed"): 1}, seen
+        [won] = [a for a in answers if a.status_code == 200]
+        assert httpx.get(url, headers=headers).json()["title"] == won.json()["title"]
+        etag = won.headers["ETag"]

@@ -4,6 +4,7 @@ import { type Session, StatusBadge, useTitle } from "../components";
 import { seconds, usd, when } from "../format";
 import { subscribe } from "../live";
 import { StorageMeter } from "./library";
+import { Invitations, RoleBadge } from "./share";
 
 const SORTS = {
   "-updated_at": "Recently changed",
@@ -19,6 +20,7 @@ export function Dashboard({ session }: { session: Session }) {
   const [projects, setProjects] = useState<Project[] | null>(null);
   const [latest, setLatest] = useState<Record<string, Render>>({});
   const [error, setError] = useState("");
+  const [joined, setJoined] = useState(0);
 
   const loadRenders = async () => {
     const page = await json<Page<Render>>("/renders?limit=100");
@@ -26,8 +28,18 @@ export function Dashboard({ session }: { session: Session }) {
     for (const render of page.items) {
       if (render.project_id && !byProject[render.project_id]) byProject[render.project_id] = render;
     }
-    setLatest(byProject);
+    setLatest((shown) => ({ ...shown, ...byProject }));
   };
+
+  // Renders of projects shared with me are their owners': ask per project.
+  useEffect(() => {
+    for (const project of projects ?? []) {
+      if (!project.shared) continue;
+      json<Page<Render>>(`/renders?project_id=${project.id}&limit=1`)
+        .then((page) => page.items[0] && setLatest((shown) => ({ ...shown, [project.id]: page.items[0] })))
+        .catch(() => undefined);
+    }
+  }, [projects]);
 
   useEffect(() => {
     const params = new URLSearchParams({ limit: "100", sort });
@@ -38,11 +50,12 @@ export function Dashboard({ session }: { session: Session }) {
         .catch((problem) => setError(problem.detail ?? "Cannot load your projects."));
     }, query ? 200 : 0);
     return () => window.clearTimeout(timer);
-  }, [query, sort]);
+  }, [query, sort, joined]);
 
   useEffect(() => {
     loadRenders().catch(() => undefined);
     return subscribe((event) => {
+      if (event.type === "access_revoked") setJoined((n) => n + 1); // its card goes
       if (["started", "succeeded", "failed", "canceled"].includes(event.type)) {
         loadRenders().catch(() => undefined);
         void session.reloadMe().catch(() => undefined);
@@ -75,6 +88,7 @@ export function Dashboard({ session }: { session: Session }) {
         )}
         <StorageMeter session={session} />
       </section>
+      <Invitations onAccepted={() => setJoined((n) => n + 1)} />
       <div class="toolbar" role="search">
         <label class="inline-field">
           <span>Search</span>
@@ -119,6 +133,7 @@ function ProjectCard({ project, render }: { project: Project; render?: Render })
         <h2 class="project-title"><a href={`/projects/${project.id}`}>{project.name}</a></h2>
         <p class="meta">
           <StatusBadge status={status} />
+          {project.shared && <RoleBadge role={project.role} />}
           <span>{render ? `Rendered ${when(render.finished_at ?? render.created_at)}` : "Not rendered yet"}</span>
           {render?.duration_s != null && <span>{seconds(render.duration_s)}</span>}
         </p>

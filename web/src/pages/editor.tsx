@@ -3,6 +3,7 @@ import { type Asset, type Estimate, type Me, type Page, Problem, type Project, t
 import { ErrorBanner, NotFoundPage, useTitle } from "../components";
 import { navigate } from "../router";
 import { SettingsForm } from "../settings-form";
+import { ActivityPanel, ShareDialog } from "./share";
 
 const NEW_SCENE: Scene = {
   narration: "A new scene.",
@@ -47,6 +48,7 @@ export function Editor({ id }: { id: string }) {
   const [maxRes, setMaxRes] = useState("1080p");
   const [maxDur, setMaxDur] = useState(600);
   const [library, setLibrary] = useState<Asset[]>([]);
+  const [sharing, setSharing] = useState(false);
   useTitle(project ? `Edit ${project.name}` : "Storyboard");
 
   const load = async () => {
@@ -60,6 +62,12 @@ export function Editor({ id }: { id: string }) {
         response = await call(`/projects/${id}/storyboard`);
       } catch (error) {
         if (!(error instanceof Problem && error.status === 404)) throw error;
+        if (p.role === "viewer") {
+          // Drafting one is an edit: a viewer sees that there is none yet.
+          setBoard({ version: 1, title: p.name, settings: p.settings, scenes: [] });
+          setCards([]);
+          return;
+        }
         response = await call(`/projects/${id}/storyboard/draft`, { method: "POST" });
       }
       const sb = (await response.json()) as Storyboard;
@@ -86,6 +94,7 @@ export function Editor({ id }: { id: string }) {
   if (missing) return <NotFoundPage />;
   if (!board || !project) return problem ? <ErrorBanner problem={problem} /> : <p class="muted" aria-busy="true">Loading…</p>;
 
+  const readOnly = project.role === "viewer";
   const change = (next: Card[]) => {
     setCards(next);
     setDirty(true);
@@ -194,11 +203,16 @@ export function Editor({ id }: { id: string }) {
           <h1>Storyboard</h1>
         </div>
         <div class="actions">
-          <span class="muted" role="status">{dirty ? "Unsaved changes" : saved}</span>
-          <button type="button" class="button" disabled={busy || !dirty} onClick={() => save()}>Save</button>
-          <button type="button" class="button primary" disabled={busy} onClick={rerender}>Re-render</button>
+          {project.role === "owner" && <button type="button" class="button" onClick={() => setSharing(true)}>Share</button>}
+          {!readOnly && <>
+            <span class="muted" role="status">{dirty ? "Unsaved changes" : saved}</span>
+            <button type="button" class="button" disabled={busy || !dirty} onClick={() => save()}>Save</button>
+            <button type="button" class="button primary" disabled={busy} onClick={rerender}>Re-render</button>
+          </>}
         </div>
       </div>
+      {readOnly && <div class="banner info" role="status">Shared with you as a viewer: you can watch its renders and comment, not edit it.</div>}
+      {sharing && <ShareDialog project={project} onClose={() => setSharing(false)} />}
       <ErrorBanner problem={problem} />
       {stale && (
         <div class="banner warn" role="alertdialog" aria-labelledby="stale-title" aria-describedby="stale-text">
@@ -211,9 +225,11 @@ export function Editor({ id }: { id: string }) {
         </div>
       )}
       <div class="visually-hidden" aria-live="assertive">{announce}</div>
+      <fieldset class="plain" disabled={readOnly} aria-label={readOnly ? "Storyboard (read-only)" : "Storyboard"}>
       <div class="editor-grid">
         <section aria-labelledby="scenes-title">
           <h2 id="scenes-title">Scenes ({cards.length})</h2>
+          {readOnly && cards.length === 0 && <p class="muted">No storyboard has been saved yet: renders narrate the prompt.</p>}
           <ol class="scenes">
             {cards.map((card, index) => {
               const s = card.scene;
@@ -308,6 +324,8 @@ export function Editor({ id }: { id: string }) {
           <LibrarySettings settings={board.settings} library={library} onChange={(settings) => { setBoard({ ...board, settings }); setDirty(true); setSaved(""); }} />
         </aside>
       </div>
+      </fieldset>
+      <ActivityPanel projectId={id} scenes={cards.length} />
     </div>
   );
 }

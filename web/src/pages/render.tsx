@@ -67,6 +67,7 @@ export function RenderView({ id }: { id: string }) {
   };
 
   const active = render.status === "queued" || render.status === "running";
+  const canAct = project?.role !== "viewer"; // a viewer watches: cancel and retry are edits
   const failedStage = render.error?.stage ?? null;
   return (
     <div class="render-view">
@@ -92,7 +93,7 @@ export function RenderView({ id }: { id: string }) {
           </div>
           <StageList render={render} seen={seen} />
           <div class="progress-foot">
-            <button type="button" class="button danger" disabled={busy} onClick={() => act("cancel")}>Cancel render</button>
+            {canAct && <button type="button" class="button danger" disabled={busy} onClick={() => act("cancel")}>Cancel render</button>}
             <span class={`live-state${connected ? "" : " off"}`} role="status">{connected ? "Live" : "Reconnecting…"}</span>
           </div>
         </section>
@@ -120,7 +121,7 @@ export function RenderView({ id }: { id: string }) {
               <a class="button" href={`${render.links.vtt}&download=true`} download>Download VTT</a>
               <a class="button" href={`${render.links.thumbnail}&download=true`} download>Download thumbnail</a>
             </div>
-            {project && <a class="button ghost" href={`/projects/${project.id}`}>Edit storyboard</a>}
+            {project && <a class="button ghost" href={`/projects/${project.id}`}>{canAct ? "Edit storyboard" : "Open storyboard"}</a>}
             <details class="steps">
               <summary>Render steps</summary>
               <StageList render={render} seen={seen} />
@@ -134,7 +135,7 @@ export function RenderView({ id }: { id: string }) {
           <h2 id="failure-title">{render.status === "failed" ? "This render failed" : "This render was canceled"}</h2>
           {render.error && <p>{plainError(render.error.error_class, render.error.message)}</p>}
           {failedStage && <p>It stopped while <strong>{(STAGE_LABEL[failedStage] ?? failedStage).toLowerCase()}</strong>. A retry reuses every finished stage and starts again there.</p>}
-          <button type="button" class="button primary" disabled={busy} onClick={() => act("retry")}>Retry</button>
+          {canAct && <button type="button" class="button primary" disabled={busy} onClick={() => act("retry")}>Retry</button>}
         </section>
       )}
     </div>

@@ -1,9 +1,10 @@
-"""Projects, their editable storyboard, and submitting a render of one."""
+"""Projects, their editable storyboard, and submitting a render of one.
+
+Every route names the role it needs (`projects.accessible`): viewers read, editors write
+and submit (charged to the owner: the job is the owner's), the owner alone deletes."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -14,9 +15,9 @@ from sqlalchemy.orm import Session
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
 from reelforge.api.routes.renders import render_out
-from reelforge.db.crud import assets, projects, quota, templates
-from reelforge.db.models import Project
-from reelforge.errors import InvalidInput, NotFound, PreconditionFailed
+from reelforge.db.crud import activity, assets, projects, quota, templates
+from reelforge.db.models import Project, Role
+from reelforge.errors import InvalidInput, NotFound
 from reelforge.jobs import submissions
 from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
 from reelforge.model.templates import apply
@@ -26,13 +27,14 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
-def project_out(project: Project) -> schemas.ProjectOut:
+def project_out(project: Project, role: Role = Role.OWNER) -> schemas.ProjectOut:
     return schemas.ProjectOut(
         id=project.id, name=project.name, prompt=project.prompt,
         settings=project.settings, template_id=project.template_id,
         template_version=project.template_version,
         has_storyboard=project.storyboard is not None,
         created_at=project.created_at, updated_at=project.updated_at,
+        role=role, shared=role != Role.OWNER,
     )  # fmt: skip
 
 
@@ -46,9 +48,8 @@ def list_projects(
     q: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
 ) -> schemas.Page[schemas.ProjectOut]:
     page = projects.listing(session, user.id, limit=limit, offset=offset, sort=sort, search=q)
-    return schemas.Page(
-        items=[project_out(p) for p in page.items], total=page.total, limit=limit, offset=offset
-    )
+    items = [project_out(access.project, access.role) for access in page.items]
+    return schemas.Page(items=items, total=page.total, limit=limit, offset=offset)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -83,14 +84,16 @@ def use_template(
 def read_project(
     project_id: uuid.UUID, user: CurrentUser, session: DbSession
 ) -> schemas.ProjectOut:
-    return project_out(projects.owned(session, user.id, project_id))
+    access = projects.accessible(session, user.id, project_id, need=Role.VIEWER)
+    return project_out(access.project, access.role)
 
 
 @router.patch("/{project_id}")
 def update_project(
     project_id: uuid.UUID, body: schemas.ProjectPatch, user: CurrentUser, session: DbSession
 ) -> schemas.ProjectOut:
-    project = projects.owned(session, user.id, project_id)
+    access = projects.accessible(session, user.id, project_id, need=Role.EDITOR)
+    project = access.project
     before = quota.project_bytes(project)
     given = body.model_dump(exclude_unset=True, mode="json")
     for field in ("name", "prompt"):
@@ -102,18 +105,22 @@ def update_project(
             settings = VideoSettings.model_validate(merged)
         except ValidationError as exc:
             raise InvalidInput(f"settings.{describe_validation_error(exc)}") from exc
-        assets.check_references(session, user.id, settings)
+        assets.check_references(session, project.owner_id, settings)
         project.settings = settings.model_dump(mode="json")
+        # A storyboard write also sets the settings: one read before this is now stale.
+        project.storyboard_version = Project.storyboard_version + 1
     if given.get("template_id") is not None:
         use_template(
             session, user.id, project, given["template_id"], set(given.get("settings") or {})
         )
+        project.storyboard_version = Project.storyboard_version + 1  # its style set settings
     elif "template_id" in given:  # null forgets the template; the settings stay
         project.template_id, project.template_version = None, None
     session.flush()
+    activity.record(session, project.id, user.id, "project_edited", fields=",".join(given))
     if quota.project_bytes(project) > before:  # shrinking is allowed even over the quota
-        quota.ensure_room(session, user)
-    return project_out(project)
+        quota.ensure_room(session, project.owner)
+    return project_out(project, access.role)
 
 
 def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -129,26 +136,7 @@ def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_project(project_id: uuid.UUID, user: CurrentUser, session: DbSession) -> None:
     """Deletes the project; its renders stay listed (and downloadable) under /renders."""
-    session.delete(projects.owned(session, user.id, project_id))
-
-
-def storyboard_etag(project: Project) -> str:
-    """A strong validator of what a storyboard write replaces: the storyboard (or its
-    absence) and the project's settings, which a write also sets."""
-    state = json.dumps([project.storyboard, project.settings], sort_keys=True, default=str)
-    return '"' + hashlib.sha256(state.encode()).hexdigest()[:24] + '"'
-
-
-def check_if_match(project: Project, if_match: str | None) -> None:
-    """Optimistic concurrency: a write sent with `If-Match` applies only to what it read."""
-    if if_match is None or if_match.strip() == "*":
-        return
-    sent = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if storyboard_etag(project) not in sent:
-        raise PreconditionFailed(
-            "the storyboard changed since you loaded it: reload it, or send it again "
-            "without If-Match to overwrite"
-        )
+    session.delete(projects.accessible(session, user.id, project_id, need=Role.OWNER).project)
 
 
 IfMatch = Annotated[
@@ -164,10 +152,10 @@ IfMatch = Annotated[
 def read_storyboard(
     project_id: uuid.UUID, user: CurrentUser, session: DbSession, response: Response
 ) -> Storyboard:
-    project = projects.owned(session, user.id, project_id)
+    project = projects.accessible(session, user.id, project_id, need=Role.VIEWER).project
     if project.storyboard is None:
         raise NotFound("this project has no storyboard yet: PUT one, or render the prompt")
-    response.headers["ETag"] = storyboard_etag(project)
+    response.headers["ETag"] = projects.storyboard_etag(project)
     return Storyboard.model_validate(project.storyboard)
 
 
@@ -180,12 +168,12 @@ def draft_storyboard(
     its ETag is the project's current one, for the first PUT's If-Match)."""
     from reelforge.engine.pipeline import plan
 
-    project = projects.owned(session, user.id, project_id)
+    project = projects.accessible(session, user.id, project_id, need=Role.EDITOR).project
     if not project.prompt.strip():
         raise InvalidInput("this project has no prompt to plan from: write one first")
     settings = VideoSettings.model_validate(project.settings)
-    storyboard, _ = plan(project.prompt, settings, platform.providers_for_user(user.id))
-    response.headers["ETag"] = storyboard_etag(project)
+    storyboard, _ = plan(project.prompt, settings, platform.providers_for_user(project.owner_id))
+    response.headers["ETag"] = projects.storyboard_etag(project)
     return storyboard.model_copy(update={"title": storyboard.title or project.name})
 
 
@@ -197,25 +185,35 @@ def write_storyboard(
     project_id: uuid.UUID, body: Storyboard, user: CurrentUser, session: DbSession,
     response: Response, if_match: IfMatch = None,
 ) -> Storyboard:  # fmt: skip
-    project = projects.owned(session, user.id, project_id)
-    check_if_match(project, if_match)
+    """Replaces the storyboard. Send the ETag you read as `If-Match`: if anyone saved
+    since, this gets a 412 instead of silently overwriting their change."""
+    project = projects.accessible(session, user.id, project_id, need=Role.EDITOR).project
     before = quota.project_bytes(project)
-    assets.check_references(session, user.id, body.settings, body)
+    # An editor's storyboard uses the owner's library: renders run on the owner's account.
+    assets.check_references(session, project.owner_id, body.settings, body)
     if "settings" not in body.model_fields_set:  # keep the project's, don't reset them
         body = body.model_copy(update={"settings": VideoSettings.model_validate(project.settings)})
-    project.storyboard = body.model_dump(mode="json")
-    project.settings = body.settings.model_dump(mode="json")
-    session.flush()
+    projects.save_storyboard(
+        session, project, storyboard=body.model_dump(mode="json"),
+        settings=body.settings.model_dump(mode="json"), if_match=if_match,
+    )  # fmt: skip
+    activity.record(session, project.id, user.id, "storyboard_edited", scenes=len(body.scenes))
     if quota.project_bytes(project) > before:
-        quota.ensure_room(session, user)
-    response.headers["ETag"] = storyboard_etag(project)
+        quota.ensure_room(session, project.owner)
+    response.headers["ETag"] = projects.storyboard_etag(project)
     return body
 
 
 @router.delete("/{project_id}/storyboard", status_code=status.HTTP_204_NO_CONTENT)
-def clear_storyboard(project_id: uuid.UUID, user: CurrentUser, session: DbSession) -> None:
+def clear_storyboard(
+    project_id: uuid.UUID, user: CurrentUser, session: DbSession, if_match: IfMatch = None
+) -> None:
     """Back to rendering from the prompt."""
-    projects.owned(session, user.id, project_id).storyboard = None
+    project = projects.accessible(session, user.id, project_id, need=Role.EDITOR).project
+    projects.save_storyboard(
+        session, project, storyboard=None, settings=project.settings, if_match=if_match
+    )
+    activity.record(session, project.id, user.id, "storyboard_cleared")
 
 
 @router.post(
@@ -237,14 +235,18 @@ def submit_render(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> schemas.RenderOut:
-    """Queue a render of the project as it is now; repeat-safe with `Idempotency-Key`."""
-    project = projects.owned(session, user.id, project_id)
+    """Queue a render of the project as it is now; repeat-safe with `Idempotency-Key`.
+    An editor's render is the owner's: their plan's limits, quota and provider keys."""
+    project = projects.accessible(session, user.id, project_id, need=Role.EDITOR).project
     submitted = submissions.submit(
-        session, platform.jobs, user, project, at, idempotency_key=idempotency_key,
-        voice_vendors=platform.voice_vendors(session, user.id),
+        session, platform.jobs, project.owner, project, at, idempotency_key=idempotency_key,
+        voice_vendors=platform.voice_vendors(session, project.owner_id),
         narrates_the_prompt=narrates_the_prompt(platform.settings.providers),
     )  # fmt: skip
-    if not submitted.created:
+    if submitted.created:
+        job_id = str(submitted.job.id)
+        activity.record(session, project.id, user.id, "render_submitted", render_id=job_id)
+    else:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/renders/{submitted.job.id}"
     return render_out(session, submitted.job, at, platform)

@@ -1,4 +1,7 @@
-"""Render status, cancel, retry and downloads (Range-capable, for `<video>` seeking)."""
+"""Render status, cancel, retry and downloads (Range-capable, for `<video>` seeking).
+
+A render is its project owner's (their plan pays); members of the project read and
+download it, editors also cancel and retry it, the owner alone deletes it."""
 
 from __future__ import annotations
 
@@ -22,9 +25,9 @@ from reelforge.api.deps import (
     bearer,
     limit_submit,
 )
-from reelforge.db.crud import renders
+from reelforge.db.crud import projects, renders
 from reelforge.db.crud.projects import Page
-from reelforge.db.models import JobState, RenderJob
+from reelforge.db.models import JobState, RenderJob, Role, User
 from reelforge.errors import Conflict, NotFound, Unauthorized
 from reelforge.jobs import submissions
 from reelforge.jobs.kinds import RENDER_FILES, render_blob_key
@@ -119,6 +122,9 @@ def list_renders(
     status_: Annotated[JobState | None, Query(alias="status")] = None,
     project_id: uuid.UUID | None = None,
 ) -> schemas.Page[schemas.RenderOut]:
+    """My renders; with `project_id`, all of that project's (a shared one's too)."""
+    if project_id is not None:
+        projects.accessible(session, user.id, project_id, need=Role.VIEWER)
     page = renders.listing(
         session, user.id, limit=limit, offset=offset, sort=sort, state=status_,
         project_id=project_id,
@@ -130,7 +136,8 @@ def list_renders(
 def read_render(
     render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now
 ) -> schemas.RenderOut:
-    return render_out(session, renders.owned(session, user.id, render_id), at, platform)
+    job = renders.accessible(session, user.id, render_id, need=Role.VIEWER)
+    return render_out(session, job, at, platform)
 
 
 @router.post("/{render_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
@@ -138,8 +145,8 @@ def cancel_render(
     render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now
 ) -> schemas.RenderOut:
     """A queued render stops at once; a running one within about two seconds."""
-    job = renders.owned(session, user.id, render_id)
-    if platform.jobs.cancel(job.id, user.id, session) is None:
+    job = renders.accessible(session, user.id, render_id, need=Role.EDITOR)
+    if platform.jobs.cancel(job.id, job.owner_id, session) is None:
         raise Conflict(f"this render has already finished ({job.state})")
     session.refresh(job)
     return render_out(session, job, at, platform)
@@ -154,7 +161,7 @@ def delete_render(
 ) -> None:
     """Deletes a finished render and its files: what it stored stops counting against the
     storage quota. Its signed links stop working; cancel a queued or running one first."""
-    job = renders.owned(session, user.id, render_id)
+    job = renders.accessible(session, user.id, render_id, need=Role.OWNER)
     if job.state not in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED):
         raise Conflict(f"cancel this render before deleting it (it is {job.state})")
     session.delete(job)
@@ -173,10 +180,11 @@ def retry_render(
     render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now,
     response: Response,
 ) -> schemas.RenderOut:  # fmt: skip
-    """A new render of the same snapshot, for a failed or canceled one."""
-    job = submissions.retry(
-        session, platform.jobs, user, renders.owned(session, user.id, render_id), at
-    )
+    """A new render of the same snapshot, for a failed or canceled one (the owner's)."""
+    failed = renders.accessible(session, user.id, render_id, need=Role.EDITOR)
+    owner = session.get(User, failed.owner_id)
+    assert owner is not None  # the job's foreign key cascades on the owner's deletion
+    job = submissions.retry(session, platform.jobs, owner, failed, at)
     response.headers["Location"] = f"/api/v1/renders/{job.id}"
     return render_out(session, job, at, platform)
 
@@ -185,7 +193,7 @@ def _downloadable(
     render_id: uuid.UUID, path: str, session: DbSession, platform: Platform, at: datetime,
     credentials: HTTPAuthorizationCredentials | None, expires: int | None, sig: str | None,
 ) -> RenderJob:  # fmt: skip
-    """The render, if the link is signed for it or the caller owns it."""
+    """The render, if the link is signed for it or the caller may read it."""
     if expires is not None and sig is not None and platform.url_signer.verify(path, expires, sig):
         job = session.get(RenderJob, render_id)
         if job is None or job.kind != "render":
@@ -194,7 +202,7 @@ def _downloadable(
     if credentials is None:
         raise Unauthorized("sign in, or use the signed link from the render's status", stage="auth")
     principal = authenticate(platform, credentials.credentials, at)
-    return renders.owned(session, principal.user.id, render_id)
+    return renders.accessible(session, principal.user.id, render_id, need=Role.VIEWER)
 
 
 @router.get(

@@ -18,6 +18,7 @@ from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep, authenticate, bearer
 from reelforge.api.routes.projects import deep_merge
 from reelforge.db.crud import projects, templates
+from reelforge.db.models import Role
 from reelforge.errors import InvalidInput, NotFound, Unauthorized
 from reelforge.model.storyboard import VideoSettings, describe_validation_error
 from reelforge.model.templates import BUILTIN_TEMPLATES, Template, TemplateStyle, style_of
@@ -73,7 +74,8 @@ def create_template(
     if body.from_template is not None:
         style = templates.get(session, user.id, body.from_template).style
     elif body.from_project is not None:
-        project = projects.owned(session, user.id, body.from_project)
+        access = projects.accessible(session, user.id, body.from_project, need=Role.VIEWER)
+        project = access.project
         style = style_of(VideoSettings.model_validate(project.settings))
     else:
         assert body.style is not None

@@ -1,4 +1,5 @@
-"""Projects, always read through their owner: another user's project is simply absent."""
+"""Projects, always read through an access check: the owner and the members it was shared
+with see it (each with their role); to anyone else it is simply absent."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import Project
-from reelforge.errors import NotFound
+from reelforge.db.models import Project, ProjectMember, Role, utcnow
+from reelforge.errors import Forbidden, NotFound, PreconditionFailed
 
 ProjectSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "name", "-name"]
 
@@ -21,11 +22,102 @@ class Page:
     total: int
 
 
-def owned(session: Session, owner_id: uuid.UUID, project_id: uuid.UUID) -> Project:
+@dataclass(frozen=True, slots=True)
+class Access:
+    project: Project
+    role: Role
+    """The caller's role on it."""
+
+
+def role_of(session: Session, user_id: uuid.UUID, project: Project) -> Role | None:
+    """The user's role on the project; None for a stranger or a still pending invitation."""
+    if project.owner_id == user_id:
+        return Role.OWNER
+    role = session.scalar(
+        select(ProjectMember.role).where(
+            ProjectMember.project_id == project.id,
+            ProjectMember.user_id == user_id,
+            ProjectMember.accepted_at.is_not(None),
+        )
+    )
+    return Role(role) if role is not None else None
+
+
+def accessible(
+    session: Session, user_id: uuid.UUID, project_id: uuid.UUID, *, need: Role
+) -> Access:
+    """The project, if the user may do what `need` allows.
+
+    Raises:
+        NotFound: the user is not a member (nor the owner): its existence is not told.
+        Forbidden: a member whose role is below `need`.
+    """
     project = session.get(Project, project_id)
-    if project is None or project.owner_id != owner_id:
+    role = role_of(session, user_id, project) if project is not None else None
+    if project is None or role is None:
         raise NotFound("project not found", stage="input")
-    return project
+    if not role.includes(need):
+        raise Forbidden(f"this needs the {need} role on the project (you are {role})")
+    return Access(project, role)
+
+
+def storyboard_etag(project: Project) -> str:
+    return f'"sb-{project.storyboard_version}"'
+
+
+def version_in(etags: str) -> set[int]:
+    """The storyboard versions an `If-Match` header names (ours look like `"sb-7"`)."""
+    versions = set()
+    for tag in etags.split(","):
+        number = tag.strip().removeprefix("W/").strip('"').removeprefix("sb-")
+        if number.isascii() and number.isdigit():
+            versions.add(int(number))
+    return versions
+
+
+def save_storyboard(
+    session: Session,
+    project: Project,
+    *,
+    storyboard: dict[str, Any] | None,
+    settings: dict[str, Any],
+    if_match: str | None,
+) -> None:
+    """Writes the storyboard and settings if nobody did since the version the caller read.
+
+    The version is compared in the UPDATE itself: of two writes of the same version, even
+    in two processes, PostgreSQL applies one and re-checks the other after it (0 rows).
+    Without `If-Match` (or with `*`) the version this request read is the one expected.
+
+    Raises:
+        PreconditionFailed: `If-Match` names another version, or a concurrent write won.
+    """
+    expected = project.storyboard_version
+    if if_match is not None and if_match.strip() != "*":
+        named = version_in(if_match)
+        if expected not in named:
+            raise _stale()
+    result = session.execute(
+        update(Project)
+        .where(Project.id == project.id, Project.storyboard_version == expected)
+        .values(
+            storyboard=storyboard,
+            settings=settings,
+            storyboard_version=expected + 1,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise _stale()
+    session.refresh(project)
+
+
+def _stale() -> PreconditionFailed:
+    return PreconditionFailed(
+        "the storyboard changed since you loaded it: reload it, or send it again "
+        "without If-Match to overwrite"
+    )
 
 
 def create(
@@ -47,20 +139,34 @@ def create(
 
 def listing(
     session: Session,
-    owner_id: uuid.UUID,
+    user_id: uuid.UUID,
     *,
     limit: int,
     offset: int,
     sort: ProjectSort,
     search: str | None,
 ) -> Page:
-    where = [Project.owner_id == owner_id]
+    """The user's projects and those shared with them (accepted), as `Access` items."""
+    membership = and_(
+        ProjectMember.project_id == Project.id,
+        ProjectMember.user_id == user_id,
+        ProjectMember.accepted_at.is_not(None),
+    )
+    where = [or_(Project.owner_id == user_id, ProjectMember.id.is_not(None))]
     if search:
         where.append(func.lower(Project.name).contains(search.lower(), autoescape=True))
     column = getattr(Project, sort.lstrip("-"))
     order = column.desc() if sort.startswith("-") else column.asc()
-    items = session.scalars(
-        select(Project).where(*where).order_by(order, Project.id).limit(limit).offset(offset)
+    role = case((Project.owner_id == user_id, Role.OWNER.value), else_=ProjectMember.role)
+    rows = session.execute(
+        select(Project, role)
+        .outerjoin(ProjectMember, membership)
+        .where(*where)
+        .order_by(order, Project.id)
+        .limit(limit)
+        .offset(offset)
     ).all()
-    total = session.scalar(select(func.count()).select_from(Project).where(*where)) or 0
-    return Page(list(items), total)
+    total = session.scalar(
+        select(func.count()).select_from(Project).outerjoin(ProjectMember, membership).where(*where)
+    )
+    return Page([Access(project, Role(role)) for project, role in rows], total or 0)

@@ -1,5 +1,8 @@
 """Render jobs as users see them: read, list, queue position, lookup by idempotency key.
 
+A render's job belongs to its project's owner (who is charged for it); members of the
+project read it too.
+
 Submitting (plan limits, then enqueue) is `jobs/submissions.py`: the queue calls
 persistence, never the reverse."""
 
@@ -12,17 +15,33 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reelforge.db.crud.projects import Page
-from reelforge.db.models import JobState, RenderJob
-from reelforge.errors import NotFound
+from reelforge.db.crud.projects import Page, role_of
+from reelforge.db.models import JobState, Project, RenderJob, Role
+from reelforge.errors import Forbidden, NotFound
 
 RenderSort = Literal["created_at", "-created_at"]
 
 
-def owned(session: Session, owner_id: uuid.UUID, render_id: uuid.UUID) -> RenderJob:
+def accessible(
+    session: Session, user_id: uuid.UUID, render_id: uuid.UUID, *, need: Role
+) -> RenderJob:
+    """The render, if the user's role on it allows `need`: its owner has every role, a
+    member of its project their role there (viewers read, editors cancel and retry).
+
+    Raises:
+        NotFound: a stranger's (its existence is not told). Forbidden: a role too low.
+    """
     job = session.get(RenderJob, render_id)
-    if job is None or job.owner_id != owner_id or job.kind != "render":
+    if job is None or job.kind != "render":
         raise NotFound("render not found", stage="input")
+    role: Role | None = Role.OWNER if job.owner_id == user_id else None
+    if role is None and job.project_id is not None:
+        project = session.get(Project, job.project_id)
+        role = role_of(session, user_id, project) if project is not None else None
+    if role is None:
+        raise NotFound("render not found", stage="input")
+    if not role.includes(need):
+        raise Forbidden(f"this needs the {need} role on the render's project (you are {role})")
     return job
 
 
@@ -42,11 +61,15 @@ def listing(
     state: JobState | None,
     project_id: uuid.UUID | None,
 ) -> Page:
-    where = [RenderJob.owner_id == owner_id, RenderJob.kind == "render"]
+    """The owner's renders; with `project_id`, every render of that project, whoever's
+    plan paid for it (the caller checked that the user may see the project)."""
+    where = [RenderJob.kind == "render"]
     if state is not None:
         where.append(RenderJob.state == state)
     if project_id is not None:
         where.append(RenderJob.project_id == project_id)
+    else:
+        where.append(RenderJob.owner_id == owner_id)
     order = RenderJob.enqueued_at.desc() if sort.startswith("-") else RenderJob.enqueued_at.asc()
     items = session.scalars(
         select(RenderJob).where(*where).order_by(order, RenderJob.id).limit(limit).offset(offset)

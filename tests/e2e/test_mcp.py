@@ -62,30 +62,30 @@ def api_key(server: Server) -> str:
         return str(made.json()["key"])
 
 
-def mcp_env(tmp_path: Path, server: Server, key: str | None) -> dict[str, str]:
-    """`reelforge mcp`'s environment: the server's URL, and `key` if not None. Its own data
-    folder, so nothing of the server's could be read but through the API."""
-    (tmp_path / "mcp").mkdir(exist_ok=True)
-    env = serve_env(tmp_path / "mcp", {"REELFORGE_MCP_URL": server.base})
-    env.pop("REELFORGE_MCP_API_KEY", None)
-    return env if key is None else env | {"REELFORGE_MCP_API_KEY": key}
+def mcp_env(server: Server, key: str | None) -> dict[str, str]:
+    """What an MCP client's configuration gives `reelforge mcp`: the URL and the key, and
+    nothing of the server's (no data folder, no database)."""
+    return {"REELFORGE_MCP_URL": server.base} | (
+        {} if key is None else {"REELFORGE_MCP_API_KEY": key}
+    )
 
 
-def over_stdio(env: dict[str, str], session_fn: Session) -> None:
-    """Start `reelforge mcp` over stdio with the SDK's client and run `session_fn` in it."""
+def over_stdio(env: dict[str, str], errlog: Path, session_fn: Session) -> None:
+    """Start `reelforge mcp` over stdio with the SDK's client (which passes only `env` and a
+    few variables such as PATH and HOME) and run `session_fn` in it; its stderr to `errlog`."""
     params = StdioServerParameters(command=sys.executable, args=["-m", "reelforge", "mcp"], env=env)
 
     async def main() -> None:
-        # Its stderr in a file (the SDK's default, our stderr, is pytest's captured one).
-        with (Path(env["REELFORGE_DATA_DIR"]).parent / "mcp.err").open("w") as errlog:
+        with errlog.open("w") as err:
             async with (
-                stdio_client(params, errlog=errlog) as (read, write),
+                stdio_client(params, errlog=err) as (read, write),
                 ClientSession(read, write) as session,
             ):
                 await session.initialize()
                 await session_fn(session)
 
     anyio.run(main)
+    assert "Traceback" not in errlog.read_text()
 
 
 async def call(
@@ -170,7 +170,7 @@ def test_an_agent_creates_edits_renders_and_downloads(
         seen["links"] = await structured(session, "get_download_links", render_id=render["id"])
         seen["manifest"] = await read_json(session, f"reelforge://renders/{render['id']}/manifest")
 
-    over_stdio(mcp_env(tmp_path, server, api_key), agent)
+    over_stdio(mcp_env(server, api_key), tmp_path / "mcp.err", agent)
 
     is_error, message = seen["early"]
     assert not is_error or "has no files yet" in message  # unless it already finished
@@ -207,7 +207,7 @@ def test_a_bad_api_key_is_a_tool_error_naming_the_problem(server: Server, tmp_pa
         seen.append(await call(session, "list_templates"))
         seen.append(await call(session, "get_render", {"render_id": "../users/me"}))
 
-    over_stdio(mcp_env(tmp_path, server, bad), agent)
+    over_stdio(mcp_env(server, bad), tmp_path / "mcp.err", agent)
     unauthorized, bad_id = seen
     assert unauthorized.is_error and problem["detail"] in text_of(unauthorized)
     assert "Traceback" not in text_of(unauthorized)
@@ -231,8 +231,8 @@ def test_streamable_http_lists_the_tools(server: Server, api_key: str, tmp_path:
     with (tmp_path / "mcp-http.err").open("wb") as errlog:
         process = subprocess.Popen(
             [sys.executable, "-m", "reelforge", "mcp", "--http", "--port", str(port)],
-            env=mcp_env(tmp_path, server, api_key), stdout=subprocess.DEVNULL, stderr=errlog,
-            stdin=subprocess.DEVNULL,
+            env=serve_env(tmp_path, mcp_env(server, api_key)),
+            stdout=subprocess.DEVNULL, stderr=errlog, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}/mcp"

@@ -9,6 +9,7 @@ is a bug, which the SDK reports as `Error executing tool …` without a tracebac
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -100,7 +101,8 @@ async def serve(
 
 def _as_tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """`fn` with reelforge's errors as MCP tool errors. `functools.wraps` keeps the name,
-    docstring and signature the SDK builds the tool's description and schema from."""
+    docstring and signature the SDK builds the tool's description and schema from; the
+    docstring is dedented, as the SDK sends it as it is."""
 
     @functools.wraps(fn)
     async def call(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -109,6 +111,7 @@ def _as_tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         except ReelforgeError as exc:
             raise ToolError(exc.message) from exc
 
+    call.__doc__ = inspect.getdoc(fn)
     return call
 
 

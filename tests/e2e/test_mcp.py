@@ -209,6 +209,7 @@ def test_a_bad_api_key_is_a_tool_error_naming_the_problem(server: Server, tmp_pa
 
     over_stdio(mcp_env(server, bad), tmp_path / "mcp.err", agent)
     unauthorized, bad_id = seen
+    assert problem["detail"] == "API key is not valid"
     assert unauthorized.is_error and problem["detail"] in text_of(unauthorized)
     assert "Traceback" not in text_of(unauthorized)
     assert bad_id.is_error and "valid UUID" in text_of(bad_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.support.seaweed import free_ports
 from tests.support.server import Server, serve_env, start_serve
 
+DOCS = Path(__file__).parents[2] / "docs" / "mcp.md"
 PASSWORD = "correct horse battery"
 SETTINGS = {"resolution": "480p", "target_duration_s": 10, "music": {"enabled": False}}
 PROMPT = (
@@ -70,10 +72,24 @@ def mcp_env(server: Server, key: str | None) -> dict[str, str]:
     )
 
 
+def documented_config() -> dict[str, Any]:
+    """The MCP client configuration docs/mcp.md shows (its first JSON block)."""
+    block = DOCS.read_text(encoding="utf-8").split("```json\n", 1)[1].split("```", 1)[0]
+    config: dict[str, Any] = json.loads(block)["mcpServers"]["reelforge"]
+    return config
+
+
 def over_stdio(env: dict[str, str], errlog: Path, session_fn: Session) -> None:
-    """Start `reelforge mcp` over stdio with the SDK's client (which passes only `env` and a
-    few variables such as PATH and HOME) and run `session_fn` in it; its stderr to `errlog`."""
-    params = StdioServerParameters(command=sys.executable, args=["-m", "reelforge", "mcp"], env=env)
+    """Start `reelforge mcp` as the documented client configuration says, over stdio with the
+    SDK's client (which passes only `env` and a few variables such as PATH and HOME), and run
+    `session_fn` in it; its stderr to `errlog`."""
+    config = documented_config()
+    assert set(config["env"]) == set(env) | {"REELFORGE_MCP_API_KEY"}
+    # The `reelforge` command as an installed package puts it on PATH: here, the venv's.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    params = StdioServerParameters(
+        command=config["command"], args=config["args"], env=env | {"PATH": path}
+    )
 
     async def main() -> None:
         with errlog.open("w") as err:

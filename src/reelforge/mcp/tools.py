@@ -1,8 +1,9 @@
 """What an agent can do with reelforge, as plain async methods over the public API.
 
-The MCP SDK sees each public method of `Tools` as one tool: its name, its docstring (the
-description the model reads), and its typed parameters (the input schema). They know nothing
-of MCP, so they are tested with a fake transport; `server.py` wires them to the SDK.
+The MCP SDK sees each method of `Tools` named in `TOOL_NAMES` as one tool: its name, its
+docstring (the description the model reads) and its typed parameters (the input schema).
+They know nothing of MCP, so they are tested with a fake transport; `server.py` wires them to
+the SDK, and `wait_for_render` to the MCP progress notifications.
 """
 
 from __future__ import annotations

@@ -34,6 +34,11 @@ PROMPT = (
     "Back in the hive they fan it with their wings until most of the water is gone. "
     "Then they seal each cell with wax, and the honey keeps for years."
 )
+SCENES = (
+    "Bees make honey from nectar.",
+    "Back in the hive they fan it with their wings until most of the water is gone, "
+    "then they seal each cell with wax.",
+)
 TOOLS = {
     "list_templates", "list_voices", "create_project", "get_storyboard", "replace_storyboard",
     "set_scene_narration", "estimate", "render", "get_render", "wait_for_render",
@@ -147,6 +152,11 @@ def test_an_agent_creates_edits_renders_and_downloads(
         assert project["name"].startswith("Bees make honey") and project["settings"]["fps"]
         draft = await structured(session, "get_storyboard", project_id=project["id"])
         assert draft["saved"] is False and draft["storyboard"]["scenes"]
+        two_scenes = draft["storyboard"] | {"scenes": [{"narration": n} for n in SCENES]}
+        replaced = await structured(
+            session, "replace_storyboard", project_id=project["id"], storyboard=two_scenes
+        )
+        assert replaced["saved"] is True and len(replaced["storyboard"]["scenes"]) == 2
         edited = await structured(
             session, "set_scene_narration", project_id=project["id"], scene=1,
             narration="Honey bees turn nectar into honey.",
@@ -154,6 +164,7 @@ def test_an_agent_creates_edits_renders_and_downloads(
         assert edited["saved"] is True
         board = await read_json(session, f"reelforge://projects/{project['id']}/storyboard")
         assert board["scenes"][0]["narration"] == "Honey bees turn nectar into honey."
+        assert board["scenes"][1]["narration"] == SCENES[1]
         assert board["settings"]["resolution"] == "480p"
         missing = await call(
             session, "set_scene_narration", {"project_id": project["id"], "scene": 99,
@@ -204,7 +215,8 @@ def test_an_agent_creates_edits_renders_and_downloads(
         assert float(container.duration or 0) / 1_000_000 > 5.0
     manifest = seen["manifest"]
     assert manifest["duration_s"] > 5.0
-    assert manifest["storyboard"]["scenes"][0]["narration"] == "Honey bees turn nectar into honey."
+    narrations = [scene["narration"] for scene in manifest["storyboard"]["scenes"]]
+    assert narrations == ["Honey bees turn nectar into honey.", SCENES[1]]
     print(f"render through MCP: {seen['render_s']:.1f} s, {len(values)} progress notifications")
 
 

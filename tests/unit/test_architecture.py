@@ -14,7 +14,9 @@ import reelforge
 
 PACKAGE = Path(reelforge.__file__).parent
 TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "settings.py", "errors.py", "logs.py"}
-HEAVY = ("fastapi", "sqlalchemy", "boto3", "numpy", "av", "piper", "pydantic_settings", "cv2")
+HEAVY = (
+    "fastapi", "sqlalchemy", "boto3", "numpy", "av", "piper", "pydantic_settings", "cv2", "mcp",
+)  # fmt: skip
 
 
 def test_only_the_five_shared_modules_are_loose_at_the_top() -> None:
@@ -22,7 +24,9 @@ def test_only_the_five_shared_modules_are_loose_at_the_top() -> None:
     assert loose == TOP_LEVEL_MODULES
 
 
-@pytest.mark.parametrize("args", [["--help"], ["render", "--help"], ["user", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["render", "--help"], ["user", "--help"], ["mcp", "--help"]]
+)
 def test_help_loads_no_heavy_library(args: list[str]) -> None:
     probe = (
         "import json, sys\n"

@@ -1,4 +1,5 @@
-"""The `reelforge` command: render, storyboard, voices, doctor; serve, user; db, worker, queue.
+"""The `reelforge` command: render, storyboard, voices, doctor; serve, user; db, worker, queue;
+mcp.
 
 Each command group is its own module and loads its heavy libraries (the engine, FastAPI,
 SQLAlchemy, pydantic) only when one of its commands runs, so `--help` answers at once.
@@ -11,7 +12,7 @@ import sys
 
 import typer
 
-from reelforge.cli import media, ops, serve, templates
+from reelforge.cli import mcp, media, ops, serve, templates
 from reelforge.cli.console import EXIT_BAD_INPUT, EXIT_FAILURE, err
 from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError
 
@@ -28,6 +29,7 @@ media.register(app)
 templates.register(app)
 serve.register(app)
 ops.register(app)
+mcp.register(app)
 
 
 @app.callback()

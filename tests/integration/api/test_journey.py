@@ -84,3 +84,6 @@ def test_journey_from_sign_up_to_download(make_client: ClientFactory) -> None:
     assert srt.status_code == 200 and "-->" in srt.text and "moon" in srt.text.lower()
     thumb = client.get(links["thumbnail"], headers=headers)
     assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+    manifest = client.get(f"/api/v1/renders/{render['id']}/manifest.json", headers=headers)
+    assert manifest.status_code == 200 and manifest.headers["content-type"] == "application/json"
+    assert manifest.json()["duration_s"] == pytest.approx(done["duration_s"])

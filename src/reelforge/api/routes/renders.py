@@ -41,6 +41,7 @@ DOWNLOADS = {
     "thumbnail": "thumbnail",
     "subtitles.srt": "srt",
     "subtitles.vtt": "vtt",
+    "manifest.json": "manifest",
 }
 """URL name → the render's file (see `jobs.kinds.RENDER_FILES`)."""
 
@@ -209,14 +210,17 @@ def _downloadable(
     "/{render_id}/{file}",
     response_class=Response,
     responses={
-        200: {"description": "The file", "content": {"video/mp4": {}, "image/jpeg": {}}},
+        200: {
+            "description": "The file",
+            "content": {"video/mp4": {}, "image/jpeg": {}, "application/json": {}},
+        },
         206: {"description": "Part of the file (Range)"},
         307: {"description": "Redirect to a signed object-storage URL"},
     },
 )
 def download(
     render_id: uuid.UUID,
-    file: Literal["video", "thumbnail", "subtitles.srt", "subtitles.vtt"],
+    file: Literal["video", "thumbnail", "subtitles.srt", "subtitles.vtt", "manifest.json"],
     session: DbSession,
     platform: PlatformDep,
     at: Now,

@@ -260,6 +260,7 @@ def test_editor_change_rerenders_reusing_unchanged_scenes(
     reused = page.get_by_test_id("reused").inner_text()
     count, total = (int(n) for n in re.findall(r"\d+", reused))
     assert total == 3 and 1 <= count < 3, reused
+    assert page.get_by_test_id("checks").inner_text() == "All 6 passed"
     assert not page.js_errors, page.js_errors
 
 

@@ -154,6 +154,7 @@ export interface Render {
   duration_s: number | null;
   scenes_reused: number | null;
   scenes_total: number | null;
+  checks: { name: string; ok: boolean; detail: string }[];
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

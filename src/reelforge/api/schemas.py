@@ -238,6 +238,12 @@ class RenderLinks(BaseModel):
     vtt: str
 
 
+class CheckOut(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
 class RenderOut(BaseModel):
     id: uuid.UUID
     project_id: uuid.UUID | None
@@ -254,6 +260,9 @@ class RenderOut(BaseModel):
     scenes_reused: int | None = None
     """Scenes taken whole from earlier renders (unchanged since), once it succeeded."""
     scenes_total: int | None = None
+    checks: list[CheckOut] = []
+    """The output checks the finished video passed (container, durations, picture, narration,
+    loudness, captions); a render failing one fails in stage `checks`."""
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

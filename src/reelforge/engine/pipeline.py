@@ -18,6 +18,7 @@ from typing import Any
 from PIL import Image
 
 from reelforge.engine import captions as cap
+from reelforge.engine import checks
 from reelforge.engine.cache import ArtifactCache
 from reelforge.engine.compile import Encoder
 from reelforge.engine.context import ProgressCallback, RenderContext, no_progress
@@ -31,14 +32,14 @@ from reelforge.engine.stages.script import write_script
 from reelforge.engine.stages.visuals import Visual, make_visual
 from reelforge.engine.stages.voice import speak
 from reelforge.engine.timeline import Timeline, build_timeline
-from reelforge.errors import InvalidInput
+from reelforge.errors import InvalidInput, RenderError
 from reelforge.model.durations import shortest_duration_s
-from reelforge.model.storyboard import Storyboard, VideoSettings
+from reelforge.model.storyboard import Storyboard, VideoSettings, VisualKind
 from reelforge.model.templates import template_manifest
-from reelforge.providers.base import Script
+from reelforge.providers.base import Script, Speech
 from reelforge.providers.registry import Providers
 
-STAGES = ("script", "scenes", "visuals", "voice", "captions", "music", "compose")
+STAGES = ("script", "scenes", "visuals", "voice", "captions", "music", "compose", "checks")
 
 
 def default_cache_dir() -> Path:
@@ -68,6 +69,8 @@ class RenderResult:
     topic_only: bool = False
     usage: dict[str, Any] = field(default_factory=dict)
     """Per provider: calls, units and cost (`Meter.summary`), for the manifest and metrics."""
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    """The output checks it passed (`engine/checks.py`), as the manifest lists them."""
 
 
 def plan(prompt: str, settings: VideoSettings, providers: Providers) -> tuple[Storyboard, Script]:
@@ -224,8 +227,16 @@ def _render(
     with ctx.stage("compose"):
         compose_video(ctx, settings, timeline, visuals, voices, ass_scripts, music, encoder, work)
         _thumbnail(visuals, settings, work / "thumb.jpg")
-    manifest = _manifest(storyboard, timeline, ctx, [s.duration_s for s in speeches], visuals)
+    with ctx.stage("checks"):
+        expected = _expected(storyboard, timeline, speeches, cues)
+        results = checks.check_output(work / "final.mp4", expected, ctx.watchdog)
+    manifest = _manifest(
+        storyboard, timeline, ctx, [s.duration_s for s in speeches], visuals, results
+    )
     (work / "manifest.json").write_text(manifest, encoding="utf-8")
+    broken = checks.failed(results)
+    if broken is not None:  # the manifest stays in the work folder for whoever debugs it
+        raise RenderError(f"output check {broken.name} failed: {broken.detail}", stage="checks")
     # Publish only now that everything exists: sidecars first, the video last.
     srt, vtt = output.with_suffix(".srt"), output.with_suffix(".vtt")
     thumbnail, manifest_path = output.with_suffix(".jpg"), output.with_suffix(".json")
@@ -244,6 +255,7 @@ def _render(
         cache_hits=dict(ctx.cache.hits),
         cache_misses=dict(ctx.cache.misses), stills=tuple(v.still for v in visuals),
         topic_only=topic_only, usage=ctx.providers.meter.summary()["providers"],
+        checks=checks.as_manifest(results),
     )  # fmt: skip
 
 
@@ -256,12 +268,36 @@ def _thumbnail(visuals: list[Visual], settings: VideoSettings, out: Path) -> Non
         fill_crop(img.convert("RGB"), settings.size).save(out, quality=85)
 
 
+def _expected(
+    storyboard: Storyboard, timeline: Timeline, speeches: list[Speech], cues: list[cap.Cue]
+) -> checks.Expected:
+    """What the output checks hold the video to, from the timeline that made it."""
+    settings, fps = storyboard.settings, timeline.fps
+    moving = [
+        (slot.start_frame / fps, slot.end_frame / fps)
+        for slot, scene in zip(timeline.slots, storyboard.scenes, strict=True)
+        if scene.visual.kind is not VisualKind.COLOR  # solid colours and title cards are still
+    ]
+    speech = [
+        (slot.voice_offset_s, slot.voice_offset_s + spoken.duration_s)
+        for slot, spoken in zip(timeline.slots, speeches, strict=True)
+    ]
+    captions = settings.captions
+    return checks.Expected(
+        duration_s=timeline.duration_s, frame_size=settings.size, moving=moving, speech=speech,
+        voice_clips=[spoken.path for spoken in speeches], cues=cues if captions.enabled else [],
+        caption_layout=cap.layout(captions, settings.aspect, settings.size)
+        if captions.enabled else None,
+    )  # fmt: skip
+
+
 def _manifest(
     storyboard: Storyboard,
     timeline: Timeline,
     ctx: RenderContext,
     voice_s: list[float],
     visuals: list[Visual],
+    results: list[checks.CheckResult],
 ) -> str:
     scenes = [
         {
@@ -286,6 +322,7 @@ def _manifest(
             "cache": {"hits": ctx.cache.hits, "misses": ctx.cache.misses},
             "cost": {"total_usd": ctx.providers.meter.cost_usd},
             "usage": ctx.providers.meter.summary()["providers"],
+            "checks": checks.as_manifest(results),
         },
         indent=2,
     )

@@ -35,7 +35,7 @@ RENDER_FILES = {
 
 STAGE_SHARES = {
     "script": 0.03, "scenes": 0.01, "visuals": 0.15, "voice": 0.15, "captions": 0.01,
-    "music": 0.03, "compose": 0.57, "publish": 0.05,
+    "music": 0.03, "compose": 0.53, "checks": 0.04, "publish": 0.05,
 }  # fmt: skip
 """Rough share of a render's time per stage (bench/RESULTS.md), to turn each stage's own
 fraction into one overall progress that only moves forward."""
@@ -124,7 +124,7 @@ class RenderKind:
         }  # fmt: skip
         summary: dict[str, Any] = {
             "duration_s": result.duration_s, "stage_seconds": result.stage_seconds,
-            "cost_usd": result.cost_usd, "usage": result.usage,
+            "cost_usd": result.cost_usd, "usage": result.usage, "checks": result.checks,
             "scenes_reused": result.cache_hits.get("segment", 0),
             "scenes_total": len(result.storyboard.scenes),
             "bytes": sum(path.stat().st_size for path in files.values()),  # storage quota

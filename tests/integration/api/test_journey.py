@@ -87,3 +87,10 @@ def test_journey_from_sign_up_to_download(make_client: ClientFactory) -> None:
     manifest = client.get(f"/api/v1/renders/{render['id']}/manifest.json", headers=headers)
     assert manifest.status_code == 200 and manifest.headers["content-type"] == "application/json"
     assert manifest.json()["duration_s"] == pytest.approx(done["duration_s"])
+    checked = done["checks"]  # every output check passed, as the manifest lists them
+    assert (
+        isinstance(checked, list)
+        and [c["name"] for c in checked] == [c["name"] for c in manifest.json()["checks"]]
+        and len(checked) == 6
+        and all(c["ok"] for c in checked)
+    )

@@ -114,6 +114,14 @@ export function RenderView({ id }: { id: string }) {
               {render.scenes_total != null && (
                 <div><dt>Scenes reused</dt><dd data-testid="reused">{render.scenes_reused ?? 0} of {render.scenes_total}</dd></div>
               )}
+              {render.checks.length > 0 && (
+                <div>
+                  <dt>Checks</dt>
+                  <dd data-testid="checks" title={render.checks.map((c) => `${c.name}: ${c.detail}`).join("\n")}>
+                    {render.checks.every((c) => c.ok) ? `All ${render.checks.length} passed` : "Some failed"}
+                  </dd>
+                </div>
+              )}
             </dl>
             <div class="downloads">
               <a class="button primary" href={`${render.links.video}&download=true`} download>Download MP4</a>

@@ -95,6 +95,7 @@ def render_out(
         duration_s=(job.result or {}).get("duration_s"),
         scenes_reused=(job.result or {}).get("scenes_reused"),
         scenes_total=(job.result or {}).get("scenes_total"),
+        checks=(job.result or {}).get("checks", []),
         created_at=job.enqueued_at, started_at=job.started_at, finished_at=job.finished_at,
         links=render_links(job.id, platform.url_signer, platform.settings.api.download_url_ttl_s)
         if finished

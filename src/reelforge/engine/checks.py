@@ -1,0 +1,254 @@
+"""Output checks: every finished video is examined before anyone sees it, and a broken one
+fails its render (stage `checks`, a system error naming the check) instead of reaching the
+user. One ffmpeg pass measures the picture (black and frozen stretches) and the sound
+(silences, loudness); PyAV reads the streams; the MP4's boxes show `+faststart`.
+
+The checks and what they hold the video to:
+
+- `container`: H.264 video and AAC audio, the index (`moov`) before the media (`mdat`);
+- `durations`: video as long as the timeline, audio as long as the video;
+- `picture`: no black or frozen stretch longer than a transition where the video should move
+  (solid-colour scenes and title cards are still by design, and exempt);
+- `narration`: each scene's voice clip is not silent, nor is the mix where it speaks;
+- `loudness`: integrated loudness and true peak on target;
+- `captions`: every cue inside the video's time, the caption block inside the safe area.
+"""
+
+from __future__ import annotations
+
+import re
+import wave
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reelforge.engine.captions import CaptionLayout, Cue
+from reelforge.engine.compile import LOUDNESS_TARGET_LUFS, TRUE_PEAK_LIMIT_DB
+from reelforge.engine.ffmpeg import Watchdog, ffmpeg_exe, integrated_loudness, run
+from reelforge.engine.timeline import FADE_S
+from reelforge.errors import RenderError
+
+Span = tuple[float, float]
+CHECKS = ("container", "durations", "picture", "narration", "loudness", "captions")
+"""Every check, in the order they run and the manifest lists them."""
+
+STILL_ALLOWED_S = FADE_S + 0.5
+"""The longest black or frozen stretch allowed where the picture should move: a transition,
+plus the fades from and to black at the ends."""
+SILENCE_ALLOWED_S = 1.2
+"""A pause inside narration longer than this is a dropout, not a breath."""
+SILENT_CLIP_DBFS = -50.0
+LOUDNESS_TOLERANCE_LU = 1.0
+TRUE_PEAK_TOLERANCE_DB = 0.5
+DURATION_TOLERANCE_S = 0.1
+SAFE_AREA_SHARE = 0.05
+"""Title-safe margin: captions stay inside the middle 90 % of each side."""
+_EVENT = re.compile(r"(black_start|black_end|silence_start|silence_end|freeze_start|freeze_end)"
+                    r"[:=]\s*(-?[\d.]+)")  # fmt: skip
+_TRUE_PEAK = re.compile(r"Peak:\s+(-?[\d.]+|-inf) dBFS")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What the timeline says the video must be."""
+
+    duration_s: float
+    frame_size: tuple[int, int]
+    moving: Sequence[Span]
+    """Where the picture must move and not be black (scenes of generated, stock or user media)."""
+    speech: Sequence[Span]
+    voice_clips: Sequence[Path]
+    cues: Sequence[Cue]
+    caption_layout: CaptionLayout | None
+    caption_lines: int = 2
+
+
+def check_output(video: Path, expected: Expected, watchdog: Watchdog) -> list[CheckResult]:
+    """Every check on `video`; a measurement that cannot be made fails its check."""
+    log = run(
+        [
+            ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video),
+            "-vf", f"blackdetect=d={STILL_ALLOWED_S}:pix_th=0.10,"
+                   f"freezedetect=n=-60dB:d={STILL_ALLOWED_S}",
+            "-af", f"ebur128=peak=true:framelog=verbose,"
+                   f"silencedetect=n=-45dB:d={SILENCE_ALLOWED_S}",
+            "-f", "null", "-",
+        ],
+        stage="checks", timeout_s=watchdog.timeout_s(expected.duration_s),
+    )  # fmt: skip
+    events = _spans(log)
+    return [
+        _container(video),
+        _durations(video, expected),
+        _picture(events, expected),
+        _narration(events, expected),
+        _loudness(log),
+        _captions(expected),
+    ]
+
+
+def failed(results: Sequence[CheckResult]) -> CheckResult | None:
+    return next((r for r in results if not r.ok), None)
+
+
+def as_manifest(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in results]
+
+
+def _spans(log: str) -> dict[str, list[Span]]:
+    """black/freeze/silence spans from the detectors' log lines (an open one ends at ∞)."""
+    spans: dict[str, list[Span]] = {"black": [], "freeze": [], "silence": []}
+    opened: dict[str, float] = {}
+    for kind, edge, value in ((m[1].split("_")[0], m[1].split("_")[1], float(m[2]))
+                              for m in _EVENT.finditer(log)):  # fmt: skip
+        if edge == "start":
+            opened[kind] = value
+        elif kind in opened:
+            spans[kind].append((opened.pop(kind), value))
+    for kind, start in opened.items():
+        spans[kind].append((start, float("inf")))
+    return spans
+
+
+def _overlap(a: Span, b: Span) -> float:
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def _container(video: Path) -> CheckResult:
+    import av
+
+    try:
+        with av.open(str(video)) as container:
+            codecs = {s.type: s.codec_context.name for s in container.streams}
+    except (av.error.FFmpegError, OSError) as exc:
+        return CheckResult("container", False, f"the file does not open: {exc}")
+    if codecs.get("video") != "h264" or codecs.get("audio") != "aac":
+        return CheckResult("container", False, f"streams are {codecs}, not h264 + aac")
+    order = _top_level_boxes(video)
+    if "moov" not in order or "mdat" not in order or order.index("moov") > order.index("mdat"):
+        return CheckResult("container", False, f"not +faststart (boxes {order})")
+    return CheckResult("container", True, "h264 + aac, +faststart")
+
+
+def _top_level_boxes(video: Path) -> list[str]:
+    boxes: list[str] = []
+    with video.open("rb") as handle:
+        while header := handle.read(8):
+            if len(header) < 8:
+                break
+            size, kind = int.from_bytes(header[:4], "big"), header[4:8].decode("latin-1")
+            boxes.append(kind)
+            if size == 1:  # a 64-bit size follows
+                size = int.from_bytes(handle.read(8), "big") - 8
+            elif size == 0:  # to the end of the file
+                break
+            handle.seek(size - 8, 1)
+    return boxes
+
+
+def _durations(video: Path, expected: Expected) -> CheckResult:
+    import av
+
+    with av.open(str(video)) as container:
+        lengths = {
+            s.type: float(s.duration * s.time_base)
+            for s in container.streams if s.duration is not None and s.time_base is not None
+        }  # fmt: skip
+    picture, sound = lengths.get("video", 0.0), lengths.get("audio", 0.0)
+    if abs(picture - expected.duration_s) > DURATION_TOLERANCE_S:
+        return CheckResult(
+            "durations",
+            False,
+            f"video is {picture:.2f} s, the timeline {expected.duration_s:.2f} s",
+        )
+    if abs(sound - picture) > DURATION_TOLERANCE_S:
+        return CheckResult("durations", False, f"audio is {sound:.2f} s, video {picture:.2f} s")
+    return CheckResult("durations", True, f"{picture:.2f} s of video and audio")
+
+
+def _picture(events: dict[str, list[Span]], expected: Expected) -> CheckResult:
+    for kind, what in (("black", "black"), ("freeze", "frozen")):
+        for span in events[kind]:
+            for scene in expected.moving:
+                if _overlap(span, scene) > STILL_ALLOWED_S:
+                    end = min(span[1], expected.duration_s)
+                    return CheckResult(
+                        "picture", False, f"{what} from {span[0]:.1f} s to {end:.1f} s"
+                    )
+    return CheckResult("picture", True, "no black or frozen stretch")
+
+
+def _narration(events: dict[str, list[Span]], expected: Expected) -> CheckResult:
+    for index, clip in enumerate(expected.voice_clips, start=1):
+        level = _rms_dbfs(clip)
+        if level < SILENT_CLIP_DBFS:
+            return CheckResult(
+                "narration", False, f"scene {index}'s narration is silent ({level:.0f} dBFS)"
+            )
+    for silence in events["silence"]:
+        for speech in expected.speech:
+            if _overlap(silence, speech) > SILENCE_ALLOWED_S:
+                return CheckResult(
+                    "narration", False, f"no sound at {silence[0]:.1f} s where narration plays"
+                )
+    return CheckResult("narration", True, "heard wherever the timeline speaks")
+
+
+def _rms_dbfs(clip: Path) -> float:
+    try:
+        with wave.open(str(clip), "rb") as audio:
+            if audio.getsampwidth() != 2:
+                raise RenderError(f"{clip.name}: expected 16-bit PCM", stage="checks")
+            samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2")
+    except (OSError, wave.Error) as exc:
+        raise RenderError(f"cannot read the narration {clip.name}: {exc}", stage="checks") from exc
+    if samples.size == 0:
+        return float("-inf")
+    rms = float(np.sqrt(np.mean((samples.astype(np.float64) / 32768.0) ** 2)))
+    return 20 * float(np.log10(rms)) if rms > 0 else float("-inf")
+
+
+def _loudness(log: str) -> CheckResult:
+    try:
+        lufs = integrated_loudness(log)
+    except RenderError:
+        return CheckResult("loudness", False, "no loudness could be measured")
+    peak_found = _TRUE_PEAK.search(log[log.rfind("Summary:") :])
+    peak = float(peak_found.group(1)) if peak_found else float("inf")
+    if abs(lufs - LOUDNESS_TARGET_LUFS) > LOUDNESS_TOLERANCE_LU:
+        return CheckResult("loudness", False, f"{lufs:.1f} LUFS, target {LOUDNESS_TARGET_LUFS:.0f}")
+    if peak > TRUE_PEAK_LIMIT_DB + TRUE_PEAK_TOLERANCE_DB:
+        return CheckResult(
+            "loudness", False, f"true peak {peak:.1f} dBTP, limit {TRUE_PEAK_LIMIT_DB:.1f}"
+        )
+    return CheckResult("loudness", True, f"{lufs:.1f} LUFS, true peak {peak:.1f} dBTP")
+
+
+def _captions(expected: Expected) -> CheckResult:
+    for cue in expected.cues:
+        if cue.start_s < 0 or cue.end_s > expected.duration_s + DURATION_TOLERANCE_S:
+            return CheckResult(
+                "captions",
+                False,
+                f'cue "{cue.text[:40]}" at {cue.start_s:.1f}–{cue.end_s:.1f} s '
+                f"is outside the video's {expected.duration_s:.1f} s",
+            )
+    layout = expected.caption_layout
+    if layout is not None and expected.cues:
+        width, height = expected.frame_size
+        safe_x, safe_y = width * SAFE_AREA_SHARE, height * SAFE_AREA_SHARE
+        block_px = layout.font_px * 1.25 * expected.caption_lines
+        room = height - layout.margin_v_px - block_px
+        if layout.margin_h_px < safe_x or layout.margin_v_px < safe_y or room < safe_y:
+            return CheckResult("captions", False, "the caption block leaves the safe area")
+    return CheckResult("captions", True, f"{len(expected.cues)} cues in time and in the safe area")

@@ -1,0 +1,87 @@
+"""Every render is checked before anyone sees it: a normal one passes every check (listed in
+its manifest); one with an injected fault — an image generator that returns black frames, a
+voice that speaks silence — fails in stage `checks`, naming the check, and publishes nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import wave
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from reelforge import Providers, ReelforgeError, Storyboard, render
+from reelforge.engine.checks import CHECKS
+from reelforge.model.storyboard import Scene, VideoSettings
+from reelforge.providers.base import Speech
+
+pytestmark = pytest.mark.slow
+BOARD = Storyboard.model_validate({
+    "settings": {"resolution": "480p", "music": {"enabled": False}},
+    "scenes": [{"narration": "Glaciers carve valleys slowly over many thousands of years."},
+               {"narration": "Rivers then fill them with water, and forests follow."}],
+})  # fmt: skip
+
+
+@dataclasses.dataclass
+class BlackImages:
+    """An image generator gone wrong (safety filters of hosted ones do return black)."""
+
+    id: str = "black"
+    version: str = "1"
+
+    def render(
+        self, scene: Scene, index: int, settings: VideoSettings, size: tuple[int, int], out: Path
+    ) -> None:
+        Image.new("RGB", size, (0, 0, 0)).save(out)
+
+
+@dataclasses.dataclass
+class MutedVoice:
+    """The bundled voice, with its audio zeroed: timings right, nothing heard."""
+
+    inner: object
+    id: str = "muted"
+    version: str = "1"
+
+    def voices(self) -> list[str]:
+        return self.inner.voices()  # type: ignore[attr-defined,no-any-return]
+
+    def synthesize(self, text: str, *, voice: str, rate: float, out: Path) -> Speech:
+        speech: Speech = self.inner.synthesize(  # type: ignore[attr-defined]
+            text, voice=voice, rate=rate, out=out
+        )
+        with wave.open(str(out), "rb") as spoken:
+            params, frames = spoken.getparams(), spoken.getnframes()
+        with wave.open(str(out), "wb") as silent:
+            silent.setparams(params)
+            silent.writeframes(b"\0" * frames * params.sampwidth * params.nchannels)
+        return speech
+
+
+def test_a_normal_render_passes_every_check_and_lists_them(tmp_path: Path) -> None:
+    done = render(BOARD, output=tmp_path / "ok.mp4", cache_dir=tmp_path / "cache")
+    manifest = json.loads(done.manifest.read_text())
+    assert [c["name"] for c in manifest["checks"]] == list(CHECKS)
+    assert all(c["ok"] for c in manifest["checks"]), manifest["checks"]
+    assert "checks" in done.stage_seconds
+
+
+@pytest.mark.parametrize(
+    ("fault", "check"),
+    [
+        (lambda p: dataclasses.replace(p, images=BlackImages()), "picture"),
+        (lambda p: dataclasses.replace(p, voice=MutedVoice(p.voice)), "narration"),
+    ],
+    ids=["black-frames", "muted-narration"],
+)
+def test_a_broken_render_fails_naming_the_check(tmp_path: Path, fault: object, check: str) -> None:
+    providers = fault(Providers.offline())  # type: ignore[operator]
+    with pytest.raises(ReelforgeError) as failed:
+        render(BOARD, output=tmp_path / "bad.mp4", cache_dir=tmp_path / "cache",
+               providers=providers)  # fmt: skip
+    assert failed.value.stage == "checks"
+    assert f"output check {check} failed" in failed.value.message
+    assert not (tmp_path / "bad.mp4").exists()  # nothing broken is handed over

@@ -276,7 +276,8 @@ def _expected(
     moving = [
         (slot.start_frame / fps, slot.end_frame / fps)
         for slot, scene in zip(timeline.slots, storyboard.scenes, strict=True)
-        if scene.visual.kind is not VisualKind.COLOR  # solid colours and title cards are still
+        # Solid colours, title cards and the user's own media are shown as they are.
+        if scene.visual.kind not in (VisualKind.COLOR, VisualKind.FILE)
     ]
     speech = [
         (slot.voice_offset_s, slot.voice_offset_s + spoken.duration_s)

@@ -20,6 +20,7 @@ from reelforge.api.input_guard import InputGuard
 from reelforge.api.limits import Limits
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
+from reelforge.api.monitor import Monitor
 from reelforge.api.routes import (
     activity,
     admin,
@@ -65,6 +66,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("starting", settings=platform.settings.masked(), workers=workers)
         hub.start()
+        monitor.start()
         if workers:  # this process renders: it keeps the cache in bounds too
             asyncio.get_running_loop().run_in_executor(None, platform.prune)
         kinds, timings = platform.job_kinds(), platform.worker_timings()
@@ -79,6 +81,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             yield
         finally:
             await hub.stop()
+            await monitor.stop()
             # Off the event loop and bounded: a hung render is abandoned (its job is
             # requeued by the reaper once stale), never a hung shutdown.
             timeout_s = platform.settings.workers.shutdown_timeout_s
@@ -97,6 +100,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
         lifespan=lifespan,
     )
     hub = EventHub(platform.engine)
+    monitor = Monitor(platform.engine, platform.sessions)
     metrics = CollectorRegistry()
     metrics.register(QueueCollector(platform.jobs))
     metrics.register(DiskCollector(platform.work_dirs()))
@@ -148,6 +152,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(
-        RequestTelemetry, metrics=HttpMetrics(metrics), prefix=API_PREFIX
-    )  # outermost: sees all
+        RequestTelemetry, metrics=HttpMetrics(metrics), prefix=API_PREFIX,
+        on_response=monitor.observe,
+    )  # fmt: skip  # outermost: sees all
     return app

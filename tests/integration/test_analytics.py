@@ -26,16 +26,12 @@ def user(session: Session, name: str) -> uuid.UUID:
     return account.id
 
 
-def fact(
-    session: Session, kind: Fact, who: uuid.UUID | None, at: datetime, **more: object
-) -> None:
+def fact(session: Session, kind: Fact, who: uuid.UUID | None, at: datetime, **more: object) -> None:
     product_events.record(session, kind, who, at=at, **more)  # type: ignore[arg-type]
 
 
 def values(result: analytics.Analytics) -> dict[str, float | None]:
-    return {
-        m.key: (round(m.value, 4) if m.value is not None else None) for m in result.metrics
-    }
+    return {m.key: (round(m.value, 4) if m.value is not None else None) for m in result.metrics}
 
 
 def test_no_events_gives_no_numbers_and_no_verdicts(engine: Engine) -> None:

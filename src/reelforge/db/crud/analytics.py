@@ -27,6 +27,7 @@ Definitions (each over the window `[since, until)` unless said otherwise):
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -37,8 +38,11 @@ from sqlalchemy.orm import Session
 
 from reelforge.db.crud.product_events import PROBE_INTERVAL_S, Fact
 from reelforge.db.models import ProductEvent, Rating
+from reelforge.errors import InvalidInput
 
 RETENTION_DAYS = 7
+_SPAN = re.compile(r"^\s*(\d{1,4})\s*([hdw])\s*$")
+_SPAN_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 P95 = 0.95
 ACTIVITY_FACTS = (
     Fact.LOGIN, Fact.PROJECT_CREATED, Fact.TEMPLATE_USED, Fact.RENDER_SUBMITTED,
@@ -65,11 +69,31 @@ class Metric:
     better: Literal["above", "below"] = "above"
 
     @property
+    def goal(self) -> str:
+        """The target as text: `> 95.0%`, `< 2.000 s`, or empty."""
+        if self.target is None:
+            return ""
+        return f"{'>' if self.better == 'above' else '<'} {shown(self.target, self.unit)}"
+
+    @property
     def met(self) -> bool | None:
         """Green (True), red (False), or no verdict (no target, or no data)."""
         if self.value is None or self.target is None:
             return None
         return self.value > self.target if self.better == "above" else self.value < self.target
+
+
+def shown(value: float | None, unit: str) -> str:
+    """A metric's number as a person reads it (`–`: nothing measured)."""
+    if value is None:
+        return "–"
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit == "s":
+        return f"{value:.3f} s"
+    if unit == "usd":
+        return f"${value:.4f}"
+    return f"{value:.2f} / 5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +117,18 @@ class Analytics:
             "rating_distribution": {str(k): v for k, v in self.rating_distribution.items()},
             "counts": self.counts,
         }
+
+
+def parse_since(text: str) -> timedelta:
+    """`30d`, `12h`, `2w`: how far back a report looks.
+
+    Raises:
+        InvalidInput: anything else, or zero.
+    """
+    found = _SPAN.match(text)
+    if found is None or int(found[1]) == 0:
+        raise InvalidInput(f"`since` takes a span like 30d, 12h or 2w, not {text!r}")
+    return int(found[1]) * _SPAN_UNITS[found[2]]
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -173,10 +209,10 @@ class _Window:
                     ProductEvent.kind == Fact.REGISTRATION_COMPLETED,
                     ProductEvent.at >= self.since,
                     ProductEvent.at <= last_start,
-                    ProductEvent.user_id.is_not(None),
                 )
                 .group_by(ProductEvent.user_id)
             )
+            if user is not None
         }
         if not registered:
             return None, 0
@@ -191,6 +227,7 @@ class _Window:
                 )
                 .group_by(ProductEvent.user_id)
             )
+            if user is not None
         }
         kept = sum(
             1

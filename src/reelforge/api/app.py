@@ -107,6 +107,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     job_metrics = JobMetrics(metrics)  # observed by this process's workers as jobs end
     app.state.platform = platform
     app.state.hub = hub
+    app.state.monitor = monitor
     app.state.db_gates = DbGates.for_engine(platform.engine, reserved=workers + 1)
     app.state.metrics = metrics
     app.state.limits = Limits(platform.limiter, metrics)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from reelforge.db.crud import analytics, product_events
 from reelforge.db.crud.product_events import Fact
 from reelforge.db.models import Rating, RenderJob, User
+from reelforge.errors import InvalidInput
 
 UNTIL = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 SINCE = UNTIL - timedelta(days=30)
@@ -57,6 +58,29 @@ def test_one_user_who_registered_and_signed_in_yesterday(engine: Engine) -> None
     assert got["retention_7d"] is None  # registered less than 7 days ago: no cohort yet
     assert got["adoption_templates"] == got["adoption_uploads"] == got["adoption_sharing"] == 0
     assert result.counts["active_users"] == 1
+
+
+def test_a_user_who_registers_but_never_signs_in(engine: Engine) -> None:
+    with Session(engine) as session:
+        quiet = user(session, "quiet")
+        fact(session, Fact.REGISTRATION_STARTED, None, UNTIL - 9 * DAY)
+        fact(session, Fact.REGISTRATION_COMPLETED, quiet, UNTIL - 9 * DAY)
+        session.commit()
+        result = analytics.compute(session, since=SINCE, until=UNTIL)
+    got = values(result)
+    assert got["registration_completion"] == 1.0
+    assert got["retention_7d"] == 0.0  # in the cohort, never came back
+    assert got["adoption_templates"] is None  # nobody active: no share to speak of
+    assert result.counts["active_users"] == 0 and result.counts["retention_cohort"] == 1
+
+
+def test_since_takes_hours_days_and_weeks() -> None:
+    assert analytics.parse_since("30d") == 30 * DAY
+    assert analytics.parse_since("12h") == timedelta(hours=12)
+    assert analytics.parse_since("2w") == 14 * DAY
+    for wrong in ("0d", "30", "d", "1y", "-1d", "99999d"):
+        with pytest.raises(InvalidInput):
+            analytics.parse_since(wrong)
 
 
 def seed(session: Session) -> None:

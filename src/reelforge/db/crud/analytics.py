@@ -183,57 +183,56 @@ class _Window:
         return float(mean), float(p95) if p95 is not None else None, int(n)
 
     def video_completion(self) -> tuple[float | None, int]:
-        created = set(
-            self.session.scalars(
-                select(ProductEvent.subject_id).where(*self.within(Fact.PROJECT_CREATED))
+        """The projects created in the window, as a subquery (no id list travels)."""
+        created = select(ProductEvent.subject_id).where(*self.within(Fact.PROJECT_CREATED))
+        total = self.session.scalar(
+            select(func.count(func.distinct(ProductEvent.subject_id))).where(
+                *self.within(Fact.PROJECT_CREATED)
             )
         )
-        watched = set(
-            self.session.scalars(
-                select(ProductEvent.subject_id).where(
-                    ProductEvent.kind.in_((Fact.VIDEO_PLAYED, Fact.VIDEO_DOWNLOADED)),
-                    ProductEvent.subject_id.in_(created),
-                    ProductEvent.at < self.until,
-                )
+        watched = self.session.scalar(
+            select(func.count(func.distinct(ProductEvent.subject_id))).where(
+                ProductEvent.kind.in_((Fact.VIDEO_PLAYED, Fact.VIDEO_DOWNLOADED)),
+                ProductEvent.subject_id.in_(created.scalar_subquery()),
+                ProductEvent.at < self.until,
             )
         )
-        return _ratio(len(watched), len(created)), len(created)
+        return _ratio(int(watched or 0), int(total or 0)), int(total or 0)
 
     def retention(self) -> tuple[float | None, int]:
-        last_start = self.until - timedelta(days=RETENTION_DAYS)
-        registered: dict[uuid.UUID, datetime] = {
+        """Per user of the cohort: when they registered and when they were last active,
+        in one grouped query each (the cohort is a subquery, not an id list)."""
+        cohort_where = (
+            ProductEvent.kind == Fact.REGISTRATION_COMPLETED,
+            ProductEvent.at >= self.since,
+            ProductEvent.at <= self.until - timedelta(days=RETENTION_DAYS),
+            ProductEvent.user_id.is_not(None),
+        )
+        registered = {
             user: at
             for user, at in self.session.execute(
                 select(ProductEvent.user_id, func.min(ProductEvent.at))
-                .where(
-                    ProductEvent.kind == Fact.REGISTRATION_COMPLETED,
-                    ProductEvent.at >= self.since,
-                    ProductEvent.at <= last_start,
-                )
+                .where(*cohort_where)
                 .group_by(ProductEvent.user_id)
             )
             if user is not None
         }
         if not registered:
             return None, 0
-        last_seen: dict[uuid.UUID, datetime] = {
-            user: at
-            for user, at in self.session.execute(
+        cohort = select(ProductEvent.user_id).where(*cohort_where).scalar_subquery()
+        last_seen = dict(
+            self.session.execute(
                 select(ProductEvent.user_id, func.max(ProductEvent.at))
                 .where(
                     ProductEvent.kind.in_(ACTIVITY_FACTS),
-                    ProductEvent.user_id.in_(registered),
+                    ProductEvent.user_id.in_(cohort),
                     ProductEvent.at < self.until,
                 )
                 .group_by(ProductEvent.user_id)
-            )
-            if user is not None
-        }
-        kept = sum(
-            1
-            for user, at in registered.items()
-            if user in last_seen and last_seen[user] >= at + timedelta(days=RETENTION_DAYS)
+            ).all()
         )
+        back = timedelta(days=RETENTION_DAYS)
+        kept = sum(1 for user, at in registered.items() if last_seen.get(user, at) >= at + back)
         return kept / len(registered), len(registered)
 
     def costs(self) -> tuple[float | None, dict[str, float]]:

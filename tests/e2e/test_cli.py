@@ -284,6 +284,7 @@ def test_db_upgrade_then_queue_stats(tmp_path: Path) -> None:
     assert json.loads(stats.stdout)["queued_by_plan"] == {}
 
 
+@pytest.mark.slow
 def test_report_prints_the_metrics_as_a_table_and_as_json(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -291,13 +292,16 @@ def test_report_prints_the_metrics_as_a_table_and_as_json(tmp_path: Path) -> Non
 
     from reelforge.db.crud import product_events
     from reelforge.db.crud.product_events import Fact
+    from reelforge.db.migrate import upgrade
     from reelforge.db.session import make_engine
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return reelforge(*args, cwd=tmp_path, REELFORGE_DATA_DIR=str(tmp_path / "data"))
 
-    assert run("db", "upgrade").returncode == 0
-    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'reelforge.db'}")
+    url = f"sqlite:///{tmp_path / 'data' / 'reelforge.db'}"
+    (tmp_path / "data").mkdir()
+    upgrade(url)
+    engine = make_engine(url)
     with Session(engine) as session:
         hour_ago = datetime.now(UTC) - timedelta(hours=1)
         for cost, fact in ((0.5, Fact.RENDER_SUCCEEDED), (None, Fact.RENDER_FAILED)):
@@ -323,8 +327,6 @@ def test_report_prints_the_metrics_as_a_table_and_as_json(tmp_path: Path) -> Non
     assert table.returncode == 0, table.stderr
     assert "Render success rate" in table.stdout and "50.0%" in table.stdout
     assert "> 80.0%" in table.stdout and "missed" in table.stdout
-    wrong = run("report", "--since", "forever")
-    assert wrong.returncode == 2 and "30d" in wrong.stderr
 
 
 def test_backup_and_restore_on_the_command_line(tmp_path: Path) -> None:

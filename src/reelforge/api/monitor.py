@@ -22,7 +22,7 @@ from reelforge.db.crud.product_events import PROBE_INTERVAL_S, Fact
 from reelforge.db.models import utcnow
 from reelforge.logs import get_logger
 
-SAMPLES_PER_PROBE = 120
+SAMPLES_PER_PROBE = 30
 log = get_logger("reelforge.api.monitor")
 
 

@@ -406,7 +406,7 @@ class ProductEvent(Base):
 
     __tablename__ = "product_events"
     __table_args__ = (
-        Index("ix_product_events_kind_at", "kind", "at"),
+        Index("ix_product_events_kind_at", "kind", "at", "value"),
         Index("ix_product_events_user_at", "user_id", "at"),
     )
 

@@ -9,8 +9,8 @@ Definitions (each over the window `[since, until)` unless said otherwise):
   API records nothing, so its silence counts as down time.
 - **render success rate**: renders that succeeded over those that succeeded or failed
   for good (a retried attempt is not a failure; a cancel is neither).
-- **response time**: the mean and the 95th percentile (nearest rank) of the sampled
-  API response times.
+- **response time**: the mean and the 95th percentile (nearest rank; past `P95_SAMPLES`
+  samples, of an even subsample) of the sampled API response times.
 - **registration completion**: accounts created over sign-up forms sent.
 - **video creation completion**: of the projects created in the window, the share
   whose video was played or downloaded (by `until`).
@@ -44,6 +44,7 @@ RETENTION_DAYS = 7
 _SPAN = re.compile(r"^\s*(\d{1,4})\s*([hdw])\s*$")
 _SPAN_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 P95 = 0.95
+P95_SAMPLES = 20_000
 ACTIVITY_FACTS = (
     Fact.LOGIN, Fact.PROJECT_CREATED, Fact.TEMPLATE_USED, Fact.RENDER_SUBMITTED,
     Fact.VIDEO_PLAYED, Fact.VIDEO_DOWNLOADED, Fact.RATING_LEFT, Fact.ASSET_UPLOADED,
@@ -168,19 +169,24 @@ class _Window:
         return min(len(ready), slots) / slots
 
     def response_times(self) -> tuple[float | None, float | None, int]:
-        """Mean, 95th percentile (nearest rank, in SQL on both backends), sample count."""
+        """Mean (of every sample), 95th percentile (nearest rank), sample count.
+
+        The percentile is taken from at most `P95_SAMPLES` of the samples, every k-th by id
+        (a month of one busy process is 1.3 M rows: sorting them all took SQLite 4.9 s, this
+        0.3 s), exact below that many."""
         where = self.within(Fact.API_REQUEST)
         n, mean = self.session.execute(
             select(func.count(), func.avg(ProductEvent.value)).where(*where)
         ).one()
         if not n:
             return None, None, 0
-        rank = math.ceil(P95 * n) - 1
-        p95 = self.session.scalar(
-            select(ProductEvent.value).where(*where).order_by(ProductEvent.value).offset(rank)
-            .limit(1)
-        )  # fmt: skip
-        return float(mean), float(p95) if p95 is not None else None, int(n)
+        stride = math.ceil(n / P95_SAMPLES)
+        subsample = select(ProductEvent.value).where(*where)
+        if stride > 1:
+            subsample = subsample.where(ProductEvent.id % stride == 0)
+        found = sorted(v for v in self.session.scalars(subsample) if v is not None)
+        p95 = found[math.ceil(P95 * len(found)) - 1] if found else None
+        return float(mean), p95, int(n)
 
     def video_completion(self) -> tuple[float | None, int]:
         """The projects created in the window, as a subquery (no id list travels)."""

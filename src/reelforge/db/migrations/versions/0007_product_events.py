@@ -34,7 +34,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_product_events_kind_at", "product_events", ["kind", "at"], unique=False)
+    op.create_index(
+        "ix_product_events_kind_at", "product_events", ["kind", "at", "value"], unique=False
+    )
     op.create_index("ix_product_events_user_at", "product_events", ["user_id", "at"], unique=False)
     op.create_table(
         "ratings",

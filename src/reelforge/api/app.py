@@ -7,6 +7,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
@@ -100,7 +101,10 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
         lifespan=lifespan,
     )
     hub = EventHub(platform.engine)
-    monitor = Monitor(platform.engine, platform.sessions)
+    monitor = Monitor(
+        platform.engine, platform.sessions,
+        keep=timedelta(days=platform.settings.retention.service_facts_days),
+    )  # fmt: skip
     metrics = CollectorRegistry()
     metrics.register(QueueCollector(platform.jobs))
     metrics.register(DiskCollector(platform.work_dirs()))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,8 +37,9 @@ def database_problem(engine: Engine) -> str | None:
 
 
 class Monitor:
-    def __init__(self, engine: Engine, sessions: sessionmaker[Session]) -> None:
-        self.engine, self.sessions = engine, sessions
+    def __init__(self, engine: Engine, sessions: sessionmaker[Session], *, keep: timedelta) -> None:
+        """`keep`: how long probes and samples are kept (older ones go with each write)."""
+        self.engine, self.sessions, self.keep = engine, sessions, keep
         self._samples: list[float] = []
         self._seen = 0
         self._unwritten: list[datetime] = []
@@ -72,6 +73,7 @@ class Monitor:
                     product_events.record(session, Fact.PROBE, None, value=1, at=at)
                     for seconds in samples:
                         product_events.record(session, Fact.API_REQUEST, None, value=seconds)
+                    product_events.prune_service_facts(session, at - self.keep)
                     session.commit()
                 self._unwritten.clear()
                 return True

@@ -3,6 +3,7 @@ response time in the admins' analytics."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -10,6 +11,8 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge.api.monitor import SAMPLES_PER_PROBE, Monitor
+from reelforge.db.crud import product_events
+from reelforge.db.crud.product_events import Fact
 from reelforge.db.models import ProductEvent
 
 
@@ -24,7 +27,12 @@ def facts(engine: Engine) -> list[tuple[str, float | None]]:
 def test_a_probe_writes_itself_and_the_samples_and_keeps_an_outage(
     engine: Engine, tmp_path: Path
 ) -> None:
-    monitor = Monitor(engine, sessionmaker(engine))
+    with Session(engine) as session:  # older than kept: removed by the next probe
+        old = datetime.now(UTC) - timedelta(days=8)
+        product_events.record(session, Fact.PROBE, None, value=1, at=old)
+        product_events.record(session, Fact.API_REQUEST, None, value=9.9, at=old)
+        session.commit()
+    monitor = Monitor(engine, sessionmaker(engine), keep=timedelta(days=7))
     for n in range(SAMPLES_PER_PROBE * 3):
         monitor.observe(n / 1000)
     samples = monitor.take_samples()
@@ -37,7 +45,7 @@ def test_a_probe_writes_itself_and_the_samples_and_keeps_an_outage(
     ]
 
     gone = create_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'db.sqlite'}")
-    down = Monitor(gone, sessionmaker(gone))
+    down = Monitor(gone, sessionmaker(gone), keep=timedelta(days=7))
     assert not down.probe([])  # the database does not answer: kept for later
     down.engine, down.sessions = engine, sessionmaker(engine)
     assert down.probe([])

@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import ProductEvent, utcnow
@@ -64,5 +65,15 @@ def record(
             value=value,
             label=label,
             at=at or utcnow(),
+        )
+    )
+
+
+def prune_service_facts(session: Session, before: datetime) -> None:
+    """Remove probes and response-time samples older than `before` (they are the bulk of
+    the log: 30 a minute per API process)."""
+    session.execute(
+        delete(ProductEvent).where(
+            ProductEvent.kind.in_((Fact.PROBE, Fact.API_REQUEST)), ProductEvent.at < before
         )
     )

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from reelforge.api import schemas
@@ -32,10 +33,12 @@ from reelforge.db.models import JobState, RenderJob, Role, User
 from reelforge.errors import Conflict, NotFound, Unauthorized
 from reelforge.jobs import submissions
 from reelforge.jobs.kinds import RENDER_FILES, render_blob_key
+from reelforge.logs import get_logger
 from reelforge.platform.services import Platform
 from reelforge.security.signing import UrlSigner
 
 router = APIRouter(prefix="/renders", tags=["renders"])
+log = get_logger("reelforge.api.renders")
 MIN_PROGRESS_FOR_ETA = 0.05
 DOWNLOADS = {
     "video": "video",
@@ -227,15 +230,24 @@ def _downloadable(
 
 
 def record_viewing(
-    session: Session, job: RenderJob, user_id: uuid.UUID | None, *, download: bool,
+    platform: Platform, job: RenderJob, user_id: uuid.UUID | None, *, download: bool,
     range_header: str | None,
 ) -> None:  # fmt: skip
     """A video played or downloaded, as a product fact about its project. A player asks
-    again for each seek: only a request from the start (no `Range`, or `bytes=0-`) counts."""
+    again for each seek: only a request from the start (no `Range`, or `bytes=0-`) counts.
+
+    In a short transaction of its own: a download is a read (its request's SQLite session
+    never takes the write lock, and upgrading it could fail on a busy database), and a
+    fact that cannot be written must not stop the video, so that failure is only logged."""
     if range_header is not None and not range_header.replace(" ", "").startswith("bytes=0-"):
         return
     fact = Fact.VIDEO_DOWNLOADED if download else Fact.VIDEO_PLAYED
-    product_events.record(session, fact, user_id, subject_id=job.project_id)
+    try:
+        with platform.writer_sessions() as session:
+            product_events.record(session, fact, user_id, subject_id=job.project_id)
+            session.commit()
+    except SQLAlchemyError as exc:
+        log.warning("viewing not recorded", fact=fact, error=type(exc).__name__)
 
 
 @router.get(
@@ -267,7 +279,7 @@ def download(
     if job.state != JobState.SUCCEEDED or not (job.result or {}).get("blobs"):
         raise Conflict(f"this render has no files yet ({job.state})")
     if file == "video":
-        record_viewing(session, job, user_id, download=download, range_header=range_header)
+        record_viewing(platform, job, user_id, download=download, range_header=range_header)
     blob_name, content_type = RENDER_FILES[DOWNLOADS[file]]
     filename = f"reelforge-{str(job.id)[:8]}-{blob_name}"
     return send_blob(platform, render_blob_key(job.id, blob_name), content_type, filename, download)

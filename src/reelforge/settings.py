@@ -109,6 +109,9 @@ class RetentionSettings(BaseModel):
     """Cached artifacts unused this long are removed whatever the size."""
     abandoned_work_hours: float = Field(default=24.0, gt=0)
     """A render's work folder this old was left by a killed worker: removed."""
+    service_facts_days: float = Field(default=180.0, gt=0)
+    """The API's probes and sampled response times (the analytics' uptime and response
+    time) older than this are removed as new ones are written; people's facts stay."""
 
 
 class WorkerSettings(BaseModel):

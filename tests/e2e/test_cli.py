@@ -284,6 +284,51 @@ def test_db_upgrade_then_queue_stats(tmp_path: Path) -> None:
     assert json.loads(stats.stdout)["queued_by_plan"] == {}
 
 
+@pytest.mark.slow
+def test_report_prints_the_metrics_as_a_table_and_as_json(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy.orm import Session
+
+    from reelforge.db.crud import product_events
+    from reelforge.db.crud.product_events import Fact
+    from reelforge.db.migrate import upgrade
+    from reelforge.db.session import make_engine
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return reelforge(*args, cwd=tmp_path, REELFORGE_DATA_DIR=str(tmp_path / "data"))
+
+    url = f"sqlite:///{tmp_path / 'data' / 'reelforge.db'}"
+    (tmp_path / "data").mkdir()
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        for cost, fact in ((0.5, Fact.RENDER_SUCCEEDED), (None, Fact.RENDER_FAILED)):
+            product_events.record(session, fact, None, value=cost, label="free", at=hour_ago)
+        session.commit()
+    engine.dispose()
+
+    printed = run("report", "--since", "7d", "--json")
+    assert printed.returncode == 0, printed.stderr
+    report = json.loads(printed.stdout)
+    assert set(report) == {
+        "since", "until", "metrics", "cost_by_plan", "rating_distribution", "counts",
+    }  # fmt: skip
+    metrics = {m["key"]: m for m in report["metrics"]}
+    assert set(metrics["render_success_rate"]) == {
+        "key", "title", "value", "unit", "target", "better", "met",
+    }  # fmt: skip
+    assert (metrics["render_success_rate"]["value"], metrics["render_success_rate"]["met"]) == (
+        0.5, False,
+    )  # fmt: skip
+    assert report["cost_by_plan"] == {"free": 0.5}
+    table = run("report", "--since", "7d")
+    assert table.returncode == 0, table.stderr
+    assert "Render success rate" in table.stdout and "50.0%" in table.stdout
+    assert "> 80.0%" in table.stdout and "missed" in table.stdout
+
+
 def test_backup_and_restore_on_the_command_line(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return reelforge(*args, cwd=tmp_path, REELFORGE_DATA_DIR=str(tmp_path / "data"))

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e.browser import check_page
-from tests.e2e.conftest import PASSWORD, Api, sign_in, wait_for
+from tests.e2e.conftest import DATA_DIRS, PASSWORD, Api, sign_in, wait_for
 from tests.support.media import solid_image
 
 pytestmark = pytest.mark.slow
@@ -475,3 +478,45 @@ def test_the_app_works_the_same_on_postgresql(pg_web_server: str, new_page: Any)
     card.wait_for()
     assert card.locator(".status").inner_text() == "Ready"
     assert not page.js_errors, page.js_errors
+
+
+def test_a_user_rates_the_video_and_an_admin_reads_the_analytics(
+    web_server: str, new_page: Any, api: Api
+) -> None:
+    project = api.project(name="Rated")
+    render = api.render(project["id"])
+    page = new_page()
+    sign_in(page, web_server, api.email)
+    assert page.get_by_role("link", name="Analytics").count() == 0  # not an admin
+    page.goto(f"{web_server}/renders/{render['id']}")
+    page.get_by_label("4 of 5 stars").check()
+    page.get_by_label("Comment (optional)").fill("Clear voice")
+    page.get_by_role("button", name="Rate").click()
+    page.get_by_text("Thanks: you rated it 4 of 5.").wait_for()
+    assert api.http.get(f"/renders/{render['id']}/rating").json()["stars"] == 4
+    page.goto(f"{web_server}/admin/analytics")
+    page.get_by_role("heading", name="Not found").wait_for()  # the route is for admins
+
+    admin_email = f"admin-{time.monotonic_ns()}@example.org"
+    created = subprocess.run(
+        [sys.executable, "-m", "reelforge", "user", "create", admin_email, "--admin",
+         "--password", PASSWORD],
+        env={**os.environ, "REELFORGE_DATA_DIR": str(DATA_DIRS[web_server])},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    admin = new_page()
+    sign_in(admin, web_server, admin_email)
+    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Analytics").click()
+    table = admin.get_by_role("table", name="Success metrics")
+    table.wait_for()
+    satisfaction = table.locator('tr[data-metric="satisfaction"]')
+    assert satisfaction.locator("td").first.inner_text() == "4.00 / 5"
+    success = table.locator('tr[data-metric="render_success_rate"]')
+    assert success.locator("td").nth(1).inner_text() == "> 80.0%"
+    assert success.locator(".verdict").inner_text() in ("Met", "Missed")
+    admin.get_by_role("img", name="Ratings").wait_for()
+    admin.get_by_label("7 days").check()
+    table.wait_for()
+    check_page(admin, "analytics")
+    assert not page.js_errors and not admin.js_errors, page.js_errors + admin.js_errors

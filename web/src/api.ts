@@ -11,6 +11,7 @@ export interface Me {
   email: string;
   name: string;
   plan: Plan;
+  is_admin: boolean;
   limits: {
     concurrent_renders: number;
     max_duration_s: number;
@@ -22,6 +23,34 @@ export interface Me {
     max_asset_duration_s: number;
   };
   usage: { minutes_this_month: number; running: number; waiting: number; cost_usd_this_month?: number; storage_bytes: number };
+}
+
+export interface Rating {
+  render_id: string;
+  stars: number;
+  comment: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One of the brief's success metrics (`GET /admin/analytics`); `met` null: no verdict. */
+export interface Metric {
+  key: string;
+  title: string;
+  value: number | null;
+  unit: "ratio" | "s" | "usd" | "stars";
+  target: number | null;
+  better: "above" | "below";
+  met: boolean | null;
+}
+
+export interface Analytics {
+  since: string;
+  until: string;
+  metrics: Metric[];
+  cost_by_plan: Record<string, number>;
+  rating_distribution: Record<string, number>;
+  counts: Record<string, number>;
 }
 
 export interface Captions {

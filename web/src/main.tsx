@@ -12,6 +12,7 @@ import { RenderView } from "./pages/render";
 import { Editor } from "./pages/editor";
 import { Library } from "./pages/library";
 import { SharedPlayer } from "./pages/share";
+import { AnalyticsPage } from "./pages/analytics";
 
 
 
@@ -91,6 +92,7 @@ function App() {
   else if (path === "/" && session) page = <Dashboard session={session} />;
   else if (path === "/new" && session) page = <NewProject session={session} />;
   else if (path === "/library" && session) page = <Library session={session} />;
+  else if (path === "/admin/analytics" && me?.is_admin) page = <AnalyticsPage />;
   else if ((params = match("/renders/:id", path))) page = <RenderView key={params.id} id={params.id} />;
   else if ((params = match("/projects/:id", path))) page = <Editor key={params.id} id={params.id} />;
   else page = <NotFoundPage />;
@@ -114,6 +116,7 @@ function App() {
           <nav aria-label="Main" class="nav">
             <a href="/" aria-current={path === "/" ? "page" : undefined}>Projects</a>
             <a href="/library" aria-current={path === "/library" ? "page" : undefined}>Library</a>
+            {me.is_admin && <a href="/admin/analytics" aria-current={path === "/admin/analytics" ? "page" : undefined}>Analytics</a>}
             <a href="/new" class="button primary small">New project</a>
             <NotifyBell unread={unread} onSeen={() => setUnread(0)} />
             <button type="button" class="button ghost small" onClick={out}>Sign out</button>

@@ -7,6 +7,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
@@ -20,6 +21,7 @@ from reelforge.api.input_guard import InputGuard
 from reelforge.api.limits import Limits
 from reelforge.api.live import EventHub
 from reelforge.api.middleware import LimitsAndHeaders
+from reelforge.api.monitor import Monitor
 from reelforge.api.routes import (
     activity,
     admin,
@@ -65,6 +67,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("starting", settings=platform.settings.masked(), workers=workers)
         hub.start()
+        monitor.start()
         if workers:  # this process renders: it keeps the cache in bounds too
             asyncio.get_running_loop().run_in_executor(None, platform.prune)
         kinds, timings = platform.job_kinds(), platform.worker_timings()
@@ -79,6 +82,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             yield
         finally:
             await hub.stop()
+            await monitor.stop()
             # Off the event loop and bounded: a hung render is abandoned (its job is
             # requeued by the reaper once stale), never a hung shutdown.
             timeout_s = platform.settings.workers.shutdown_timeout_s
@@ -97,12 +101,17 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
         lifespan=lifespan,
     )
     hub = EventHub(platform.engine)
+    monitor = Monitor(
+        platform.engine, platform.sessions,
+        keep=timedelta(days=platform.settings.retention.service_facts_days),
+    )  # fmt: skip
     metrics = CollectorRegistry()
     metrics.register(QueueCollector(platform.jobs))
     metrics.register(DiskCollector(platform.work_dirs()))
     job_metrics = JobMetrics(metrics)  # observed by this process's workers as jobs end
     app.state.platform = platform
     app.state.hub = hub
+    app.state.monitor = monitor
     app.state.db_gates = DbGates.for_engine(platform.engine, reserved=workers + 1)
     app.state.metrics = metrics
     app.state.limits = Limits(platform.limiter, metrics)
@@ -148,6 +157,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(
-        RequestTelemetry, metrics=HttpMetrics(metrics), prefix=API_PREFIX
-    )  # outermost: sees all
+        RequestTelemetry, metrics=HttpMetrics(metrics), prefix=API_PREFIX,
+        on_response=monitor.observe,
+    )  # fmt: skip  # outermost: sees all
     return app

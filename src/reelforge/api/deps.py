@@ -20,7 +20,7 @@ from reelforge.api.limits import Limits
 from reelforge.db.crud import auth, users
 from reelforge.db.models import User, utcnow
 from reelforge.db.session import is_sqlite
-from reelforge.errors import Forbidden, Unauthorized
+from reelforge.errors import Forbidden, NotFound, Unauthorized
 from reelforge.platform.services import Platform
 from reelforge.security.proxies import client_address
 from reelforge.security.tokens import API_KEY_PREFIX
@@ -236,6 +236,17 @@ def admin_user(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(admin_user)]
+
+
+def unlisted_admin_user(user: CurrentUser) -> User:
+    """An admin, for routes whose existence a non-admin is not told (404, as for a
+    stranger's row): the product analytics."""
+    if not user.is_admin:
+        raise NotFound("not found", stage="auth")
+    return user
+
+
+UnlistedAdminUser = Annotated[User, Depends(unlisted_admin_user)]
 
 
 def limit_auth(platform: PlatformDep, limits: LimitsDep, ip: ClientIp) -> None:

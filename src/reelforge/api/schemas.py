@@ -457,3 +457,16 @@ class CommentOut(BaseModel):
     author: str | None
     body: str
     created_at: datetime
+
+
+class RatingIn(_In):
+    stars: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)
+
+
+class RatingOut(_Out):
+    render_id: uuid.UUID
+    stars: int
+    comment: str
+    created_at: datetime
+    updated_at: datetime

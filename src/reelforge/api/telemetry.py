@@ -6,7 +6,10 @@
   carry it too;
 - `reelforge_http_request_duration_seconds` by method, route template and status (labels
   stay bounded: the route's template, never the raw path);
-- `reelforge_websocket_connections`: live sockets open now.
+- `reelforge_websocket_connections`: live sockets open now;
+- the time to the response's start of API routes, handed to `on_response` (the monitor
+  samples it for the admins' analytics; to the start, so a download or a stream is not
+  counted as slow for its length).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from prometheus_client import CollectorRegistry, Gauge, Histogram
@@ -48,10 +52,14 @@ class HttpMetrics:
 
 
 class RequestTelemetry:
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, prefix: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: HttpMetrics, prefix: str,
+        on_response: Callable[[float], None] | None = None,
+    ) -> None:  # fmt: skip
         self.app = app
         self.metrics = metrics
         self.prefix = prefix
+        self.on_response = on_response
 
     def route_of(self, scope: Scope) -> str:
         """The matched route's template under the API prefix (a route of a router included
@@ -76,11 +84,13 @@ class RequestTelemetry:
             return
         status = 500  # if the app raises before it answers
         started = time.perf_counter()
+        answered_s: float | None = None
 
         async def tagged(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered_s
             if message["type"] == "http.response.start":
                 status = message["status"]
+                answered_s = time.perf_counter() - started
                 headers = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
                 message = {**message, "headers": headers}
             await send(message)
@@ -91,5 +101,7 @@ class RequestTelemetry:
             elapsed_s = time.perf_counter() - started
             template = self.route_of(scope)
             self.metrics.latency.labels(scope["method"], template, str(status)).observe(elapsed_s)
+            if self.on_response is not None and answered_s is not None and template != UNMATCHED:
+                self.on_response(answered_s)
             log.info("request", method=scope["method"], route=template, status=status,
                      ms=round(elapsed_s * 1000, 1))  # fmt: skip

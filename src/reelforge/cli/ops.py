@@ -1,5 +1,5 @@
 """Operations commands: `reelforge db upgrade`, `reelforge worker`, `reelforge queue stats`,
-`reelforge backup` and `reelforge restore`."""
+`reelforge backup`, `reelforge restore` and `reelforge report`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from reelforge.cli import context
-from reelforge.cli.console import bad_input, out
+from reelforge.cli.console import bad_input, fail, out
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 queue_app = typer.Typer(help="The render queue.", no_args_is_help=True)
@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
     app.command()(worker)
     app.command()(backup)
     app.command()(restore)
+    app.command()(report)
 
 
 @db_app.command("upgrade")
@@ -184,3 +185,42 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     ):  # fmt: skip
         table.add_row(label, "—" if value is None else f"{value:.2f} s")
     out.print(table)
+
+
+def report(
+    since: Annotated[str, typer.Option(help="How far back: 30d, 12h, 2w.")] = "30d",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The brief's success metrics from the product event log, each beside its target
+    (what admins see on the web app's Analytics page)."""
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    from reelforge.db.crud import analytics
+    from reelforge.errors import InvalidInput
+
+    try:
+        span = analytics.parse_since(since)
+    except InvalidInput as exc:
+        fail(exc)
+    now = datetime.now(UTC)
+    with context.platform().sessions() as session:
+        result = analytics.compute(session, since=now - span, until=now)
+    if as_json:
+        out.print(json.dumps(result.as_dict(), indent=2), highlight=False)
+        return
+    verdicts = {True: "[green]met[/]", False: "[red]missed[/]", None: ""}
+    table = Table(
+        "metric", "value", "target", "", title=f"last {since} (until {now:%Y-%m-%d %H:%M} UTC)"
+    )
+    for metric in result.metrics:
+        table.add_row(
+            metric.title, analytics.shown(metric.value, metric.unit), metric.goal,
+            verdicts[metric.met],
+        )  # fmt: skip
+    out.print(table)
+    costs = ", ".join(f"{plan} ${cost:.4f}" for plan, cost in result.cost_by_plan.items())
+    stars = ", ".join(f"{n}★ {count}" for n, count in result.rating_distribution.items())
+    counts = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in result.counts.items())
+    out.print(f"cost per video by plan: {costs or '–'}\nratings: {stars}\ncounts: {counts}")

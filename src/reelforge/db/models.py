@@ -394,3 +394,47 @@ class Asset(Base):
     """`,a,b,`: each tag between commas, so `tag = x` is a portable `LIKE '%,x,%'`."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ProductEvent(Base):
+    """A product fact for the admins' analytics (`db/crud/product_events.py` names the
+    kinds): who (a user id, nothing else about them), what, on which subject, when.
+
+    Written in the transaction of the action it records, so a fact exists if and only if
+    the action happened. `value` carries the one number some kinds need (a render's cost,
+    a rating, a probe's result, a request's duration); `label` a bounded word (a plan)."""
+
+    __tablename__ = "product_events"
+    __table_args__ = (
+        Index("ix_product_events_kind_at", "kind", "at", "value"),
+        Index("ix_product_events_user_at", "user_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    """Kept as null when the user is deleted: the fact still counts, nobody is named."""
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    """The project (or render, asset) the fact is about."""
+    value: Mapped[float | None] = mapped_column(default=None)
+    label: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class Rating(Base):
+    """A user's 1–5 rating of a finished render; one per user and render, changeable."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("render_id", "user_id", name="uq_ratings_user"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    render_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("render_jobs.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    stars: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

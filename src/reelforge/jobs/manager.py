@@ -24,6 +24,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from reelforge.db.crud.product_events import Fact
 from reelforge.db.models import JobState, RenderJob, User, utcnow
 from reelforge.db.session import is_sqlite
 from reelforge.jobs import queries as q
@@ -34,6 +35,12 @@ from reelforge.jobs.retry import ErrorClass, RetryDecision, decide
 from reelforge.model.plans import Plan
 
 NOTIFY_CHANNEL = "reelforge_jobs"
+RENDER_KIND = "render"
+"""The kind users submit; only its outcomes are product facts (not tests' `noop`/`sleep`)."""
+OUTCOME_FACTS: dict[str, Fact] = {
+    JobState.SUCCEEDED: Fact.RENDER_SUCCEEDED,
+    JobState.FAILED: Fact.RENDER_FAILED,
+}
 CANDIDATES_PER_CLAIM = 500
 """Users' head jobs considered per claim (oldest first); ageing covers the rest."""
 
@@ -43,7 +50,7 @@ class NewJob:
     """One job for `JobManager.enqueue_many` (the arguments of `enqueue`)."""
 
     owner: User
-    kind: str = "render"
+    kind: str = RENDER_KIND
     payload: dict[str, Any] = field(default_factory=dict)
     project_id: UUID | None = None
     max_attempts: int = 3
@@ -113,7 +120,7 @@ class JobManager:
         session: Session,
         owner: User,
         *,
-        kind: str = "render",
+        kind: str = RENDER_KIND,
         payload: dict[str, Any] | None = None,
         project_id: UUID | None = None,
         max_attempts: int = 3,
@@ -328,6 +335,10 @@ class JobManager:
             if row is None:
                 return False
             conn.execute(q.append_event(row.owner_id, job_id, event, data, now))
+            fact = OUTCOME_FACTS.get(values["state"])
+            if fact is not None and row.kind == RENDER_KIND:
+                cost = (values.get("result") or {}).get("cost_usd")
+                conn.execute(q.append_fact(fact, row.owner_id, job_id, row.plan, now, cost))
         if values.get("state") == JobState.QUEUED:
             self._woken()
         return True
@@ -398,6 +409,11 @@ class JobManager:
                     conn.execute(q.fail_stale(row.id, now, error))
                     data = {**error, "attempt": row.attempts}
                     conn.execute(q.append_event(row.owner_id, row.id, "failed", data, now))
+                    if row.kind == RENDER_KIND:
+                        fact = q.append_fact(
+                            Fact.RENDER_FAILED, row.owner_id, row.id, row.plan, now, None
+                        )
+                        conn.execute(fact)
                     reaped.append(Reaped(row.id, failed=True, message=message, stage=row.stage))
                 else:
                     conn.execute(q.requeue(row.id, now))

@@ -141,6 +141,7 @@ class PgClaims:
                 params = {
                     "job": success.job_id, "worker": worker_id, "now": now,
                     "result": Json(success.result), "event": Json({"result": success.result}),
+                    "cost": success.result.get("cost_usd"),
                 }  # fmt: skip
                 done = conn.execute(qp.SUCCEED, params, prepare=True)
             in_transaction, reads = success is not None, 0

@@ -10,11 +10,13 @@ from uuid import UUID
 from sqlalchemy import Integer, Select, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.sql.dml import Insert, Update
 
-from reelforge.db.models import Event, JobState, RenderJob, User
+from reelforge.db.crud.product_events import Fact
+from reelforge.db.models import Event, JobState, ProductEvent, RenderJob, User
 
 jobs = cast(Table, RenderJob.__table__)
 users = cast(Table, User.__table__)
 events = cast(Table, Event.__table__)
+product_events = cast(Table, ProductEvent.__table__)
 
 
 @cache
@@ -146,7 +148,7 @@ def finish(job_id: UUID, worker_id: str, values: dict[str, Any]) -> Update:
         update(jobs)
         .where(_owned_running(job_id, worker_id))
         .values(values)
-        .returning(jobs.c.owner_id, jobs.c.attempts, jobs.c.max_attempts)
+        .returning(jobs.c.owner_id, jobs.c.attempts, jobs.c.max_attempts, jobs.c.kind, jobs.c.plan)
     )
 
 
@@ -174,7 +176,7 @@ def cancel_queued(job_id: UUID, now: datetime) -> Update:
 
 _STALE_COLUMNS = (
     jobs.c.id, jobs.c.owner_id, jobs.c.worker_id, jobs.c.stage, jobs.c.attempts,
-    jobs.c.max_attempts,
+    jobs.c.max_attempts, jobs.c.kind, jobs.c.plan,
 )  # fmt: skip
 
 
@@ -213,6 +215,15 @@ def append_event(
 ) -> Insert:
     return insert(events).values(
         user_id=user_id, job_id=job_id, type=kind, data=data, created_at=now
+    )
+
+
+def append_fact(
+    fact: Fact, user_id: UUID, job_id: UUID, plan: str, now: datetime, cost_usd: float | None
+) -> Insert:
+    """A render's outcome in the product event log (admin analytics), beside its event."""
+    return insert(product_events).values(
+        kind=fact, user_id=user_id, subject_id=job_id, label=plan, value=cost_usd, at=now
     )
 
 

@@ -99,11 +99,16 @@ WITH done AS (
     UPDATE render_jobs
     SET state = 'succeeded', progress = 1.0, result = %(result)s, finished_at = %(now)s
     WHERE id = %(job)s AND state = 'running' AND worker_id = %(worker)s
-    RETURNING id, owner_id
+    RETURNING id, owner_id, kind, plan
 ), logged AS (
     INSERT INTO events (user_id, job_id, type, data, created_at)
     SELECT owner_id, id, 'succeeded', %(event)s, %(now)s FROM done
+), fact AS (
+    INSERT INTO product_events (kind, user_id, subject_id, label, value, at)
+    SELECT 'render_succeeded', owner_id, id, plan, %(cost)s, %(now)s FROM done
+    WHERE kind = 'render'
 )
 SELECT owner_id FROM done
 """
-"""`queries.finish` for a success, with its event: matches nothing if this worker lost the job."""
+"""`queries.finish` for a success, with its event and its product fact (renders only): matches
+nothing if this worker lost the job."""

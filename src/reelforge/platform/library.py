@@ -18,7 +18,8 @@ from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
-from reelforge.db.crud import quota
+from reelforge.db.crud import product_events, quota
+from reelforge.db.crud.product_events import Fact
 from reelforge.db.models import Asset, User
 from reelforge.errors import LimitExceeded
 from reelforge.model.plans import PLAN_LIMITS, Plan
@@ -93,6 +94,7 @@ def _record(platform: Platform, user: User, asset: Asset) -> Asset:
         session.add(asset)
         session.flush()
         quota.ensure_room(session, user)
+        product_events.record(session, Fact.ASSET_UPLOADED, user.id, subject_id=asset.id)
         session.commit()
     return asset
 

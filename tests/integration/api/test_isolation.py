@@ -31,6 +31,8 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/api/v1/renders/{render_id}", None),
     ("POST", "/api/v1/renders/{render_id}/retry", None),
     ("GET", "/api/v1/renders/{render_id}/{file}", None),
+    ("GET", "/api/v1/renders/{render_id}/rating", None),
+    ("PUT", "/api/v1/renders/{render_id}/rating", {"stars": 5}),
     ("DELETE", "/api/v1/auth/sessions/{session_id}", None),
     ("DELETE", "/api/v1/auth/api-keys/{key_id}", None),
     ("DELETE", "/api/v1/users/me/secrets/{name}", None),

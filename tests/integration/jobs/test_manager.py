@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import Event, JobState, RenderJob, User
+from reelforge.db.models import Event, JobState, ProductEvent, RenderJob, User
 from reelforge.jobs.alerts import WebhookAlert
 from reelforge.jobs.manager import JobManager, NewJob
 from reelforge.jobs.policy import DEFAULT_CONCURRENCY, SchedulingPolicy
@@ -343,3 +343,34 @@ def test_enqueue_many_queues_in_order_with_events(engine: Engine, manager: JobMa
     assert all(events(engine, job_id) == ["queued"] for job_id in ids)
     claimed = manager.claim("w", limit=3)
     assert [j.id for j in claimed] == [ids[0], ids[2], ids[1]]  # pro (limit 4) first
+
+
+def test_render_outcomes_are_product_facts_beside_their_events(
+    engine: Engine, manager: JobManager, clock: Clock
+) -> None:
+    """A success (by `succeed_and_claim`, PostgreSQL's one round trip included) carries its
+    cost and plan; a final failure its plan; a retry and a test job's outcome are no fact."""
+    user = add_user(engine, Plan.PRO)
+    with Session(engine) as session, session.begin():
+        renders = [manager.enqueue(session, user).id for _ in range(3)]
+    [noop] = submit(manager, user)
+    [job] = manager.claim("w")
+    manager.succeed_and_claim(job.id, "w", {"cost_usd": 0.25}, limit=0)
+    [job] = manager.claim("w")
+    manager.fail(job.id, "w", ErrorClass.PROVIDER, "503", "voice", 1, 3)  # retried: no fact
+    [job] = manager.claim("w")
+    manager.fail(job.id, "w", ErrorClass.VALIDATION, "bad", "input", 1, 3)
+    clock.advance(60)  # past the retry's backoff
+    while claimed := manager.claim("w"):
+        manager.succeed(claimed[0].id, "w", {"cost_usd": 9.0})
+    with Session(engine) as session:
+        facts = session.execute(
+            select(ProductEvent.kind, ProductEvent.subject_id, ProductEvent.value,
+                   ProductEvent.label).order_by(ProductEvent.id)
+        ).all()  # fmt: skip
+    assert [tuple(f) for f in facts] == [
+        ("render_succeeded", renders[0], 0.25, "pro"),
+        ("render_failed", renders[2], None, "pro"),
+        ("render_succeeded", renders[1], 9.0, "pro"),
+    ]
+    assert noop not in {f.subject_id for f in facts}

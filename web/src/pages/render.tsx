@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { Problem, type Project, type Render, json } from "../api";
+import { Problem, type Project, type Rating, type Render, json } from "../api";
 import { ErrorBanner, NotFoundPage, StatusBadge, useTitle } from "../components";
 import { STAGES, STAGE_LABEL, plainError, seconds, usd, when } from "../format";
 import { onConnection, subscribe } from "../live";
@@ -101,10 +101,13 @@ export function RenderView({ id }: { id: string }) {
 
       {render.status === "succeeded" && render.links && (
         <section class="result" aria-label="Your video">
-          <div class={`player aspect-${(project?.settings.aspect ?? "16:9").replace(":", "-")}`}>
-            <video controls preload="metadata" src={render.links.video} poster={render.links.thumbnail}>
-              <track kind="captions" src={render.links.vtt} srclang="en" label="Captions" default />
-            </video>
+          <div>
+            <div class={`player aspect-${(project?.settings.aspect ?? "16:9").replace(":", "-")}`}>
+              <video controls preload="metadata" src={render.links.video} poster={render.links.thumbnail}>
+                <track kind="captions" src={render.links.vtt} srclang="en" label="Captions" default />
+              </video>
+            </div>
+            <RateVideo id={id} />
           </div>
           <div class="card side">
             <dl class="stats one">
@@ -147,6 +150,61 @@ export function RenderView({ id }: { id: string }) {
         </section>
       )}
     </div>
+  );
+}
+
+/** 1–5 stars and an optional comment under the player; sending again changes the rating. */
+function RateVideo({ id }: { id: string }) {
+  const [stars, setStars] = useState(0);
+  const [comment, setComment] = useState("");
+  const [saved, setSaved] = useState<Rating | null>(null);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    json<Rating>(`/renders/${id}/rating`)
+      .then((rating) => {
+        setSaved(rating);
+        setStars(rating.stars);
+        setComment(rating.comment);
+      })
+      .catch(() => undefined); // 404: not rated yet
+  }, [id]);
+
+  const save = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    try {
+      setSaved(await json<Rating>(`/renders/${id}/rating`, { method: "PUT", body: { stars, comment } }));
+    } catch (error) {
+      if (error instanceof Problem) setProblem(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form class="card rating" onSubmit={save} aria-labelledby="rating-title">
+      <h2 id="rating-title">How good is this video?</h2>
+      <ErrorBanner problem={problem} />
+      <div class="stars" role="radiogroup" aria-label="Stars">
+        {[1, 2, 3, 4, 5].map((n) => (
+          <label class={n <= stars ? "on" : ""} title={`${n} of 5`}>
+            <input type="radio" name="stars" value={n} checked={stars === n} onChange={() => setStars(n)} aria-label={`${n} of 5 stars`} />
+            <span aria-hidden="true">{n <= stars ? "★" : "☆"}</span>
+          </label>
+        ))}
+      </div>
+      <label class="stack">
+        Comment (optional)
+        <textarea name="comment" rows={2} maxLength={2000} value={comment} onInput={(e) => setComment(e.currentTarget.value)} />
+      </label>
+      <p>
+        <button type="submit" class="button primary" disabled={busy || stars === 0}>{saved ? "Update rating" : "Rate"}</button>{" "}
+        <span role="status">{saved ? `Thanks: you rated it ${saved.stars} of 5.` : ""}</span>
+      </p>
+    </form>
   );
 }
 

@@ -1,4 +1,5 @@
-"""Administration (admins only): queue health, failed renders, alerts, users and plans."""
+"""Administration (admins only): queue health, failed renders, alerts, users and plans,
+the product analytics."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from reelforge.api import schemas
-from reelforge.api.deps import AdminUser, ClientIp, DbSession, Offset, PlatformDep
+from reelforge.api.deps import (
+    AdminUser,
+    ClientIp,
+    DbSession,
+    Now,
+    Offset,
+    PlatformDep,
+    UnlistedAdminUser,
+)
 from reelforge.db.crud import admin as admin_reads
-from reelforge.db.crud import audit, users
+from reelforge.db.crud import analytics, audit, users
 from reelforge.errors import NotFound
 from reelforge.jobs.stats import queue_stats
 from reelforge.model.plans import Plan
@@ -22,6 +31,17 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 @router.get("/queue")
 def queue_health(admin: AdminUser, platform: PlatformDep) -> dict[str, Any]:
     return queue_stats(platform.jobs).as_dict()
+
+
+@router.get("/analytics")
+def product_analytics(
+    admin: UnlistedAdminUser, session: DbSession, at: Now,
+    since: Annotated[str, Query(max_length=10, description="How far back: 30d, 12h, 2w")] = "30d",
+) -> dict[str, Any]:  # fmt: skip
+    """The brief's success metrics over the last `since`, each beside its target (`met`:
+    green, red, or null when there is nothing to measure); definitions in docs/operations.md."""
+    span = analytics.parse_since(since)
+    return analytics.compute(session, since=at - span, until=at).as_dict()
 
 
 @router.get("/renders/failed")

@@ -19,9 +19,10 @@ from reelforge.api.deps import (
     PlatformDep,
     limit_auth,
 )
-from reelforge.db.crud import audit, auth, users
+from reelforge.db.crud import audit, auth, product_events, users
 from reelforge.db.crud.auth import IssuedSession
-from reelforge.errors import InvalidInput, Unauthorized
+from reelforge.db.crud.product_events import Fact
+from reelforge.errors import Conflict, InvalidInput, Unauthorized
 from reelforge.platform.services import Platform
 from reelforge.security import passwords
 
@@ -62,12 +63,22 @@ def login_account_key(email: str) -> str:
     responses={409: {"description": "Email already registered"}},
 )
 def register(body: schemas.RegisterIn, session: DbSession, ip: ClientIp) -> schemas.UserOut:
+    """Every form that gets here is a registration started (a product fact); one refused
+    for its password or address is still recorded, in a transaction of its own."""
     email = users.normalize_email(body.email)
-    passwords.check_password_policy(body.password, email=email)
-    user = users.create(
-        session, email=email, password_hash=passwords.hash_password(body.password),
-        name=body.name.strip(),
-    )  # fmt: skip
+    try:
+        passwords.check_password_policy(body.password, email=email)
+        user = users.create(
+            session, email=email, password_hash=passwords.hash_password(body.password),
+            name=body.name.strip(),
+        )  # fmt: skip
+    except (InvalidInput, Conflict):
+        session.rollback()
+        product_events.record(session, Fact.REGISTRATION_STARTED, None)
+        session.commit()
+        raise
+    product_events.record(session, Fact.REGISTRATION_STARTED, None)
+    product_events.record(session, Fact.REGISTRATION_COMPLETED, user.id)
     audit.record(session, "register", actor_id=user.id, target=email, ip=ip)
     return schemas.UserOut.model_validate(user)
 
@@ -109,6 +120,7 @@ def login(
         user_agent=request.headers.get("user-agent", ""), ip=ip,
     )  # fmt: skip
     audit.record(session, "login", actor_id=user.id, target=str(issued.session.id), ip=ip)
+    product_events.record(session, Fact.LOGIN, user.id)
     return _tokens(platform, issued, response, browser=body.client == "browser")
 
 

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from reelforge.api.deps import Now, PlatformDep, authenticate, bearer
 from reelforge.api.errors import problem
+from reelforge.api.monitor import database_problem
 from reelforge.errors import Forbidden, Unauthorized
 
 router = APIRouter(tags=["health"])
@@ -24,11 +24,9 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "The database does not answer"}})
 def readyz(platform: PlatformDep) -> Response:
-    try:
-        with platform.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure means "not ready"; the reason goes in the body
-        return problem(503, "not-ready", "Not ready", f"database: {type(exc).__name__}")
+    reason = database_problem(platform.engine)
+    if reason is not None:
+        return problem(503, "not-ready", "Not ready", reason)
     return Response('{"status":"ready"}', media_type="application/json")
 
 

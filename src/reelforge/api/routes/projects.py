@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
 from reelforge.api.routes.renders import render_out
-from reelforge.db.crud import activity, assets, projects, quota, templates
+from reelforge.db.crud import activity, assets, product_events, projects, quota, templates
+from reelforge.db.crud.product_events import Fact
 from reelforge.db.models import Project, Role
 from reelforge.errors import InvalidInput, NotFound
 from reelforge.jobs import submissions
@@ -65,6 +66,7 @@ def create_project(
     if body.template_id is not None:
         use_template(session, user.id, project, body.template_id, body.settings.model_fields_set)
     quota.ensure_room(session, user)
+    product_events.record(session, Fact.PROJECT_CREATED, user.id, subject_id=project.id)
     return project_out(project)
 
 
@@ -78,6 +80,7 @@ def use_template(
     settings = apply(template, VideoSettings.model_validate(project.settings), keep)
     project.settings = settings.model_dump(mode="json")
     project.template_id, project.template_version = template.id, template.version
+    product_events.record(session, Fact.TEMPLATE_USED, user_id, subject_id=project.id)
 
 
 @router.get("/{project_id}")
@@ -246,6 +249,7 @@ def submit_render(
     if submitted.created:
         job_id = str(submitted.job.id)
         activity.record(session, project.id, user.id, "render_submitted", render_id=job_id)
+        product_events.record(session, Fact.RENDER_SUBMITTED, user.id, subject_id=project.id)
     else:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/renders/{submitted.job.id}"

@@ -9,9 +9,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from reelforge.api import schemas
@@ -25,16 +26,19 @@ from reelforge.api.deps import (
     bearer,
     limit_submit,
 )
-from reelforge.db.crud import projects, renders
+from reelforge.db.crud import product_events, projects, ratings, renders
+from reelforge.db.crud.product_events import Fact
 from reelforge.db.crud.projects import Page
 from reelforge.db.models import JobState, RenderJob, Role, User
 from reelforge.errors import Conflict, NotFound, Unauthorized
 from reelforge.jobs import submissions
 from reelforge.jobs.kinds import RENDER_FILES, render_blob_key
+from reelforge.logs import get_logger
 from reelforge.platform.services import Platform
 from reelforge.security.signing import UrlSigner
 
 router = APIRouter(prefix="/renders", tags=["renders"])
+log = get_logger("reelforge.api.renders")
 MIN_PROGRESS_FOR_ETA = 0.05
 DOWNLOADS = {
     "video": "video",
@@ -142,6 +146,24 @@ def read_render(
     return render_out(session, job, at, platform)
 
 
+@router.get("/{render_id}/rating")
+def read_rating(render_id: uuid.UUID, user: CurrentUser, session: DbSession) -> schemas.RatingOut:
+    """My rating of the render (404 until I rate it)."""
+    renders.accessible(session, user.id, render_id, need=Role.VIEWER)
+    return schemas.RatingOut.model_validate(ratings.of(session, render_id, user.id))
+
+
+@router.put("/{render_id}/rating", responses={409: {"description": "The render has not succeeded"}})
+def rate_render(
+    render_id: uuid.UUID, body: schemas.RatingIn, user: CurrentUser, session: DbSession
+) -> schemas.RatingOut:
+    """Rate a finished video 1–5, with an optional comment; sending again changes it.
+    Anyone who may watch it rates it: its owner and its project's members."""
+    job = renders.accessible(session, user.id, render_id, need=Role.VIEWER)
+    rating = ratings.put(session, job, user.id, stars=body.stars, comment=body.comment.strip())
+    return schemas.RatingOut.model_validate(rating)
+
+
 @router.post("/{render_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
 def cancel_render(
     render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now
@@ -194,17 +216,39 @@ def retry_render(
 def _downloadable(
     render_id: uuid.UUID, path: str, session: DbSession, platform: Platform, at: datetime,
     credentials: HTTPAuthorizationCredentials | None, expires: int | None, sig: str | None,
-) -> RenderJob:  # fmt: skip
-    """The render, if the link is signed for it or the caller may read it."""
+) -> tuple[RenderJob, uuid.UUID | None]:  # fmt: skip
+    """The render, if the link is signed for it or the caller may read it, and the caller
+    (unknown behind a signed link)."""
     if expires is not None and sig is not None and platform.url_signer.verify(path, expires, sig):
         job = session.get(RenderJob, render_id)
         if job is None or job.kind != "render":
             raise NotFound("render not found", stage="input")
-        return job
+        return job, None
     if credentials is None:
         raise Unauthorized("sign in, or use the signed link from the render's status", stage="auth")
-    principal = authenticate(platform, credentials.credentials, at)
-    return renders.accessible(session, principal.user.id, render_id, need=Role.VIEWER)
+    user_id = authenticate(platform, credentials.credentials, at).user.id
+    return renders.accessible(session, user_id, render_id, need=Role.VIEWER), user_id
+
+
+def record_viewing(
+    platform: Platform, job: RenderJob, user_id: uuid.UUID | None, *, download: bool,
+    range_header: str | None,
+) -> None:  # fmt: skip
+    """A video played or downloaded, as a product fact about its project. A player asks
+    again for each seek: only a request from the start (no `Range`, or `bytes=0-`) counts.
+
+    In a short transaction of its own: a download is a read (its request's SQLite session
+    never takes the write lock, and upgrading it could fail on a busy database), and a
+    fact that cannot be written must not stop the video, so that failure is only logged."""
+    if range_header is not None and not range_header.replace(" ", "").startswith("bytes=0-"):
+        return
+    fact = Fact.VIDEO_DOWNLOADED if download else Fact.VIDEO_PLAYED
+    try:
+        with platform.writer_sessions() as session:
+            product_events.record(session, fact, user_id, subject_id=job.project_id)
+            session.commit()
+    except SQLAlchemyError as exc:
+        log.warning("viewing not recorded", fact=fact, error=type(exc).__name__)
 
 
 @router.get(
@@ -229,11 +273,14 @@ def download(
     download: Annotated[bool, Query(description="Save instead of showing inline")] = False,
     expires: Annotated[int | None, Query(description="From a signed link")] = None,
     sig: Annotated[str | None, Query(max_length=64, description="From a signed link")] = None,
+    range_header: Annotated[str | None, Header(alias="Range", include_in_schema=False)] = None,
 ) -> Response:
     path = f"/api/v1/renders/{render_id}/{file}"
-    job = _downloadable(render_id, path, session, platform, at, credentials, expires, sig)
+    job, user_id = _downloadable(render_id, path, session, platform, at, credentials, expires, sig)
     if job.state != JobState.SUCCEEDED or not (job.result or {}).get("blobs"):
         raise Conflict(f"this render has no files yet ({job.state})")
+    if file == "video":
+        record_viewing(platform, job, user_id, download=download, range_header=range_header)
     blob_name, content_type = RENDER_FILES[DOWNLOADS[file]]
     filename = f"reelforge-{str(job.id)[:8]}-{blob_name}"
     return send_blob(platform, render_blob_key(job.id, blob_name), content_type, filename, download)

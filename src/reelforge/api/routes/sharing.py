@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Path, status
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep, limit_public
 from reelforge.api.routes.renders import render_links
-from reelforge.db.crud import projects, sharing
+from reelforge.db.crud import product_events, projects, sharing
+from reelforge.db.crud.product_events import Fact
 from reelforge.db.models import ProjectMember, Role, ShareLink
 
 router = APIRouter(tags=["sharing"])
@@ -45,7 +46,9 @@ def invite_member(
 ) -> schemas.MemberOut:
     """Invites a registered user by email; the project shows up for them once they accept."""
     project = projects.accessible(session, user.id, project_id, need=Role.OWNER).project
-    return member_out(sharing.invite(session, project, user, body.email, body.role, at))
+    member = sharing.invite(session, project, user, body.email, body.role, at)
+    product_events.record(session, Fact.PROJECT_SHARED, user.id, subject_id=project.id)
+    return member_out(member)
 
 
 @router.patch("/projects/{project_id}/members/{member_id}")
@@ -122,6 +125,7 @@ def create_link(
     project = projects.accessible(session, user.id, project_id, need=Role.OWNER).project
     expires_at = at + timedelta(seconds=body.expires_in_s) if body.expires_in_s else None
     created = sharing.create_link(session, project, body.render_id, user.id, expires_at)
+    product_events.record(session, Fact.PROJECT_SHARED, user.id, subject_id=project.id)
     return schemas.LinkCreated(
         **link_out(created.link).model_dump(), token=created.token, url=f"/s/{created.token}"
     )

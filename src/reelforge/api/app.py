@@ -33,6 +33,7 @@ from reelforge.api.routes import (
     studio,
     templates,
     users,
+    webhooks,
 )
 from reelforge.api.routes.assets import MULTIPART_OVERHEAD_BYTES
 from reelforge.api.telemetry import HttpMetrics, RequestTelemetry
@@ -75,6 +76,9 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             ]
         )
         pool.start()
+        sender = platform.webhook_loop() if workers else None
+        if sender is not None:
+            sender.start()
         try:
             yield
         finally:
@@ -83,6 +87,8 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             # requeued by the reaper once stale), never a hung shutdown.
             timeout_s = platform.settings.workers.shutdown_timeout_s
             abandoned = await asyncio.to_thread(pool.stop, timeout_s)
+            if sender is not None:
+                await asyncio.to_thread(sender.stop, timeout_s)
             if abandoned:
                 log.error("abandoned renders at shutdown", workers=len(abandoned))
             platform.engine.dispose()
@@ -112,7 +118,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     for module in (
         auth, users, projects, templates, sharing, activity, renders, assets, studio, live,
-        health, admin,
+        health, admin, webhooks,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

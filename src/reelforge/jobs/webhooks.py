@@ -1,0 +1,364 @@
+"""Users' webhooks: the `events` log fanned out into deliveries, sent signed, retried, logged.
+
+The database is the queue (docs/api.md, "Webhooks"):
+
+1. **Fan-out.** One sender at a time (the cursor row is locked, `SKIP LOCKED` on PostgreSQL,
+   `BEGIN IMMEDIATE` on SQLite) reads the `events` after `webhook_cursor.last_event_id` and
+   inserts a `webhook_deliveries` row per (final job event, subscribed endpoint), moving the
+   cursor in the same transaction. The unique (endpoint, event) key makes a repeat impossible.
+2. **Claim.** Due deliveries are leased (`locked_until`) and their attempt counted in one
+   short transaction (`SKIP LOCKED` again): senders in several processes never take one row
+   together, and a sender that dies mid-send leaves a lease that runs out, so the delivery is
+   tried again, not lost.
+3. **Send.** The URL is checked again (DNS may have changed since registration) and the
+   request goes to the checked address, redirects not followed, with a short timeout.
+4. **Record.** Every attempt is a `webhook_attempts` row; a failure schedules the next try by
+   `webhook_retry`, or fails the delivery once its day is over.
+
+A receiver can still see a delivery twice (the sender died after the receiver answered, before
+the outcome was stored): `webhook-id` is the delivery's id, the same on every attempt, for it
+to drop duplicates by.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from reelforge.db.crud import webhooks as crud
+from reelforge.db.models import (
+    Event,
+    RenderJob,
+    WebhookAttempt,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookEndpoint,
+    utcnow,
+)
+from reelforge.errors import InvalidInput
+from reelforge.jobs.webhook_retry import next_attempt_at
+from reelforge.security.addresses import Destination, check_url
+from reelforge.security.crypto import SecretBox
+from reelforge.security.webhooks import signed_headers
+
+log = logging.getLogger(__name__)
+
+JOB_EVENT_TYPES = {
+    "succeeded": "render.succeeded",
+    "failed": "render.failed",
+    "canceled": "render.canceled",
+}
+"""The `events` rows that end a job, and the webhook event each one is."""
+FAN_OUT_BATCH = 500
+CLAIM_BATCH = 10
+EXCERPT_BYTES = 1024
+SETTLE_S = 2.0
+"""PostgreSQL hands out event ids before commit, so a transaction may commit an id below one
+already read: fan-out leaves events younger than this for the next pass (SQLite has one writer
+at a time, its ids appear in order)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt got: a status, or an error before any (refused, timeout, reset)."""
+
+    status_code: int | None
+    duration_ms: int
+    excerpt: str = ""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    delivery_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    url: str
+    secret_ciphertext: str
+    payload: dict[str, Any]
+    attempts: int
+    give_up_at: datetime
+
+
+class _PinnedConnection(http.client.HTTPConnection):
+    """Connects to the address that was checked, whatever the host's DNS says now."""
+
+    def __init__(self, destination: Destination, timeout_s: float) -> None:
+        super().__init__(destination.host, destination.port, timeout=timeout_s)
+        self._ip = destination.ip
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._ip, self.port), self.timeout)
+
+
+class _PinnedTLSConnection(http.client.HTTPSConnection):
+    """As `_PinnedConnection`, with TLS checked against the host name (SNI and certificate)."""
+
+    def __init__(self, destination: Destination, timeout_s: float) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(destination.host, destination.port, timeout=timeout_s, context=self._tls)
+        self._ip = destination.ip
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._ip, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+
+
+def post(
+    destination: Destination, body: bytes, headers: dict[str, str], timeout_s: float
+) -> Outcome:
+    """POST once; a redirect is an answer like any other non-2xx (never followed)."""
+    connection_class = _PinnedTLSConnection if destination.scheme == "https" else _PinnedConnection
+    connection = connection_class(destination, timeout_s)
+    started = time.monotonic()
+    try:
+        connection.request("POST", destination.target, body=body, headers={
+            "Content-Type": "application/json", "User-Agent": "reelforge-webhooks", **headers,
+        })  # fmt: skip
+        response = connection.getresponse()
+        excerpt = response.read(EXCERPT_BYTES).decode("utf-8", "replace")
+        return Outcome(response.status, _elapsed_ms(started), excerpt)
+    except (OSError, http.client.HTTPException) as exc:
+        return Outcome(None, _elapsed_ms(started), error=f"{type(exc).__name__}: {exc}"[:300])
+    finally:
+        connection.close()
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+Transport = Callable[[Destination, bytes, dict[str, str], float], Outcome]
+
+
+class WebhookSender:
+    """Fans events out, claims due deliveries and sends them (`run_once`, or `WebhookLoop`)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        secret_box: SecretBox,
+        *,
+        allow_private: bool = False,
+        base_delay_s: float = 5.0,
+        retry_window_s: float = 86400.0,
+        timeout_s: float = 10.0,
+        settle_s: float | None = None,
+        transport: Transport = post,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self._writer = engine.execution_options(sqlite_immediate=True)
+        self.secret_box = secret_box
+        self.allow_private = allow_private
+        self.base_delay_s = base_delay_s
+        self.retry_window = timedelta(seconds=retry_window_s)
+        self.timeout_s = timeout_s
+        pg = engine.dialect.name == "postgresql"
+        self.settle = timedelta(seconds=(SETTLE_S if pg else 0.0) if settle_s is None else settle_s)
+        self.transport = transport
+        self.clock = clock
+
+    def _session(self) -> Session:
+        return Session(self._writer)
+
+    def run_once(self) -> int:
+        """One pass: fan out new events, then send up to `CLAIM_BATCH` due deliveries.
+
+        Returns:
+            The attempts made (0: nothing was due, wait before the next pass).
+        """
+        self.fan_out()
+        claimed = self.claim(CLAIM_BATCH)
+        for delivery in claimed:
+            self.record(delivery, self.attempt(delivery))
+        return len(claimed)
+
+    def fan_out(self) -> int:
+        """Turn the final job events since the cursor into deliveries. Returns how many."""
+        now = self.clock()
+        with self._session() as session, session.begin():
+            cursor = self._lock_cursor(session)
+            if cursor is None:
+                return 0  # another sender is fanning out right now
+            rows = session.execute(
+                select(Event.id, Event.user_id, Event.job_id, Event.type, Event.data,
+                       Event.created_at, RenderJob.project_id)
+                .outerjoin(RenderJob, RenderJob.id == Event.job_id)
+                .where(Event.id > cursor.last_event_id, Event.created_at <= now - self.settle)
+                .order_by(Event.id)
+                .limit(FAN_OUT_BATCH)
+            ).all()  # fmt: skip
+            if not rows:
+                return 0
+            final = [row for row in rows if row.type in JOB_EVENT_TYPES]
+            owners = {row.user_id for row in final}
+            endpoints = crud.subscribed(session, owners) if owners else []
+            created = 0
+            for row in final:
+                kind = JOB_EVENT_TYPES[row.type]
+                for endpoint in endpoints:
+                    wanted = endpoint.user_id == row.user_id and kind in endpoint.events
+                    if wanted and endpoint.created_at <= row.created_at:
+                        created += self._insert_delivery(session, endpoint, row, kind, now)
+            cursor.last_event_id = rows[-1].id
+            return created
+
+    def _lock_cursor(self, session: Session) -> WebhookCursor | None:
+        query = select(WebhookCursor).where(WebhookCursor.id == 1).with_for_update(skip_locked=True)
+        cursor = session.scalar(query)
+        if cursor is None and session.get(WebhookCursor, 1, with_for_update=False) is None:
+            session.execute(_insert(session)(WebhookCursor).values(id=1, last_event_id=0)
+                            .on_conflict_do_nothing())  # fmt: skip
+            cursor = session.scalar(query)
+        return cursor
+
+    def _insert_delivery(
+        self, session: Session, endpoint: WebhookEndpoint, row: Any, kind: str, now: datetime
+    ) -> int:
+        data = {"render_id": str(row.job_id), "project_id": _str(row.project_id),
+                **_public_data(row.data)}  # fmt: skip
+        payload = {"type": kind, "timestamp": row.created_at.isoformat(), "data": data}
+        statement = _insert(session)(WebhookDelivery).values(
+            id=uuid.uuid4(), endpoint_id=endpoint.id, event_id=row.id, event_type=kind,
+            payload=payload, state=crud.PENDING, attempts=0, next_attempt_at=now,
+            give_up_at=now + self.retry_window, created_at=now,
+        ).on_conflict_do_nothing()  # fmt: skip
+        return session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+
+    def claim(self, limit: int) -> list[Claimed]:
+        """Lease up to `limit` due deliveries to this sender and count their attempt."""
+        now = self.clock()
+        with self._session() as session, session.begin():
+            due = session.scalars(
+                select(WebhookDelivery)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .where(
+                    WebhookDelivery.state == crud.PENDING,
+                    WebhookDelivery.next_attempt_at <= now,
+                    or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
+                    WebhookEndpoint.enabled.is_(True),
+                )
+                .order_by(WebhookDelivery.next_attempt_at)
+                .limit(limit)
+                .with_for_update(of=WebhookDelivery, skip_locked=True)
+            ).all()
+            lease = now + timedelta(seconds=2 * self.timeout_s + 5)
+            claimed = []
+            for delivery in due:
+                endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
+                delivery.locked_until = lease
+                delivery.attempts += 1
+                claimed.append(Claimed(
+                    delivery.id, endpoint.id, endpoint.url, endpoint.secret_ciphertext,
+                    delivery.payload, delivery.attempts, delivery.give_up_at,
+                ))  # fmt: skip
+            return claimed
+
+    def attempt(self, delivery: Claimed) -> Outcome:
+        """Check the URL again and POST the signed payload once."""
+        try:
+            destination = check_url(delivery.url, allow_private=self.allow_private)
+        except InvalidInput as exc:
+            return Outcome(None, 0, error=f"refused: {exc.message}"[:300])
+        secret = self.secret_box.decrypt(
+            delivery.secret_ciphertext, context=crud.secret_context(delivery.endpoint_id)
+        )
+        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        headers = signed_headers(secret, str(delivery.delivery_id), int(time.time()), body)
+        return self.transport(destination, body, headers, self.timeout_s)
+
+    def record(self, delivery: Claimed, outcome: Outcome) -> None:
+        """Log the attempt; the delivery succeeds, waits for its next try, or fails."""
+        now = self.clock()
+        values: dict[str, Any] = {"locked_until": None, "last_status": outcome.status_code}
+        if outcome.ok:
+            values["state"] = crud.SUCCEEDED
+        else:
+            retry_at = next_attempt_at(
+                delivery.attempts, now, delivery.give_up_at, self.base_delay_s
+            )
+            values["state"] = crud.FAILED if retry_at is None else crud.PENDING
+            values["next_attempt_at"] = retry_at or now
+        with self._session() as session, session.begin():
+            session.add(WebhookAttempt(
+                delivery_id=delivery.delivery_id, attempted_at=now,
+                status_code=outcome.status_code, duration_ms=outcome.duration_ms,
+                response_excerpt=outcome.excerpt, error=outcome.error,
+            ))  # fmt: skip
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery.delivery_id)
+                .values(**values)
+            )
+        if not outcome.ok:
+            log.info("webhook delivery %s attempt %s failed: %s", delivery.delivery_id,
+                     delivery.attempts, outcome.status_code or outcome.error)  # fmt: skip
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT, for `ON CONFLICT DO NOTHING` on both backends."""
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _public_data(data: dict[str, Any]) -> dict[str, Any]:
+    """What of a job event a receiver is told: the outcome, not internal detail (stderr)."""
+    shown: dict[str, Any] = {
+        key: data[key] for key in ("error_class", "error_message", "error_stage") if key in data
+    }
+    result = data.get("result")
+    if isinstance(result, dict):
+        shown["result"] = {k: v for k, v in result.items() if k != "error_detail"}
+    return shown
+
+
+class WebhookLoop:
+    """The sender on a thread of a process that runs workers; stops with them."""
+
+    def __init__(self, sender: WebhookSender, poll_s: float = 1.0) -> None:
+        self.sender = sender
+        self.poll_s = poll_s
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float | None = None) -> bool:
+        """Stop after the attempt in flight (bounded by the send timeout). True if stopped."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            busy = False
+            try:
+                busy = self.sender.run_once() > 0
+            except Exception:  # a database outage or a bug: logged, tried again next poll
+                log.exception("webhook sender pass failed")
+            if not busy:
+                self._stopping.wait(self.poll_s)

@@ -6,19 +6,22 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reelforge.api.schemas import WebhookEvent
+from reelforge.db.crud.webhooks import EVENTS
 from reelforge.db.models import User
 from reelforge.jobs.retry import ErrorClass
-from reelforge.jobs.webhooks import WebhookLoop, WebhookSender
+from reelforge.jobs.webhooks import JOB_EVENT_TYPES, WebhookLoop, WebhookSender
 from reelforge.platform.services import Platform
 from reelforge.security.webhooks import verify_webhook
 from tests.integration.api.conftest import ClientFactory, sign_up
+from tests.integration.api.test_isolation import WEBHOOK_ROUTES
 from tests.support.stubs.base import Recorded, StubResponse, StubServer
 
 HOOKS = {"allow_private": True, "base_delay_s": 0.01}
@@ -253,15 +256,23 @@ def test_create_read_update_rotate_delete(client: TestClient, receiver: StubServ
 
 
 def test_another_users_webhook_is_not_found(client: TestClient, receiver: StubServer) -> None:
+    """Every webhook route with an id (`test_isolation.WEBHOOK_ROUTES`) answers 404, never 403."""
     mine, theirs = sign_up(client), sign_up(client)
     hook = _register(client, mine, receiver.url + "/hook")
-    base = f"/api/v1/webhooks/{hook['id']}"
-    delivery = f"{base}/deliveries/{uuid.uuid4()}/redeliver"
-    for method, path in [("GET", base), ("PATCH", base), ("DELETE", base),
-                         ("POST", f"{base}/rotate-secret"), ("GET", f"{base}/deliveries"),
-                         ("POST", delivery)]:  # fmt: skip
+    _job(client, _owner(client, mine), "canceled")
+    _sender(client).run_once()
+    [delivery] = _log(client, mine, hook["id"])
+    for method, route in sorted(WEBHOOK_ROUTES):
+        path = route.format(webhook_id=hook["id"], delivery_id=delivery["id"])
         body = {"enabled": False} if method == "PATCH" else None
         response = client.request(method, path, headers=theirs, json=body)
         assert response.status_code == 404, (method, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
     assert client.get("/api/v1/webhooks", headers=theirs).json() == []
-    assert client.get(base, headers=mine).json()["enabled"] is True
+    assert client.get(f"/api/v1/webhooks/{hook['id']}", headers=mine).json()["enabled"] is True
+    assert _log(client, mine, hook["id"]) == [delivery]
+
+
+def test_the_api_offers_the_events_the_sender_knows() -> None:
+    assert get_args(WebhookEvent) == EVENTS
+    assert set(JOB_EVENT_TYPES.values()) < set(EVENTS)

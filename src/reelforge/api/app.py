@@ -76,8 +76,8 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             ]
         )
         pool.start()
-        sender = platform.webhook_loop() if workers else None
-        if sender is not None:
+        sender = platform.webhook_loop()  # users' webhooks go out where renders run
+        if workers:
             sender.start()
         try:
             yield
@@ -86,9 +86,10 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             # Off the event loop and bounded: a hung render is abandoned (its job is
             # requeued by the reaper once stale), never a hung shutdown.
             timeout_s = platform.settings.workers.shutdown_timeout_s
-            abandoned = await asyncio.to_thread(pool.stop, timeout_s)
-            if sender is not None:
-                await asyncio.to_thread(sender.stop, timeout_s)
+            # The webhook sender stops at the same time: its attempt in flight is bounded too.
+            abandoned, _ = await asyncio.gather(
+                asyncio.to_thread(pool.stop, timeout_s), asyncio.to_thread(sender.stop, timeout_s)
+            )
             if abandoned:
                 log.error("abandoned renders at shutdown", workers=len(abandoned))
             platform.engine.dispose()

@@ -347,7 +347,8 @@ class WebhookLoop:
         self._thread.start()
 
     def stop(self, timeout_s: float | None = None) -> bool:
-        """Stop after the attempt in flight (bounded by the send timeout). True if stopped."""
+        """Stop after the attempt in flight (bounded by the send timeout). True if stopped
+        (also when it never started)."""
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)

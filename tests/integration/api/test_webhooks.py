@@ -3,6 +3,7 @@ local receiver verifying every delivery, retries, the delivery log and redeliver
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -194,6 +195,29 @@ def test_the_sender_loop_delivers_and_stops_promptly(
 PRIVATE_URLS = (
     "http://127.0.0.1/hook", "http://169.254.169.254/", "http://10.0.0.1/", "http://localhost/x",
 )  # fmt: skip
+
+
+def test_serve_with_workers_sends_webhooks_and_stops_them(
+    make_client: ClientFactory, receiver: StubServer
+) -> None:
+    """`reelforge serve` with in-process workers runs the sender, and stops it with them."""
+    client = make_client(workers=1, webhooks=HOOKS | {"poll_s": 0.05})
+    headers = sign_up(client)
+    hook = _register(client, headers, receiver.url + "/hook")
+    owner, jobs = _owner(client, headers), _platform(client).jobs
+    with Session(jobs.engine) as session, session.begin():  # canceled before a worker sees it
+        job_id = jobs.enqueue(session, owner, kind="noop").id
+        jobs.cancel(job_id, owner.id, session=session)
+    deadline = time.monotonic() + 5
+    while receiver.count("POST", "/hook") == 0:
+        assert time.monotonic() < deadline, "the sender in serve did not deliver"
+        time.sleep(0.02)
+    body = _verified(hook["secret"], receiver.matching("POST", "/hook")[0])
+    assert body["data"]["render_id"] == str(job_id)
+    started = time.monotonic()
+    client.__exit__(None, None, None)
+    assert time.monotonic() - started < 5
+    assert not [t for t in threading.enumerate() if t.name == "webhooks"]
 
 
 def test_private_addresses_are_refused_unless_allowed(make_client: ClientFactory) -> None:

@@ -52,7 +52,7 @@ from reelforge.db.models import (
 from reelforge.errors import InvalidInput
 from reelforge.jobs.webhook_retry import next_attempt_at
 from reelforge.security.addresses import Destination, check_url
-from reelforge.security.crypto import SecretBox
+from reelforge.security.crypto import DecryptionError, SecretBox
 from reelforge.security.webhooks import signed_headers
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,8 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     give_up_at: datetime
+    lease: datetime
+    """`locked_until` as claimed: the outcome changes the row only while it still holds."""
 
 
 class _PinnedConnection(http.client.HTTPConnection):
@@ -268,22 +270,30 @@ class WebhookSender:
                 delivery.attempts += 1
                 claimed.append(Claimed(
                     delivery.id, endpoint.id, endpoint.url, endpoint.secret_ciphertext,
-                    delivery.payload, delivery.attempts, delivery.give_up_at,
+                    delivery.payload, delivery.attempts, delivery.give_up_at, lease,
                 ))  # fmt: skip
             return claimed
 
     def attempt(self, delivery: Claimed) -> Outcome:
-        """Check the URL again and POST the signed payload once."""
+        """Check the URL again and POST the signed payload once; never raises (whatever went
+        wrong is the attempt's outcome, so the delivery is logged and retried, not stuck)."""
         try:
             destination = check_url(delivery.url, allow_private=self.allow_private)
         except InvalidInput as exc:
             return Outcome(None, 0, error=f"refused: {exc.message}"[:300])
-        secret = self.secret_box.decrypt(
-            delivery.secret_ciphertext, context=crud.secret_context(delivery.endpoint_id)
-        )
+        try:
+            secret = self.secret_box.decrypt(
+                delivery.secret_ciphertext, context=crud.secret_context(delivery.endpoint_id)
+            )
+        except DecryptionError:  # the server's secret key changed: only a new secret helps
+            return Outcome(None, 0, error="the endpoint's secret cannot be read: rotate it")
         body = json.dumps(delivery.payload, separators=(",", ":")).encode()
         headers = signed_headers(secret, str(delivery.delivery_id), int(time.time()), body)
-        return self.transport(destination, body, headers, self.timeout_s)
+        try:
+            return self.transport(destination, body, headers, self.timeout_s)
+        except Exception:  # a bug in a transport: logged with its traceback, tried again
+            log.exception("webhook delivery %s: sending failed", delivery.delivery_id)
+            return Outcome(None, 0, error="internal error while sending")
 
     def record(self, delivery: Claimed, outcome: Outcome) -> None:
         """Log the attempt; the delivery succeeds, waits for its next try, or fails."""
@@ -298,14 +308,21 @@ class WebhookSender:
             values["state"] = crud.FAILED if retry_at is None else crud.PENDING
             values["next_attempt_at"] = retry_at or now
         with self._session() as session, session.begin():
+            if session.get(WebhookDelivery, delivery.delivery_id) is None:
+                return  # its endpoint was deleted meanwhile, log and all
             session.add(WebhookAttempt(
                 delivery_id=delivery.delivery_id, attempted_at=now,
                 status_code=outcome.status_code, duration_ms=outcome.duration_ms,
                 response_excerpt=outcome.excerpt, error=outcome.error,
             ))  # fmt: skip
+            # Only while our lease holds: a redelivery or another sender's claim since then
+            # (our lease ran out) owns the row now; the attempt is logged either way.
             session.execute(
                 update(WebhookDelivery)
-                .where(WebhookDelivery.id == delivery.delivery_id)
+                .where(
+                    WebhookDelivery.id == delivery.delivery_id,
+                    WebhookDelivery.locked_until == delivery.lease,
+                )
                 .values(**values)
             )
         if not outcome.ok:

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any, get_args
 
 import pytest
@@ -16,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from reelforge.api.schemas import WebhookEvent
 from reelforge.db.crud.webhooks import EVENTS
-from reelforge.db.models import User
+from reelforge.db.models import User, utcnow
 from reelforge.jobs.retry import ErrorClass
-from reelforge.jobs.webhooks import JOB_EVENT_TYPES, WebhookLoop, WebhookSender
+from reelforge.jobs.webhooks import JOB_EVENT_TYPES, Outcome, WebhookLoop, WebhookSender
 from reelforge.platform.services import Platform
 from reelforge.security.webhooks import verify_webhook
 from tests.integration.api.conftest import ClientFactory, sign_up
@@ -84,7 +85,8 @@ def _job(client: TestClient, owner: User, outcome: str) -> uuid.UUID:
     if outcome == "succeeded":
         jobs.succeed(job_id, "test-worker", {"duration_s": 1.0})
     else:
-        jobs.fail(job_id, "test-worker", ErrorClass.VALIDATION, "bad storyboard", "script", 1, 1)
+        jobs.fail(job_id, "test-worker", ErrorClass.VALIDATION, "bad storyboard", "script", 1, 1,
+                  detail="stderr of a tool")  # fmt: skip
     return job_id
 
 
@@ -136,6 +138,7 @@ def test_each_event_reaches_the_receiver_once_signed(
     assert seen["render.succeeded"]["data"]["render_id"] == str(jobs["succeeded"])
     assert seen["render.succeeded"]["data"]["result"] == {"duration_s": 1.0}
     assert seen["render.failed"]["data"]["error_message"] == "bad storyboard"
+    assert "stderr of a tool" not in by_id[next(iter(by_id))].body.decode() + str(seen)
     assert all(d["state"] == "succeeded" and len(d["attempts"]) == 1 for d in first_log.values())
     assert first_log[next(iter(first_log))]["attempts"][0]["status_code"] == 200
     [failure] = _log(client, headers, only_failures["id"])
@@ -170,6 +173,49 @@ def test_a_failing_receiver_gets_retries_then_a_redelivery_by_hand(
     _verified(hook["secret"], last)
     [again] = _log(client, headers, hook["id"])
     assert [a["status_code"] for a in again["attempts"]] == [500, 500, 500, 200, 200]
+
+
+def test_a_sender_that_dies_mid_attempt_loses_nothing(
+    client: TestClient, receiver: StubServer
+) -> None:
+    """Its lease runs out and another sender delivers; its late outcome changes nothing."""
+    headers = sign_up(client)
+    hook = _register(client, headers, receiver.url + "/hook")
+    _job(client, _owner(client, headers), "canceled")
+    crashed = _sender(client)
+    crashed.fan_out()
+    [held] = crashed.claim(10)  # ...and then it dies before sending
+    assert _sender(client).run_once() == 0  # leased: nobody else takes it yet
+    platform = _platform(client)
+    later = WebhookSender(
+        platform.engine, platform.secret_box, allow_private=True, settle_s=0,
+        clock=lambda: utcnow() + timedelta(seconds=held.lease.timestamp() - time.time() + 1),
+    )  # fmt: skip
+    assert later.run_once() == 1
+    crashed.record(held, Outcome(500, 3))  # a zombie's report: logged, not obeyed
+    [delivery] = _log(client, headers, hook["id"])
+    assert delivery["state"] == "succeeded"
+    assert [a["status_code"] for a in delivery["attempts"]] == [200, 500]
+    assert receiver.count("POST", "/hook") == 1
+
+
+def test_a_delivery_fails_once_its_retry_window_is_over(
+    client: TestClient, receiver: StubServer
+) -> None:
+    headers = sign_up(client)
+    hook = _register(client, headers, receiver.url + "/hook")
+    receiver.fail_next("/hook", *(StubResponse(503) for _ in range(50)))
+    _job(client, _owner(client, headers), "canceled")
+    platform = _platform(client)
+    sender = WebhookSender(
+        platform.engine, platform.secret_box, allow_private=True, base_delay_s=0.01,
+        retry_window_s=0.3, settle_s=0,
+    )  # fmt: skip
+    _drain(sender, lambda: [d["state"] for d in _log(client, headers, hook["id"])] == ["failed"])
+    [delivery] = _log(client, headers, hook["id"])
+    assert delivery["next_attempt_at"] is None
+    assert 2 <= len(delivery["attempts"]) <= 6
+    assert {a["status_code"] for a in delivery["attempts"]} == {503}
 
 
 def test_the_sender_loop_delivers_and_stops_promptly(

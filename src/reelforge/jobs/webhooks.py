@@ -63,6 +63,9 @@ JOB_EVENT_TYPES = {
     "canceled": "render.canceled",
 }
 """The `events` rows that end a job, and the webhook event each one is."""
+EVENT_TYPES = {**JOB_EVENT_TYPES, "batch_finished": "batch.finished"}
+"""Every `events` row a webhook announces. Batches (issue #23 item 1) announce their end with
+an `events` row of type `batch_finished` whose `data` is what the receiver gets."""
 FAN_OUT_BATCH = 500
 CLAIM_BATCH = 10
 EXCERPT_BYTES = 1024
@@ -210,12 +213,12 @@ class WebhookSender:
             ).all()  # fmt: skip
             if not rows:
                 return 0
-            final = [row for row in rows if row.type in JOB_EVENT_TYPES]
+            final = [row for row in rows if row.type in EVENT_TYPES]
             owners = {row.user_id for row in final}
             endpoints = crud.subscribed(session, owners) if owners else []
             created = 0
             for row in final:
-                kind = JOB_EVENT_TYPES[row.type]
+                kind = EVENT_TYPES[row.type]
                 for endpoint in endpoints:
                     wanted = endpoint.user_id == row.user_id and kind in endpoint.events
                     if wanted and endpoint.created_at <= row.created_at:
@@ -235,8 +238,11 @@ class WebhookSender:
     def _insert_delivery(
         self, session: Session, endpoint: WebhookEndpoint, row: Any, kind: str, now: datetime
     ) -> int:
-        data = {"render_id": str(row.job_id), "project_id": _str(row.project_id),
-                **_public_data(row.data)}  # fmt: skip
+        if row.type in JOB_EVENT_TYPES:
+            data = {"render_id": str(row.job_id), "project_id": _str(row.project_id),
+                    **_public_data(row.data)}  # fmt: skip
+        else:
+            data = dict(row.data)
         payload = {"type": kind, "timestamp": row.created_at.isoformat(), "data": data}
         statement = _insert(session)(WebhookDelivery).values(
             id=uuid.uuid4(), endpoint_id=endpoint.id, event_id=row.id, event_type=kind,

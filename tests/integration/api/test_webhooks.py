@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from reelforge.api.schemas import WebhookEvent
 from reelforge.db.crud.webhooks import EVENTS
-from reelforge.db.models import User, utcnow
+from reelforge.db.models import Event, User, utcnow
 from reelforge.jobs.retry import ErrorClass
-from reelforge.jobs.webhooks import JOB_EVENT_TYPES, Outcome, WebhookLoop, WebhookSender
+from reelforge.jobs.webhooks import EVENT_TYPES, Outcome, WebhookLoop, WebhookSender
 from reelforge.platform.services import Platform
 from reelforge.security.webhooks import verify_webhook
 from tests.integration.api.conftest import ClientFactory, sign_up
@@ -345,4 +345,20 @@ def test_another_users_webhook_is_not_found(client: TestClient, receiver: StubSe
 
 def test_the_api_offers_the_events_the_sender_knows() -> None:
     assert get_args(WebhookEvent) == EVENTS
-    assert set(JOB_EVENT_TYPES.values()) < set(EVENTS)
+    assert set(EVENT_TYPES.values()) == set(EVENTS)
+
+
+def test_a_batch_finished_event_is_delivered_with_its_data(
+    client: TestClient, receiver: StubServer
+) -> None:
+    """What the batch feature writes to the `events` log when a batch ends."""
+    headers = sign_up(client)
+    hook = _register(client, headers, receiver.url + "/hook", events=["batch.finished"])
+    owner = _owner(client, headers)
+    _job(client, owner, "canceled")  # not subscribed: nothing
+    batch = {"batch_id": str(uuid.uuid4()), "succeeded": 18, "failed": 2}
+    with _platform(client).sessions() as session, session.begin():
+        session.add(Event(user_id=owner.id, type="batch_finished", data=batch))
+    _drain(_sender(client), lambda: receiver.count("POST", "/hook") == 1)
+    body = _verified(hook["secret"], receiver.matching("POST", "/hook")[0])
+    assert (body["type"], body["data"]) == ("batch.finished", batch)

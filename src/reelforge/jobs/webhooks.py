@@ -23,6 +23,7 @@ to drop duplicates by.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import logging
 import socket
@@ -207,10 +208,13 @@ class WebhookSender:
                 select(Event.id, Event.user_id, Event.job_id, Event.type, Event.data,
                        Event.created_at, RenderJob.project_id)
                 .outerjoin(RenderJob, RenderJob.id == Event.job_id)
-                .where(Event.id > cursor.last_event_id, Event.created_at <= now - self.settle)
+                .where(Event.id > cursor.last_event_id)
                 .order_by(Event.id)
                 .limit(FAN_OUT_BATCH)
             ).all()  # fmt: skip
+            # Up to the first unsettled event only: an id below it may still commit.
+            settled_before = now - self.settle
+            rows = list(itertools.takewhile(lambda row: row.created_at <= settled_before, rows))
             if not rows:
                 return 0
             final = [row for row in rows if row.type in EVENT_TYPES]
@@ -238,6 +242,7 @@ class WebhookSender:
     def _insert_delivery(
         self, session: Session, endpoint: WebhookEndpoint, row: Any, kind: str, now: datetime
     ) -> int:
+        """Insert the delivery unless it exists (a repeated fan-out). Returns 1 if inserted."""
         if row.type in JOB_EVENT_TYPES:
             data = {"render_id": str(row.job_id), "project_id": _str(row.project_id),
                     **_public_data(row.data)}  # fmt: skip
@@ -248,8 +253,8 @@ class WebhookSender:
             id=uuid.uuid4(), endpoint_id=endpoint.id, event_id=row.id, event_type=kind,
             payload=payload, state=crud.PENDING, attempts=0, next_attempt_at=now,
             give_up_at=now + self.retry_window, created_at=now,
-        ).on_conflict_do_nothing()  # fmt: skip
-        return session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+        ).on_conflict_do_nothing().returning(WebhookDelivery.id)  # fmt: skip
+        return 0 if session.execute(statement).first() is None else 1
 
     def claim(self, limit: int) -> list[Claimed]:
         """Lease up to `limit` due deliveries to this sender and count their attempt."""

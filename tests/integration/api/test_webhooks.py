@@ -12,12 +12,12 @@ from typing import Any, get_args
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from reelforge.api.schemas import WebhookEvent
 from reelforge.db.crud.webhooks import EVENTS
-from reelforge.db.models import Event, User, utcnow
+from reelforge.db.models import Event, User, WebhookCursor, utcnow
 from reelforge.jobs.retry import ErrorClass
 from reelforge.jobs.webhooks import EVENT_TYPES, Outcome, WebhookLoop, WebhookSender
 from reelforge.platform.services import Platform
@@ -128,6 +128,9 @@ def test_each_event_reaches_the_receiver_once_signed(
         sender.run_once()
         _sender(client).run_once()
     assert receiver.count("POST", "/hook") == 4
+    with _platform(client).engine.begin() as conn:  # the fan-out read again from the start
+        conn.execute(update(WebhookCursor).values(last_event_id=0))
+    assert sender.fan_out() == 0  # one delivery per (event, endpoint), whatever happens
 
     by_id = {r.headers["webhook-id"]: r for r in receiver.matching("POST", "/hook")}
     assert len(by_id) == 4
@@ -362,3 +365,31 @@ def test_a_batch_finished_event_is_delivered_with_its_data(
     _drain(_sender(client), lambda: receiver.count("POST", "/hook") == 1)
     body = _verified(hook["secret"], receiver.matching("POST", "/hook")[0])
     assert (body["type"], body["data"]) == ("batch.finished", batch)
+
+
+def test_fan_out_waits_for_unsettled_events_and_never_skips_one(
+    client: TestClient, receiver: StubServer
+) -> None:
+    """On PostgreSQL an id below one already read may still commit: fan-out stops at the first
+    event younger than `settle_s`, even when later ids are older (clocks of other hosts)."""
+    headers = sign_up(client)
+    hook = _register(client, headers, receiver.url + "/hook", events=["batch.finished"])
+    owner = _owner(client, headers)
+    now = utcnow()
+    ahead = now + timedelta(seconds=30)  # written by a host whose clock is ahead
+    with _platform(client).sessions() as session, session.begin():
+        session.add(Event(user_id=owner.id, type="batch_finished", data={"n": 1}, created_at=ahead))
+        session.flush()  # ids in this order
+        session.add(Event(user_id=owner.id, type="batch_finished", data={"n": 2}, created_at=now))
+    platform = _platform(client)
+
+    def sender(after_s: float) -> WebhookSender:
+        return WebhookSender(
+            platform.engine, platform.secret_box, allow_private=True, settle_s=60,
+            clock=lambda: utcnow() + timedelta(seconds=after_s),
+        )  # fmt: skip
+
+    assert sender(61).fan_out() == 0  # the first is unsettled: the second waits behind it
+    assert _log(client, headers, hook["id"]) == []
+    assert sender(91).fan_out() == 2
+    assert sorted(d["payload"]["data"]["n"] for d in _log(client, headers, hook["id"])) == [1, 2]

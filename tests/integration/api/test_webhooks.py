@@ -19,8 +19,9 @@ from reelforge.api.schemas import WebhookEvent
 from reelforge.db.crud.webhooks import EVENTS
 from reelforge.db.models import Event, User, WebhookCursor, utcnow
 from reelforge.jobs.retry import ErrorClass
-from reelforge.jobs.webhooks import EVENT_TYPES, Outcome, WebhookLoop, WebhookSender
+from reelforge.jobs.webhooks import EVENT_TYPES, Outcome, WebhookLoop, WebhookSender, post
 from reelforge.platform.services import Platform
+from reelforge.security.addresses import check_url
 from reelforge.security.webhooks import verify_webhook
 from tests.integration.api.conftest import ClientFactory, sign_up
 from tests.integration.api.test_isolation import WEBHOOK_ROUTES
@@ -393,3 +394,16 @@ def test_fan_out_waits_for_unsettled_events_and_never_skips_one(
     assert _log(client, headers, hook["id"]) == []
     assert sender(91).fan_out() == 2
     assert sorted(d["payload"]["data"]["n"] for d in _log(client, headers, hook["id"])) == [1, 2]
+
+
+def test_a_slow_receiver_is_cut_off_at_the_timeout() -> None:
+    def slow(request: Recorded, match: object) -> StubResponse:
+        time.sleep(1.0)
+        return StubResponse(200)
+
+    with StubServer({("POST", r"/slow"): slow}) as stub:
+        destination = check_url(stub.url + "/slow", allow_private=True)
+        outcome = post(destination, b"{}", {}, timeout_s=0.2)
+    assert outcome.status_code is None and not outcome.ok
+    assert outcome.error is not None and "timed out" in outcome.error
+    assert 150 <= outcome.duration_ms < 900

@@ -11,7 +11,8 @@ The database is the queue (docs/api.md, "Webhooks"):
    together, and a sender that dies mid-send leaves a lease that runs out, so the delivery is
    tried again, not lost.
 3. **Send.** The URL is checked again (DNS may have changed since registration) and the
-   request goes to the checked address, redirects not followed, with a short timeout.
+   request goes to the checked address, redirects not followed, with a short timeout
+   (`webhook_http.py`).
 4. **Record.** Every attempt is a `webhook_attempts` row; a failure schedules the next try by
    `webhook_retry`, or fails the delivery once its day is over.
 
@@ -22,12 +23,9 @@ to drop duplicates by.
 
 from __future__ import annotations
 
-import http.client
 import itertools
 import json
 import logging
-import socket
-import ssl
 import threading
 import time
 import uuid
@@ -51,8 +49,9 @@ from reelforge.db.models import (
     utcnow,
 )
 from reelforge.errors import InvalidInput
+from reelforge.jobs.webhook_http import Outcome, Transport, post
 from reelforge.jobs.webhook_retry import next_attempt_at
-from reelforge.security.addresses import Destination, check_url
+from reelforge.security.addresses import check_url
 from reelforge.security.crypto import DecryptionError, SecretBox
 from reelforge.security.webhooks import signed_headers
 
@@ -69,25 +68,10 @@ EVENT_TYPES = {**JOB_EVENT_TYPES, "batch_finished": "batch.finished"}
 an `events` row of type `batch_finished` whose `data` is what the receiver gets."""
 FAN_OUT_BATCH = 500
 CLAIM_BATCH = 10
-EXCERPT_BYTES = 1024
 SETTLE_S = 2.0
 """PostgreSQL hands out event ids before commit, so a transaction may commit an id below one
 already read: fan-out leaves events younger than this for the next pass (SQLite has one writer
 at a time, its ids appear in order)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt got: a status, or an error before any (refused, timeout, reset)."""
-
-    status_code: int | None
-    duration_ms: int
-    excerpt: str = ""
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,57 +85,6 @@ class Claimed:
     give_up_at: datetime
     lease: datetime
     """`locked_until` as claimed: the outcome changes the row only while it still holds."""
-
-
-class _PinnedConnection(http.client.HTTPConnection):
-    """Connects to the address that was checked, whatever the host's DNS says now."""
-
-    def __init__(self, destination: Destination, timeout_s: float) -> None:
-        super().__init__(destination.host, destination.port, timeout=timeout_s)
-        self._ip = destination.ip
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._ip, self.port), self.timeout)
-
-
-class _PinnedTLSConnection(http.client.HTTPSConnection):
-    """As `_PinnedConnection`, with TLS checked against the host name (SNI and certificate)."""
-
-    def __init__(self, destination: Destination, timeout_s: float) -> None:
-        self._tls = ssl.create_default_context()
-        super().__init__(destination.host, destination.port, timeout=timeout_s, context=self._tls)
-        self._ip = destination.ip
-
-    def connect(self) -> None:
-        raw = socket.create_connection((self._ip, self.port), self.timeout)
-        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
-
-
-def post(
-    destination: Destination, body: bytes, headers: dict[str, str], timeout_s: float
-) -> Outcome:
-    """POST once; a redirect is an answer like any other non-2xx (never followed)."""
-    connection_class = _PinnedTLSConnection if destination.scheme == "https" else _PinnedConnection
-    connection = connection_class(destination, timeout_s)
-    started = time.monotonic()
-    try:
-        connection.request("POST", destination.target, body=body, headers={
-            "Content-Type": "application/json", "User-Agent": "reelforge-webhooks", **headers,
-        })  # fmt: skip
-        response = connection.getresponse()
-        excerpt = response.read(EXCERPT_BYTES).decode("utf-8", "replace")
-        return Outcome(response.status, _elapsed_ms(started), excerpt)
-    except (OSError, http.client.HTTPException) as exc:
-        return Outcome(None, _elapsed_ms(started), error=f"{type(exc).__name__}: {exc}"[:300])
-    finally:
-        connection.close()
-
-
-def _elapsed_ms(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)
-
-
-Transport = Callable[[Destination, bytes, dict[str, str], float], Outcome]
 
 
 class WebhookSender:

@@ -19,7 +19,8 @@ from reelforge.api.schemas import WebhookEvent
 from reelforge.db.crud.webhooks import EVENTS
 from reelforge.db.models import Event, User, WebhookCursor, utcnow
 from reelforge.jobs.retry import ErrorClass
-from reelforge.jobs.webhooks import EVENT_TYPES, Outcome, WebhookLoop, WebhookSender, post
+from reelforge.jobs.webhook_http import Outcome, post
+from reelforge.jobs.webhooks import EVENT_TYPES, WebhookLoop, WebhookSender
 from reelforge.platform.services import Platform
 from reelforge.security.addresses import check_url
 from reelforge.security.webhooks import verify_webhook

@@ -127,6 +127,22 @@ class WorkerSettings(BaseModel):
     work, so on a host shared with API replicas they yield the CPU to requests (0: as is)."""
 
 
+class WebhookSettings(BaseModel):
+    """Users' signed webhooks (docs/api.md, "Webhooks"): who may be called, how retries go."""
+
+    allow_private: bool = False
+    """Allow endpoints on loopback, link-local and private addresses (SSRF protection off):
+    only for a deployment whose private network holds nothing to protect, and for tests."""
+    base_delay_s: float = Field(default=5.0, gt=0)
+    """The first retry's delay; later ones grow from it (×6, ×24, ×120, ×720...)."""
+    retry_window_s: float = Field(default=24 * 3600.0, gt=0)
+    """No retry is scheduled later than this after a delivery's first attempt."""
+    timeout_s: float = Field(default=10.0, gt=0, le=30)
+    """Connect and read timeout of one attempt."""
+    poll_s: float = Field(default=1.0, gt=0)
+    """How often the sender looks for new events and due retries."""
+
+
 class AuthSettings(BaseModel):
     """Sessions: short JWT access tokens, rotating refresh tokens (docs/api.md)."""
 
@@ -236,6 +252,7 @@ class Settings(BaseSettings):
     """Where renders and uploads live: `<data_dir>/blobs` or the `s3` bucket."""
     s3: S3Settings = S3Settings()
     auth: AuthSettings = AuthSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     api: ApiSettings = ApiSettings()
 
     @field_validator("secret_key")

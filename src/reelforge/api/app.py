@@ -35,6 +35,7 @@ from reelforge.api.routes import (
     studio,
     templates,
     users,
+    webhooks,
 )
 from reelforge.api.routes.assets import MULTIPART_OVERHEAD_BYTES
 from reelforge.api.telemetry import HttpMetrics, RequestTelemetry
@@ -78,6 +79,9 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             ]
         )
         pool.start()
+        sender = platform.webhook_loop()  # users' webhooks go out where renders run
+        if workers:
+            sender.start()
         try:
             yield
         finally:
@@ -86,7 +90,10 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             # Off the event loop and bounded: a hung render is abandoned (its job is
             # requeued by the reaper once stale), never a hung shutdown.
             timeout_s = platform.settings.workers.shutdown_timeout_s
-            abandoned = await asyncio.to_thread(pool.stop, timeout_s)
+            # The webhook sender stops at the same time: its attempt in flight is bounded too.
+            abandoned, _ = await asyncio.gather(
+                asyncio.to_thread(pool.stop, timeout_s), asyncio.to_thread(sender.stop, timeout_s)
+            )
             if abandoned:
                 log.error("abandoned renders at shutdown", workers=len(abandoned))
             platform.engine.dispose()
@@ -121,7 +128,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     for module in (
         auth, users, projects, templates, sharing, activity, renders, assets, studio, live,
-        health, admin,
+        health, admin, webhooks,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

@@ -470,3 +470,59 @@ class RatingOut(_Out):
     comment: str
     created_at: datetime
     updated_at: datetime
+
+
+# -- webhooks ----------------------------------------------------------------------------
+
+WebhookEvent = Literal["render.succeeded", "render.failed", "render.canceled", "batch.finished"]
+"""`db.crud.webhooks.EVENTS` as a type (a test keeps the two the same)."""
+WebhookUrl = Annotated[str, Field(min_length=8, max_length=2000)]
+WebhookEvents = Annotated[list[WebhookEvent], Field(min_length=1, max_length=4)]
+
+
+class WebhookIn(_In):
+    url: WebhookUrl
+    events: WebhookEvents
+    description: Annotated[str, Field(max_length=300)] = ""
+
+
+class WebhookPatch(_In):
+    url: WebhookUrl | None = None
+    events: WebhookEvents | None = None
+    description: Annotated[str | None, Field(max_length=300)] = None
+    enabled: bool | None = None
+
+
+class WebhookOut(_Out):
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    description: str
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str
+    """The signing secret (`whsec_...`): shown this once, store it now."""
+
+
+class WebhookAttemptOut(_Out):
+    attempted_at: datetime
+    status_code: int | None
+    duration_ms: int
+    response_excerpt: str
+    error: str | None
+
+
+class WebhookDeliveryOut(_Out):
+    id: uuid.UUID
+    """Sent as `webhook-id`: the same on every attempt, for receivers to drop duplicates."""
+    event_type: str
+    state: str
+    payload: dict[str, Any]
+    created_at: datetime
+    next_attempt_at: datetime | None
+    """When it is tried next (pending deliveries only)."""
+    attempts: list[WebhookAttemptOut]

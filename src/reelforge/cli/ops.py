@@ -117,7 +117,12 @@ def _work(stale_after_s: float, metrics_port: int = 0) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    worker.run()
+    sender = platform.webhook_loop()  # users' webhooks go out from the processes that render
+    sender.start()
+    try:
+        worker.run()
+    finally:
+        sender.stop(platform.settings.webhooks.timeout_s * 2)
 
 
 def worker(

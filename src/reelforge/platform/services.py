@@ -26,6 +26,7 @@ from reelforge.jobs.alerts import WebhookAlert
 from reelforge.jobs.kinds import JobRunner, default_kinds, prune_abandoned_work
 from reelforge.jobs.manager import ClaimedJob, JobManager
 from reelforge.jobs.policy import SchedulingPolicy
+from reelforge.jobs.webhooks import WebhookLoop, WebhookSender
 from reelforge.jobs.worker import WorkerTimings
 from reelforge.model.plans import Plan
 from reelforge.platform.providers import USER_KEY_NAMES, build_providers, reachable_voice_vendors
@@ -174,6 +175,16 @@ class Platform:
     @cached_property
     def secret_box(self) -> SecretBox:
         return SecretBox(self.secret_key)
+
+    def webhook_loop(self) -> WebhookLoop:
+        """The webhook sender for a process that runs workers (not started yet)."""
+        hooks = self.settings.webhooks
+        sender = WebhookSender(
+            self.engine, self.secret_box, allow_private=hooks.allow_private,
+            base_delay_s=hooks.base_delay_s, retry_window_s=hooks.retry_window_s,
+            timeout_s=hooks.timeout_s,
+        )  # fmt: skip
+        return WebhookLoop(sender, hooks.poll_s)
 
     @cached_property
     def ws_tickets(self) -> WsTickets:

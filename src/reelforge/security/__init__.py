@@ -1,4 +1,5 @@
-"""Security primitives for the platform API: passwords, tokens, secrets at rest, rate limits.
+"""Security primitives for the platform API: passwords, tokens, secrets at rest, rate limits,
+webhook signatures (`verify_webhook`, for receivers too).
 
 A pure library: no web framework, database or settings. Values (secrets, issuer,
 storage URI) are passed in by the caller, so everything here is unit-testable.
@@ -29,6 +30,11 @@ from reelforge.security.tokens import (
     new_refresh_token,
     token_digest,
 )
+from reelforge.security.webhooks import (
+    WebhookVerificationError,
+    new_webhook_secret,
+    verify_webhook,
+)
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -42,6 +48,7 @@ __all__ = [
     "OpaqueToken",
     "RateLimiter",
     "SecretBox",
+    "WebhookVerificationError",
     "api_key_lookup_prefix",
     "check_password_policy",
     "derive_key",
@@ -50,6 +57,8 @@ __all__ = [
     "new_api_key",
     "new_opaque_token",
     "new_refresh_token",
+    "new_webhook_secret",
     "token_digest",
     "verify_password",
+    "verify_webhook",
 ]

@@ -25,6 +25,7 @@ from reelforge.api.routes import (
     admin,
     assets,
     auth,
+    batches,
     health,
     live,
     projects,
@@ -111,7 +112,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (
-        auth, users, projects, templates, sharing, activity, renders, assets, studio, live,
+        auth, users, projects, templates, sharing, activity, renders, batches, assets, studio, live,
         health, admin,
     ):  # fmt: skip
         api.include_router(module.router)

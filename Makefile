@@ -75,6 +75,7 @@ bench: setup
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.assets
+	$(BIN)/python -m bench.batch
 	$(BIN)/python -m bench.load
 
 # The scaled-out topology on this machine: nginx → 2 API replicas, 3 workers, SeaweedFS S3, on

@@ -67,6 +67,13 @@ class RowRequest:
         return "\n\n".join(scene.narration for scene in self.storyboard.scenes)
 
 
+def video_name(line: int, title: str) -> str:
+    """A row's file: `007-title.mp4`, sorted as the upload, readable, safe in any file system
+    (in the API's ZIP and the CLI's output folder alike)."""
+    slug = "".join(c if c.isalnum() else "-" for c in title.lower())[:60].strip("-")
+    return f"{line:03d}-{slug or 'video'}.mp4"
+
+
 def read_csv(text: str) -> list[RawRow]:
     """The rows of a CSV with a header row; blank rows are skipped.
 

@@ -26,7 +26,7 @@ from reelforge.db.models import Batch, JobState, RenderJob
 from reelforge.errors import InvalidInput
 from reelforge.jobs import batches as batch_jobs
 from reelforge.jobs.kinds import render_blob_key
-from reelforge.model.batches import RawRow, read_csv, read_json
+from reelforge.model.batches import RawRow, read_csv, read_json, video_name
 from reelforge.model.storyboard import describe_validation_error
 from reelforge.platform.providers import narrates_the_prompt
 from reelforge.platform.services import Platform
@@ -173,12 +173,6 @@ def retry_batch(
     return batch_out(batches.owned(session, user.id, batch_id))
 
 
-def _video_name(line: int, title: str) -> str:
-    """`007-title.mp4`: sorted as the upload, readable, safe in any file system."""
-    slug = "".join(c if c.isalnum() else "-" for c in title.lower())[:60].strip("-")
-    return f"{line:03d}-{slug or 'video'}.mp4"
-
-
 def _results_csv(batch: Batch) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -188,7 +182,7 @@ def _results_csv(batch: Batch) -> str:
         done = job is not None and job.state == JobState.SUCCEEDED
         writer.writerow((
             row.line, row.title, batches.row_state(row), row.render_id or "",
-            _video_name(row.line, row.title) if done else "",
+            video_name(row.line, row.title) if done else "",
             (job.result or {}).get("duration_s", "") if done and job else "",
             (job.error_message or "") if job else "",
         ))  # fmt: skip
@@ -224,7 +218,7 @@ def _members(platform: Platform, batch: Batch, results: str, at: datetime) -> It
             continue
         key = render_blob_key(job.id, "video.mp4")
         yield (
-            _video_name(row.line, row.title),
+            video_name(row.line, row.title),
             job.finished_at or at,
             (
                 lambda key=key: _blob_chunks(platform, key)  # type: ignore[misc]

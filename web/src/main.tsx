@@ -12,6 +12,7 @@ import { RenderView } from "./pages/render";
 import { Editor } from "./pages/editor";
 import { Library } from "./pages/library";
 import { SharedPlayer } from "./pages/share";
+import { BatchView, Batches } from "./pages/batch";
 
 
 
@@ -91,6 +92,8 @@ function App() {
   else if (path === "/" && session) page = <Dashboard session={session} />;
   else if (path === "/new" && session) page = <NewProject session={session} />;
   else if (path === "/library" && session) page = <Library session={session} />;
+  else if (path === "/batches" && session) page = <Batches session={session} />;
+  else if ((params = match("/batches/:id", path))) page = <BatchView key={params.id} id={params.id} />;
   else if ((params = match("/renders/:id", path))) page = <RenderView key={params.id} id={params.id} />;
   else if ((params = match("/projects/:id", path))) page = <Editor key={params.id} id={params.id} />;
   else page = <NotFoundPage />;
@@ -114,6 +117,7 @@ function App() {
           <nav aria-label="Main" class="nav">
             <a href="/" aria-current={path === "/" ? "page" : undefined}>Projects</a>
             <a href="/library" aria-current={path === "/library" ? "page" : undefined}>Library</a>
+            <a href="/batches" aria-current={path.startsWith("/batches") ? "page" : undefined}>Batches</a>
             <a href="/new" class="button primary small">New project</a>
             <NotifyBell unread={unread} onSeen={() => setUnread(0)} />
             <button type="button" class="button ghost small" onClick={out}>Sign out</button>

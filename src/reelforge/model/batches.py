@@ -80,38 +80,44 @@ def read_csv(text: str) -> list[RawRow]:
     Raises:
         InvalidInput: no header, an unknown column, or neither `prompt` nor `script`.
     """
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip().lower() for name in reader.fieldnames or []]
-    check_columns(header)
-    reader.fieldnames = header
-    rows = []
-    start = reader.line_num + 1
-    for record in reader:
-        values = {k: (v or "").strip() for k, v in record.items() if isinstance(k, str)}
-        if None in record:  # more values than the header has columns
-            values["_extra"] = "more values than the header has columns"
-        if any(values.values()):
-            rows.append(RawRow(start, values))
+    # csv.reader, not DictReader: DictReader skips blank rows unseen, losing the line count.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # bad quoting: an error
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+        check_columns(header)
+        rows = []
         start = reader.line_num + 1
+        for values in reader:
+            if any(value.strip() for value in values):
+                fields = {name: value.strip() for name, value in zip(header, values, strict=False)}
+                if len(values) > len(header):
+                    fields["_extra"] = "more values than the header has columns"
+                rows.append(RawRow(start, fields))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InvalidInput(f"line {reader.line_num}: not CSV ({exc})", stage="input") from exc
     return rows
 
 
 def read_json(items: Sequence[Mapping[str, Any]]) -> list[RawRow]:
     """Rows sent as a JSON list of objects (their line: position in the list, from 1)."""
     names = {str(name).lower() for item in items for name in item}
-    check_columns(sorted(names))
+    if items:  # no rows at all is the caller's to report
+        check_columns(sorted(names))
     return [
         RawRow(n, {str(k).lower(): v for k, v in item.items()}) for n, item in enumerate(items, 1)
     ]
 
 
 def check_columns(names: Sequence[str]) -> None:
+    if not names:
+        raise InvalidInput("the batch has no header row (prompt, title, ...)", stage="input")
     unknown = [name for name in names if name not in COLUMNS]
     if unknown:
         raise InvalidInput(
             f"unknown column {unknown[0]!r}: the columns are {', '.join(COLUMNS)}", stage="input"
         )
-    if names and "prompt" not in names and "script" not in names:
+    if "prompt" not in names and "script" not in names:
         raise InvalidInput("a batch needs a prompt or a script column", stage="input")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 import zipfile
 from dataclasses import replace
 from typing import Any
@@ -113,6 +114,12 @@ def test_json_rows_with_a_template_and_plan_limits(client: TestClient) -> None:
     assert too_sharp.status_code == 422
     assert too_sharp.json()["rows"][0]["line"] == 1
     assert "plan renders up to" in too_sharp.json()["rows"][0]["reason"]
+    foreign = {"rows": [{"prompt": "x"}, {"prompt": "y", "music": str(uuid.uuid4())}]}
+    refused = client.post("/api/v1/batches", json=foreign, headers=headers).json()
+    assert (
+        refused["rows"] == [{"line": 2, "reason": refused["rows"][0]["reason"]}]
+        and "you have no asset" in refused["rows"][0]["reason"]
+    )
     many = {"rows": [{"prompt": f"row {n}"} for n in range(51)]}
     assert client.post("/api/v1/batches", json=many, headers=headers).status_code == 402
 
@@ -140,8 +147,6 @@ def test_cancel_and_retry_per_batch_and_per_row(client: TestClient) -> None:
 
 def finish(platform: Platform, render_ids: list[str], video: bytes) -> None:
     """As if a worker rendered them: succeeded, with a video in the blob store."""
-    import uuid
-
     for render_id in render_ids:
         platform.blobs.put_bytes(render_blob_key(render_id, "video.mp4"), video, "video/mp4")
     with platform.engine.begin() as conn:

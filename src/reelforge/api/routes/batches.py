@@ -36,7 +36,7 @@ RESULT_COLUMNS = ("line", "title", "status", "render_id", "file", "duration_s", 
 REQUEST_BODY = {
     "required": True,
     "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}},
+        "application/json": {"schema": schemas.BatchIn.model_json_schema()},
         "text/csv": {"schema": {"type": "string"}, "example": "prompt,title\nTides...,Tides\n"},
     },
 }

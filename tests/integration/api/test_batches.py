@@ -19,7 +19,7 @@ from reelforge.jobs.kinds import render_blob_key
 from reelforge.model.plans import PLAN_LIMITS, Plan
 from reelforge.platform.services import Platform
 
-from .conftest import sign_up
+from .conftest import ClientFactory, sign_up
 from .test_live import receive
 
 BAD_LINES = (6, 15)
@@ -207,3 +207,33 @@ def test_batch_progress_over_the_websocket(client: TestClient) -> None:
         client.post(f"/api/v1/batches/{batch['id']}/cancel", headers=headers)
         canceled = [e for e in receive(ws, 2) if e["type"] == "batch_progress"]
         assert canceled[0]["data"]["done"] == 2
+
+
+@pytest.mark.slow
+def test_the_valid_rows_render_and_zip_as_mp4s(make_client: ClientFactory) -> None:
+    """End to end with real renders: a bad row skipped, the others rendered by the worker,
+    progress over the WebSocket until the batch is done, and a ZIP of MP4s that probe."""
+    import av
+
+    client = make_client(workers=1)
+    headers = sign_up(client)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    rows = (
+        "title,prompt,resolution,duration\n"
+        "Tides,Tides rise twice a day.,480p,10\n"
+        "Broken,Bees dance.,4k,10\n"
+        "Moon,The moon pulls the oceans.,480p,10\n"
+    )
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        batch = post_csv(client, headers, rows, "?skip_invalid=true").json()
+        progress: list[dict[str, Any]] = []
+        while not progress or progress[-1]["data"]["done"] < 2:
+            progress += [e for e in receive(ws, 1) if e["type"] == "batch_progress"]
+    assert [e["data"]["counts"]["succeeded"] for e in progress] == [1, 2]
+    zipped = client.get(f"/api/v1/batches/{batch['id']}/download.zip", headers=headers)
+    archive = zipfile.ZipFile(io.BytesIO(zipped.content))
+    assert archive.namelist() == ["002-tides.mp4", "004-moon.mp4", "results.csv"]
+    with av.open(io.BytesIO(archive.read("004-moon.mp4"))) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.streams.audio[0].codec_context.name == "aac"
+    assert "3,,invalid" in archive.read("results.csv").decode()

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from reelforge.db.crud import quota, templates, users
+from reelforge.db.crud import batches, quota, templates, users
 from reelforge.db.models import Batch, BatchRow, JobState, RenderJob, User
 from reelforge.errors import InvalidInput, InvalidRows, LimitExceeded
 from reelforge.jobs import submissions
@@ -127,7 +127,7 @@ def cancel(session: Session, manager: JobManager, batch: Batch) -> int:
     Returns:
         How many rows were asked to stop.
     """
-    live = [row.render for row in batch.rows if row.render and row.render.state in LIVE]
+    live = batches.renders(batch, LIVE)
     stopped = sum(manager.cancel(job.id, job.owner_id, session) is not None for job in live)
     session.expire_all()
     return stopped
@@ -138,7 +138,7 @@ def retry(
 ) -> list[RenderJob]:
     """A new render for every failed or canceled row (each checked against the plan as a
     single retry is); the rows follow their new renders."""
-    failed = [row.render for row in batch.rows if row.render and row.render.state in RETRYABLE]
+    failed = batches.renders(batch, RETRYABLE)
     again = [submissions.retry(session, manager, user, job, now) for job in failed]
     session.expire_all()
     return again

@@ -12,6 +12,7 @@ import io
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
@@ -22,7 +23,7 @@ from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
 from reelforge.api.zipstream import Member, stream_zip
 from reelforge.db.crud import batches
-from reelforge.db.models import Batch, JobState, RenderJob
+from reelforge.db.models import FINAL_STATES, Batch, JobState, RenderJob
 from reelforge.errors import InvalidInput
 from reelforge.jobs import batches as batch_jobs
 from reelforge.jobs.kinds import render_blob_key
@@ -63,7 +64,7 @@ def batch_out(batch: Batch) -> schemas.BatchOut:
     return schemas.BatchOut(
         id=batch.id, name=batch.name, template_id=batch.template_id, created_at=batch.created_at,
         total=len(batch.rows), counts=counts,
-        done=sum(counts[state] for state in ("succeeded", "failed", "canceled")),
+        done=sum(counts[state] for state in FINAL_STATES),
         skipped=[schemas.RowProblemOut(**problem) for problem in batch.skipped],
         rows=[
             schemas.BatchRowOut(
@@ -211,15 +212,9 @@ def _members(platform: Platform, batch: Batch, results: str, at: datetime) -> It
         job: RenderJob | None = row.render
         if job is None or job.state != JobState.SUCCEEDED or not (job.result or {}).get("blobs"):
             continue
-        key = render_blob_key(job.id, "video.mp4")
-        yield (
-            video_name(row.line, row.title),
-            job.finished_at or at,
-            (
-                lambda key=key: _blob_chunks(platform, key)  # type: ignore[misc]
-            ),
-        )
-    yield "results.csv", at, lambda: [results.encode()]
+        chunks = partial(_blob_chunks, platform, render_blob_key(job.id, "video.mp4"))
+        yield video_name(row.line, row.title), job.finished_at or at, chunks
+    yield "results.csv", at, partial(list, [results.encode()])
 
 
 @router.get(

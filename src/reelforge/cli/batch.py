@@ -116,7 +116,7 @@ def _render_all(requests: list[RowRequest], output_dir: Path) -> int:
     """
     from reelforge.engine.ffmpeg import Watchdog
     from reelforge.engine.pipeline import render
-    from reelforge.model.batches import video_name
+    from reelforge.model.batches import csv_cell, video_name
     from reelforge.platform.providers import build_providers
 
     config = context.settings()
@@ -140,11 +140,19 @@ def _render_all(requests: list[RowRequest], output_dir: Path) -> int:
                 )  # fmt: skip
             except ReelforgeError as exc:
                 failed += 1
-                results.writerow((request.line, request.title, "failed", "", "", str(exc)))
+                title, error = csv_cell(request.title), csv_cell(str(exc))
+                results.writerow((request.line, title, "failed", "", "", error))
                 err.print(f"[red]✗[/] line {request.line}: {exc}", highlight=False)
                 continue
             results.writerow(
-                (request.line, request.title, "succeeded", name, f"{result.duration_s:.1f}", "")
+                (
+                    request.line,
+                    csv_cell(request.title),
+                    "succeeded",
+                    name,
+                    f"{result.duration_s:.1f}",
+                    "",
+                )
             )
             out.print(
                 f"[green]✓[/] {n}/{len(requests)} line {request.line}: {output_dir / name} "

@@ -38,6 +38,7 @@ ASSET_COLUMNS = ("music", "watermark", "visuals")
 """Asset ids: a song, a logo, and (with `script`) one image or clip per scene."""
 COLUMNS = ("prompt", "script", "title", "template", *SETTING_COLUMNS, *ASSET_COLUMNS)
 MAX_TITLE_CHARS = 200
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 TemplateLookup = Callable[[str], Template]
 """A template by id; raises NotFound (the API: built-in or the user's; the CLI: built-in)."""
@@ -72,6 +73,12 @@ def video_name(line: int, title: str) -> str:
     (in the API's ZIP and the CLI's output folder alike)."""
     slug = "".join(c if c.isalnum() else "-" for c in title.lower())[:60].strip("-")
     return f"{line:03d}-{slug or 'video'}.mp4"
+
+
+def csv_cell(text: str) -> str:
+    """Text for a results CSV: a title or error a spreadsheet would run as a formula (starting
+    with = + - @, tab or CR) gets a leading apostrophe, as OWASP advises for CSV injection."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def read_csv(text: str) -> list[RawRow]:

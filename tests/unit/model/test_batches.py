@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from reelforge.errors import InvalidInput, NotFound
-from reelforge.model.batches import parse_row, read_csv, read_json, video_name
+from reelforge.model.batches import csv_cell, parse_row, read_csv, read_json, video_name
 from reelforge.model.templates import BUILTIN_TEMPLATES, Template
 
 
@@ -87,3 +87,9 @@ def test_a_file_that_is_not_csv_names_its_line() -> None:
     with pytest.raises(InvalidInput, match="no header row"):
         read_csv("")
     assert read_json([]) == []
+
+
+def test_results_cells_never_run_as_spreadsheet_formulas() -> None:
+    assert csv_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert csv_cell("@sum") == "'@sum" and csv_cell("-1+2") == "'-1+2"
+    assert csv_cell("Top 5 bees") == "Top 5 bees"

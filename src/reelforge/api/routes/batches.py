@@ -27,7 +27,7 @@ from reelforge.db.models import FINAL_STATES, Batch, JobState, RenderJob
 from reelforge.errors import InvalidInput
 from reelforge.jobs import batches as batch_jobs
 from reelforge.jobs.kinds import render_blob_key
-from reelforge.model.batches import RawRow, read_csv, read_json, video_name
+from reelforge.model.batches import RawRow, csv_cell, read_csv, read_json, video_name
 from reelforge.model.storyboard import describe_validation_error
 from reelforge.platform.providers import narrates_the_prompt
 from reelforge.platform.services import Platform
@@ -177,13 +177,13 @@ def _results_csv(batch: Batch) -> str:
         job = row.render
         done = job is not None and job.state == JobState.SUCCEEDED
         writer.writerow((
-            row.line, row.title, batches.row_state(row), row.render_id or "",
+            row.line, csv_cell(row.title), batches.row_state(row), row.render_id or "",
             video_name(row.line, row.title) if done else "",
             (job.result or {}).get("duration_s", "") if done and job else "",
-            (job.error_message or "") if job else "",
+            csv_cell(job.error_message or "") if job else "",
         ))  # fmt: skip
     for problem in batch.skipped:
-        writer.writerow((problem["line"], "", "invalid", "", "", "", problem["reason"]))
+        writer.writerow((problem["line"], "", "invalid", "", "", "", csv_cell(problem["reason"])))
     return out.getvalue()
 
 

@@ -261,6 +261,7 @@ export interface Batch {
 export interface BatchCheck {
   valid: { line: number; title: string; text: string; duration_s: number }[];
   invalid: RowProblem[];
+  plan_problem: string | null;
 }
 
 export class Problem extends Error {

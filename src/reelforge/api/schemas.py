@@ -517,3 +517,6 @@ class BatchCheckOut(_Out):
 
     valid: list[RowPreviewOut]
     invalid: list[RowProblemOut]
+    plan_problem: str | None = None
+    """Why the plan would refuse the valid rows as a whole now (renders waiting, minutes
+    left this month); None if they fit."""

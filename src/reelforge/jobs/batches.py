@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from reelforge.db.crud import batches, quota, templates, users
 from reelforge.db.models import Batch, BatchRow, JobState, RenderJob, User
-from reelforge.errors import InvalidInput, InvalidRows, LimitExceeded
+from reelforge.errors import InvalidInput, InvalidRows, LimitExceeded, RateLimited
 from reelforge.jobs import submissions
 from reelforge.jobs.manager import JobManager, NewJob
 from reelforge.model.batches import RawRow, RowRequest, parse_row
@@ -79,6 +79,19 @@ def _payload(request: RowRequest) -> dict[str, Any]:
     if request.storyboard is not None:
         return {"storyboard": request.storyboard.model_dump(mode="json")}
     return {"prompt": request.prompt, "settings": request.settings.model_dump(mode="json")}
+
+
+def usage_problem(session: Session, user: User, checked: Checked, now: datetime) -> str | None:
+    """Why the plan would refuse these rows as a whole right now (too many waiting, not
+    enough minutes left this month), for a dry run; None if they fit."""
+    reserved_s = sum(row.snapshot.reserved_s for row in checked.valid)
+    try:
+        submissions.check_usage(
+            session, user, now, renders=len(checked.valid), reserved_s=reserved_s
+        )
+    except (LimitExceeded, RateLimited) as exc:
+        return exc.message
+    return None
 
 
 def submit(

@@ -80,7 +80,13 @@ def test_a_dry_run_previews_every_row_and_queues_nothing(client: TestClient) -> 
     assert len(report["valid"]) == 18 and report["valid"][0]["line"] == 2
     assert report["valid"][0]["duration_s"] == 15
     assert [row["line"] for row in report["invalid"]] == list(BAD_LINES)
+    assert report["plan_problem"] is None
     assert queued(client, headers) == 0
+    tight = replace(PLAN_LIMITS[Plan.FREE], max_waiting=10)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(PLAN_LIMITS, Plan.FREE, tight)
+        report = post_csv(client, headers, twenty_rows(), "?dry_run=true").json()
+    assert "plan queues 10" in report["plan_problem"]
 
 
 def test_skip_invalid_queues_the_rest_and_keeps_the_skipped_lines(client: TestClient) -> None:

@@ -92,6 +92,7 @@ function CheckReport({ check, busy, onSubmit }: { check: BatchCheck; busy: boole
   return (
     <div class="batch-check" aria-label="Row check">
       <p role="status">{good} valid {good === 1 ? "row" : "rows"}{bad > 0 ? `, ${bad} bad` : ""}.</p>
+      {check.plan_problem && <p class="banner warn">{check.plan_problem}</p>}
       {bad > 0 && (
         <div class="table-scroll"><table class="rows bad-rows" aria-label="Bad rows">
           <thead><tr><th scope="col">Line</th><th scope="col">Why</th></tr></thead>

@@ -121,6 +121,7 @@ def create_batch(
                 for row in checked.valid
             ],
             invalid=[schemas.RowProblemOut(line=n, reason=why) for n, why in checked.invalid],
+            plan_problem=batch_jobs.usage_problem(session, user, checked, at),
         )  # fmt: skip
     batch = batch_jobs.submit(
         session, platform.jobs, user, checked, at, name=(name or sent_name).strip(),

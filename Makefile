@@ -62,7 +62,7 @@ test-fast: setup
 
 # Refresh docs/screenshots (every page, light and dark, desktop and phone) from the browser tests.
 screenshots: setup
-	REELFORGE_TEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/test_web.py tests/e2e/test_web_failures.py
+	REELFORGE_TEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/test_web.py tests/e2e/test_web_failures.py tests/e2e/test_web_batch.py
 
 # Rebuild the browser app into src/reelforge/web/dist (needs Node ≥ 20; `make run` does not).
 web:
@@ -75,6 +75,7 @@ bench: setup
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.assets
+	$(BIN)/python -m bench.batch
 	$(BIN)/python -m bench.load
 
 # The scaled-out topology on this machine: nginx → 2 API replicas, 3 workers, SeaweedFS S3, on

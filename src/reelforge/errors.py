@@ -2,7 +2,8 @@
 
     ReelforgeError                 base; `stage` names where it happened
     ├── InvalidInput               bad prompt, settings, storyboard or file (never retried)
-    │   └── UnsupportedMedia       an upload that is no image, clip or song we take
+    │   ├── UnsupportedMedia       an upload that is no image, clip or song we take
+    │   └── InvalidRows            rows of a batch upload, each with its line and reason
     ├── NotFound                   a named thing does not exist
     ├── ProviderError              a provider (voice, images, LLM...) failed (retryable)
     ├── RenderError                composition failed on our side (not retried by the provider rule)
@@ -51,6 +52,17 @@ class InvalidInput(ReelforgeError):
 
 class UnsupportedMedia(InvalidInput):
     """Refused by its content (not its name or declared type): an HTTP 415."""
+
+
+class InvalidRows(InvalidInput):
+    """Every bad row of a batch at once (`rows`: line, reason), so one upload shows them all
+    rather than one per attempt."""
+
+    def __init__(self, rows: Sequence[tuple[int, str]]) -> None:
+        lines = ", ".join(str(line) for line, _ in rows[:10])
+        more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+        super().__init__(f"{len(rows)} bad rows (lines {lines}{more})", stage="input")
+        self.rows = list(rows)
 
 
 class NotFound(ReelforgeError):

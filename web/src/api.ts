@@ -21,6 +21,7 @@ export interface Me {
     storage_bytes: number;
     max_upload_bytes: number;
     max_asset_duration_s: number;
+    max_batch_rows: number;
   };
   usage: { minutes_this_month: number; running: number; waiting: number; cost_usd_this_month?: number; storage_bytes: number };
 }
@@ -261,6 +262,38 @@ export interface Estimate {
 }
 
 /** An API error (RFC 9457): `detail` is written for people; `field` names the input it is about. */
+export interface RowProblem {
+  line: number;
+  reason: string;
+}
+
+export interface BatchRow {
+  line: number;
+  title: string;
+  status: RenderStatus;
+  render_id: string | null;
+  error: string | null;
+}
+
+export interface Batch {
+  id: string;
+  name: string;
+  template_id: string | null;
+  created_at: string;
+  total: number;
+  done: number;
+  counts: Record<RenderStatus, number>;
+  skipped: RowProblem[];
+  rows: BatchRow[];
+  links: { results: string; download: string };
+}
+
+export interface BatchCheck {
+  valid: { line: number; title: string; text: string; duration_s: number }[];
+  invalid: RowProblem[];
+  plan_problem: string | null;
+}
+
 export class Problem extends Error {
   constructor(
     readonly status: number,
@@ -328,6 +361,8 @@ async function toProblem(response: Response): Promise<Problem> {
 export interface CallOptions {
   method?: string;
   body?: unknown;
+  /** Sent as it is with `Content-Type: text/csv` (a batch upload), instead of JSON `body`. */
+  csv?: string;
   headers?: Record<string, string>;
 }
 
@@ -337,10 +372,11 @@ export async function call(path: string, options: CallOptions = {}): Promise<Res
     const headers: Record<string, string> = { ...options.headers };
     if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    if (options.csv !== undefined) headers["Content-Type"] = "text/csv";
     return fetch(`${API}${path}`, {
       method: options.method ?? "GET",
       headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      body: options.csv ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
       credentials: "same-origin",
     });
   };

@@ -13,6 +13,7 @@ import { Editor } from "./pages/editor";
 import { Library } from "./pages/library";
 import { SharedPlayer } from "./pages/share";
 import { AnalyticsPage } from "./pages/analytics";
+import { BatchView, Batches } from "./pages/batch";
 
 
 
@@ -93,6 +94,8 @@ function App() {
   else if (path === "/new" && session) page = <NewProject session={session} />;
   else if (path === "/library" && session) page = <Library session={session} />;
   else if (path === "/admin/analytics" && me?.is_admin) page = <AnalyticsPage />;
+  else if (path === "/batches" && session) page = <Batches session={session} />;
+  else if ((params = match("/batches/:id", path))) page = <BatchView key={params.id} id={params.id} />;
   else if ((params = match("/renders/:id", path))) page = <RenderView key={params.id} id={params.id} />;
   else if ((params = match("/projects/:id", path))) page = <Editor key={params.id} id={params.id} />;
   else page = <NotFoundPage />;
@@ -117,6 +120,7 @@ function App() {
             <a href="/" aria-current={path === "/" ? "page" : undefined}>Projects</a>
             <a href="/library" aria-current={path === "/library" ? "page" : undefined}>Library</a>
             {me.is_admin && <a href="/admin/analytics" aria-current={path === "/admin/analytics" ? "page" : undefined}>Analytics</a>}
+            <a href="/batches" aria-current={path.startsWith("/batches") ? "page" : undefined}>Batches</a>
             <a href="/new" class="button primary small">New project</a>
             <NotifyBell unread={unread} onSeen={() => setUnread(0)} />
             <button type="button" class="button ghost small" onClick={out}>Sign out</button>

@@ -27,6 +27,7 @@ from reelforge.api.routes import (
     admin,
     assets,
     auth,
+    batches,
     health,
     live,
     projects,
@@ -127,8 +128,8 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (
-        auth, users, projects, templates, sharing, activity, renders, assets, studio, live,
-        health, admin, webhooks,
+        auth, users, projects, templates, sharing, activity, renders, batches, assets, studio,
+        live, health, admin, webhooks,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

@@ -98,6 +98,8 @@ def _reelforge_error(request: Request, exc: Exception) -> JSONResponse:
             extra: dict[str, Any] = {}
             if isinstance(exc, errors.InvalidInput) and exc.field:  # shown beside the field
                 extra["errors"] = [{"field": exc.field, "message": exc.message}]
+            if isinstance(exc, errors.InvalidRows):
+                extra["rows"] = [{"line": line, "reason": why} for line, why in exc.rows]
             return problem(status, slug, title, exc.message, headers=headers, **extra)
     return _internal(request, exc)
 

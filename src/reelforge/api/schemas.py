@@ -112,6 +112,7 @@ class LimitsOut(BaseModel):
     """The storage quota: projects, render snapshots, rendered files and assets."""
     max_upload_bytes: int
     max_asset_duration_s: float
+    max_batch_rows: int
 
 
 class UsageOut(BaseModel):
@@ -526,3 +527,74 @@ class WebhookDeliveryOut(_Out):
     next_attempt_at: datetime | None
     """When it is tried next (pending deliveries only)."""
     attempts: list[WebhookAttemptOut]
+
+
+# -- batches -----------------------------------------------------------------------------
+
+MAX_BATCH_ROWS_SENT = 1000
+"""Rows one request may carry at all (the plan's `max_batch_rows` is checked after)."""
+
+
+class BatchIn(BaseModel):
+    """A batch as JSON: each row an object with the CSV's columns (`prompt` or `script`,
+    `title`, `template`, `aspect`, `resolution`, `duration`, `voice`, ..., `music`,
+    `watermark`, `visuals`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(max_length=200)] = ""
+    template_id: Annotated[str | None, Field(max_length=100)] = None
+    rows: Annotated[list[dict[str, Any]], Field(max_length=MAX_BATCH_ROWS_SENT)]
+
+
+class RowProblemOut(_Out):
+    line: int
+    reason: str
+
+
+class BatchRowOut(_Out):
+    line: int
+    title: str
+    status: JobState
+    render_id: uuid.UUID | None
+    error: str | None = None
+
+
+class BatchLinks(_Out):
+    results: str
+    download: str
+
+
+class BatchOut(_Out):
+    id: uuid.UUID
+    name: str
+    template_id: str | None
+    created_at: datetime
+    total: int
+    done: int
+    """Rows finished: succeeded, failed or canceled."""
+    counts: dict[str, int]
+    """Rows by status (every status, zeros included)."""
+    skipped: list[RowProblemOut]
+    """Rows refused at submit (`skip_invalid=true`), by line."""
+    rows: list[BatchRowOut]
+    links: BatchLinks
+
+
+class RowPreviewOut(_Out):
+    line: int
+    title: str
+    text: str
+    """The prompt or script, cut to its first 200 characters."""
+    duration_s: float
+    """What the row counts for against the month's minutes until it is rendered."""
+
+
+class BatchCheckOut(_Out):
+    """A dry run: what would be queued, and every bad row; nothing is queued."""
+
+    valid: list[RowPreviewOut]
+    invalid: list[RowProblemOut]
+    plan_problem: str | None = None
+    """Why the plan would refuse the valid rows as a whole now (renders waiting, minutes
+    left this month); None if they fit."""

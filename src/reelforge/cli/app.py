@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from reelforge.cli import mcp, media, ops, serve, templates
+from reelforge.cli import batch, mcp, media, ops, serve, templates
 from reelforge.cli.console import EXIT_BAD_INPUT, EXIT_FAILURE, err
 from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 media.register(app)
 templates.register(app)
+batch.register(app)
 serve.register(app)
 ops.register(app)
 mcp.register(app)

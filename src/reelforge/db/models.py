@@ -514,3 +514,46 @@ class WebhookCursor(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Batch(Base):
+    """Many renders submitted at once from one CSV or JSON list; its progress is that of
+    its rows' renders, read when asked (nothing to keep in step)."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_owner", "owner_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    template_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    skipped: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """The rows refused at submit (`skip_invalid`): `{"line", "reason"}` each."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    rows: Mapped[list[BatchRow]] = relationship(
+        back_populates="batch", order_by="BatchRow.line", cascade="all, delete-orphan",
+        passive_deletes=True,
+    )  # fmt: skip
+
+
+class BatchRow(Base):
+    """One queued row of a batch: its line in the upload and its latest render (a retry
+    moves `render_id` to the new one)."""
+
+    __tablename__ = "batch_rows"
+    __table_args__ = (
+        Index("ix_batch_rows_render", "render_id"),
+        UniqueConstraint("batch_id", "line", name="uq_batch_rows_line"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    render_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("render_jobs.id", ondelete="SET NULL"), default=None
+    )
+
+    batch: Mapped[Batch] = relationship(back_populates="rows")
+    render: Mapped[RenderJob | None] = relationship()

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from reelforge.db.crud.product_events import Fact
-from reelforge.db.models import JobState, RenderJob, User, utcnow
+from reelforge.db.models import FINAL_STATES, JobState, RenderJob, User, utcnow
 from reelforge.db.session import is_sqlite
 from reelforge.jobs import queries as q
 from reelforge.jobs.manager_pg import PgClaims, Success
@@ -260,10 +260,12 @@ class JobManager:
         return self._finish(job_id, worker_id, "succeeded", {"result": result}, values)
 
     def succeed_and_claim(
-        self, job_id: UUID, worker_id: str, result: dict[str, Any], limit: int = 1
-    ) -> tuple[bool, list[ClaimedJob]]:
+        self, job_id: UUID, worker_id: str, result: dict[str, Any], limit: int = 1,
+        batch_id: str | None = None,
+    ) -> tuple[bool, list[ClaimedJob]]:  # fmt: skip
         """`succeed`, then `claim(worker_id, limit)`: on PostgreSQL in the same round trip and
         transaction as the first claim attempt (a busy worker's whole cost per job).
+        `batch_id` (the job's payload's): its batch gets a `batch_progress` event.
 
         Returns:
             Whether the success was recorded (as `succeed`), and the jobs now started.
@@ -272,6 +274,11 @@ class JobManager:
             recorded = self.succeed(job_id, worker_id, result)
             return recorded, self.claim(worker_id, limit) if limit > 0 else []
         recorded, rows = self._pg.claim(worker_id, limit, Success(job_id, result))
+        if recorded and batch_id is not None:
+            with self.engine.begin() as conn:
+                owner = conn.execute(q.owner_of(job_id)).scalar_one()
+                now = self.clock()
+                self._batch_progress(conn, owner, job_id, batch_id, JobState.SUCCEEDED, now)
         return recorded, [ClaimedJob(*row) for row in rows]
 
     def canceled(self, job_id: UUID, worker_id: str) -> bool:
@@ -339,9 +346,27 @@ class JobManager:
             if fact is not None and row.kind == RENDER_KIND:
                 cost = (values.get("result") or {}).get("cost_usd")
                 conn.execute(q.append_fact(fact, row.owner_id, job_id, row.plan, now, cost))
+            if row.batch_id is not None and values.get("state") in FINAL_STATES:
+                self._batch_progress(conn, row.owner_id, job_id, row.batch_id, values["state"], now)
         if values.get("state") == JobState.QUEUED:
             self._woken()
         return True
+
+    def _batch_progress(
+        self, conn: Connection, owner: UUID, job_id: UUID, batch_id: str, state: JobState,
+        now: datetime,
+    ) -> None:  # fmt: skip
+        """A row of a batch finished: its owner's `batch_progress` event, with the batch's
+        rows by status (what a batch page shows without reading the batch again)."""
+        counts = {s.value: 0 for s in JobState}
+        for found, rows in conn.execute(q.batch_counts(UUID(batch_id))):
+            counts[JobState(found).value] = int(rows)
+        data = {
+            "batch_id": batch_id, "status": JobState(state).value, "counts": counts,
+            "total": sum(counts.values()),
+            "done": sum(counts[s.value] for s in FINAL_STATES),
+        }  # fmt: skip
+        conn.execute(q.append_event(owner, job_id, "batch_progress", data, now))
 
     def _notify_admins(self, job_id: UUID, message: str, stage: str | None) -> None:
         """A system error: an event for every admin, then the optional alert hook."""
@@ -380,6 +405,9 @@ class JobManager:
         if state is JobState.QUEUED:
             conn.execute(q.cancel_queued(job_id, now))
             conn.execute(q.append_event(owner_id, job_id, "canceled", {}, now))
+            batch_id = conn.execute(q.batch_of(job_id)).scalar()
+            if batch_id is not None:
+                self._batch_progress(conn, owner_id, job_id, batch_id, JobState.CANCELED, now)
         return state
 
     def queue_position(self, session: Session, job_id: UUID) -> int | None:

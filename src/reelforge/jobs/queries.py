@@ -11,12 +11,13 @@ from sqlalchemy import Integer, Select, Table, and_, bindparam, func, insert, se
 from sqlalchemy.sql.dml import Insert, Update
 
 from reelforge.db.crud.product_events import Fact
-from reelforge.db.models import Event, JobState, ProductEvent, RenderJob, User
+from reelforge.db.models import BatchRow, Event, JobState, ProductEvent, RenderJob, User
 
 jobs = cast(Table, RenderJob.__table__)
 users = cast(Table, User.__table__)
 events = cast(Table, Event.__table__)
 product_events = cast(Table, ProductEvent.__table__)
+batch_rows = cast(Table, BatchRow.__table__)
 
 
 @cache
@@ -148,8 +149,34 @@ def finish(job_id: UUID, worker_id: str, values: dict[str, Any]) -> Update:
         update(jobs)
         .where(_owned_running(job_id, worker_id))
         .values(values)
-        .returning(jobs.c.owner_id, jobs.c.attempts, jobs.c.max_attempts, jobs.c.kind, jobs.c.plan)
+        .returning(
+            jobs.c.owner_id,
+            jobs.c.attempts,
+            jobs.c.max_attempts,
+            jobs.c.kind,
+            jobs.c.plan,
+            jobs.c.payload["batch_id"].as_string().label("batch_id"),
+        )
     )
+
+
+def batch_counts(batch_id: UUID) -> Select[Any]:
+    """A batch's rows by their renders' state: (state, count) rows."""
+    return (
+        select(jobs.c.state, func.count().label("rows"))
+        .select_from(batch_rows.join(jobs, jobs.c.id == batch_rows.c.render_id))
+        .where(batch_rows.c.batch_id == batch_id)
+        .group_by(jobs.c.state)
+    )
+
+
+def owner_of(job_id: UUID) -> Select[Any]:
+    return select(jobs.c.owner_id).where(jobs.c.id == job_id)
+
+
+def batch_of(job_id: UUID) -> Select[Any]:
+    """The batch a job belongs to (None for a single render)."""
+    return select(jobs.c.payload["batch_id"].as_string()).where(jobs.c.id == job_id)
 
 
 def request_cancel(job_id: UUID, owner_id: UUID) -> Update:

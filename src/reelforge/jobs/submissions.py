@@ -5,6 +5,7 @@ once per Idempotency-Key. Lives with the queue because it drives it; the reads s
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from reelforge.db.crud import assets, quota, users
+from reelforge.db.crud import assets, batches, quota, users
 from reelforge.db.crud.renders import by_idempotency_key
 from reelforge.db.models import Asset, JobState, Project, RenderJob, User
 from reelforge.errors import Conflict, InvalidInput, LimitExceeded, RateLimited
@@ -41,7 +42,7 @@ class Submitted:
 
 
 @dataclass(frozen=True, slots=True)
-class _Snapshot:
+class Snapshot:
     payload: dict[str, Any]
     settings: VideoSettings
     shortest_s: float | None
@@ -56,14 +57,14 @@ class _Snapshot:
         return self.shortest_s
 
 
-def _snapshot(payload: dict[str, Any]) -> _Snapshot:
+def _snapshot(payload: dict[str, Any]) -> Snapshot:
     """Raises InvalidInput if the stored storyboard or settings no longer validate (e.g. a
     string over a bound added since it was written)."""
     try:
         if "storyboard" in payload:
             storyboard = Storyboard.model_validate(payload["storyboard"])
-            return _Snapshot(payload, storyboard.settings, shortest_duration_s(storyboard))
-        return _Snapshot(payload, VideoSettings.model_validate(payload["settings"]), None)
+            return Snapshot(payload, storyboard.settings, shortest_duration_s(storyboard))
+        return Snapshot(payload, VideoSettings.model_validate(payload["settings"]), None)
     except ValidationError as exc:
         raise InvalidInput(
             f"this project's saved storyboard or settings are not valid any more: "
@@ -72,19 +73,51 @@ def _snapshot(payload: dict[str, Any]) -> _Snapshot:
         ) from exc
 
 
-def _project_snapshot(session: Session, project: Project) -> _Snapshot:
-    """The project as it is now, with the blob of each asset it uses (`assets_payload`)."""
+def _project_payload(project: Project) -> dict[str, Any]:
+    """What a render of the project as it is now renders: its storyboard, or its prompt."""
     if project.storyboard is not None:
-        snapshot = _snapshot({"storyboard": project.storyboard})
-        storyboard = Storyboard.model_validate(project.storyboard)
-        used = assets.check_references(session, project.owner_id, snapshot.settings, storyboard)
-    elif not project.prompt.strip():
+        return {"storyboard": project.storyboard}
+    if not project.prompt.strip():
         raise InvalidInput("the project has no prompt or storyboard to render", stage="input")
-    else:
-        snapshot = _snapshot({"prompt": project.prompt, "settings": project.settings})
-        used = assets.check_references(session, project.owner_id, snapshot.settings)
+    return {"prompt": project.prompt, "settings": project.settings}
+
+
+def _payload_snapshot(session: Session, owner_id: uuid.UUID, payload: dict[str, Any]) -> Snapshot:
+    """A prompt and settings, or a storyboard, with the blob of each asset it uses
+    (`assets_payload`): only the owner's own assets pass."""
+    snapshot = _snapshot(payload)
+    storyboard = (
+        Storyboard.model_validate(payload["storyboard"]) if "storyboard" in payload else None
+    )
+    used = assets.check_references(session, owner_id, snapshot.settings, storyboard)
     if used:
         snapshot.payload["assets"] = assets_payload(used.values())
+    return snapshot
+
+
+def checked_snapshot(
+    session: Session, user: User, payload: dict[str, Any], *, voice_vendors: frozenset[str],
+    narrates_the_prompt: bool,
+) -> Snapshot:  # fmt: skip
+    """One render's snapshot, checked as a submit checks it, except the user's usage
+    (`check_usage`, which a batch checks once for all its rows).
+
+    Raises:
+        InvalidInput: bad settings, a foreign asset, a voice without its key.
+        LimitExceeded: longer or sharper than the plan renders.
+    """
+    snapshot = _payload_snapshot(session, user.id, payload)
+    settings = snapshot.settings
+    vendor, remote, _ = settings.voice.partition("/")
+    if remote and vendor not in voice_vendors:
+        raise InvalidInput(
+            f"the voice {settings.voice!r} needs a {vendor} API key: store yours with "
+            f"PUT /api/v1/users/me/secrets/{vendor}, or pick another voice",
+            stage="input",
+        )
+    if narrates_the_prompt and "prompt" in snapshot.payload:
+        _check_narrated_prompt(user, snapshot)
+    check_render(user, snapshot)
     return snapshot
 
 
@@ -94,7 +127,7 @@ def assets_payload(used: Iterable[Asset]) -> dict[str, dict[str, str]]:
     return {str(asset.id): {"key": asset.blob_key, "kind": asset.kind} for asset in used}
 
 
-def _check_narrated_prompt(user: User, snapshot: _Snapshot) -> None:
+def _check_narrated_prompt(user: User, snapshot: Snapshot) -> None:
     """With no script writer configured the prompt is the narration: refuse one that
     cannot fit the plan now, rather than fail the render in the worker."""
     limits = PLAN_LIMITS[Plan(user.plan)]
@@ -110,7 +143,17 @@ def _check_narrated_prompt(user: User, snapshot: _Snapshot) -> None:
         )
 
 
-def _check_plan(session: Session, user: User, snapshot: _Snapshot, now: datetime) -> None:
+def _check_plan(session: Session, user: User, snapshot: Snapshot, now: datetime) -> None:
+    check_render(user, snapshot)
+    check_usage(session, user, now, renders=1, reserved_s=snapshot.reserved_s)
+
+
+def check_render(user: User, snapshot: Snapshot) -> None:
+    """What the plan allows one render: its length and resolution.
+
+    Raises:
+        LimitExceeded: longer or sharper than the plan renders.
+    """
     limits = PLAN_LIMITS[Plan(user.plan)]
     settings = snapshot.settings
     if settings.target_duration_s > limits.max_duration_s:
@@ -134,28 +177,41 @@ def _check_plan(session: Session, user: User, snapshot: _Snapshot, now: datetime
             f"(asked {settings.resolution})",
             stage="input",
         )
+
+
+def check_usage(
+    session: Session, user: User, now: datetime, *, renders: int, reserved_s: float
+) -> None:
+    """Whether `renders` more renders, counting `reserved_s` seconds together, fit what the
+    plan lets wait at once and render this month (a batch is checked as a whole).
+
+    Raises:
+        RateLimited: too many waiting. LimitExceeded: the month's minutes.
+    """
+    limits = PLAN_LIMITS[Plan(user.plan)]
     used = users.usage(session, user.id, now)
-    if used.waiting >= limits.max_waiting:
+    if used.waiting + renders > limits.max_waiting:
         raise RateLimited(
             f"{used.waiting} renders are already waiting (the {user.plan} plan queues "
             f"{limits.max_waiting}); submit again when one has started",
             retry_after_s=WAITING_RETRY_AFTER_S,
             stage="input",
         )
-    minutes = used.minutes_this_month + snapshot.reserved_s / 60.0
+    minutes = used.minutes_this_month + reserved_s / 60.0
     if limits.monthly_minutes is not None and minutes > limits.monthly_minutes:
+        what = "this render" if renders == 1 else f"these {renders} renders"
         raise LimitExceeded(
-            f"this render would exceed the {user.plan} plan's {limits.monthly_minutes:g} "
+            f"{what} would exceed the {user.plan} plan's {limits.monthly_minutes:g} "
             f"minutes this month ({used.minutes_this_month:.1f} used)",
             stage="input",
         )
 
 
-def _json_bytes(value: Any) -> int:
+def json_bytes(value: Any) -> int:
     return len(json.dumps(value).encode())
 
 
-def _job_payload(user: User, snapshot: _Snapshot) -> dict[str, Any]:
+def job_payload(user: User, snapshot: Snapshot) -> dict[str, Any]:
     """The snapshot plus what the worker and the usage count need: the longest video the
     plan lets this render make, the seconds it counts for until it is done, and the id of
     the request that submitted it (the worker logs it beside the job's id)."""
@@ -194,20 +250,13 @@ def submit(
         if earlier.project_id != project.id:
             raise Conflict("this Idempotency-Key was already used for another project's render")
         return Submitted(earlier, created=False)
-    snapshot = _project_snapshot(session, project)
-    settings = snapshot.settings
-    vendor, remote, _ = settings.voice.partition("/")
-    if remote and vendor not in voice_vendors:
-        raise InvalidInput(
-            f"the voice {settings.voice!r} needs a {vendor} API key: store yours with "
-            f"PUT /api/v1/users/me/secrets/{vendor}, or pick another voice",
-            stage="input",
-        )
-    if narrates_the_prompt and "prompt" in snapshot.payload:
-        _check_narrated_prompt(user, snapshot)
-    _check_plan(session, user, snapshot, now)
-    payload = _job_payload(user, snapshot)
-    quota.ensure_room(session, user, adding_bytes=_json_bytes(payload))
+    snapshot = checked_snapshot(
+        session, user, _project_payload(project), voice_vendors=voice_vendors,
+        narrates_the_prompt=narrates_the_prompt,
+    )  # fmt: skip
+    check_usage(session, user, now, renders=1, reserved_s=snapshot.reserved_s)
+    payload = job_payload(user, snapshot)
+    quota.ensure_room(session, user, adding_bytes=json_bytes(payload))
     try:
         with session.begin_nested():
             job = manager.enqueue(session, user, payload=payload, project_id=project.id)
@@ -229,6 +278,10 @@ def retry(
     user = users.lock(session, user.id)  # as in `submit`: the checks and the insert are one
     snapshot = _snapshot(job.payload)
     _check_plan(session, user, snapshot, now)
-    payload = _job_payload(user, snapshot)  # the plan as it is now
-    quota.ensure_room(session, user, adding_bytes=_json_bytes(payload))
-    return manager.enqueue(session, user, payload=payload, project_id=job.project_id)
+    payload = job_payload(user, snapshot)  # the plan as it is now
+    if "batch_id" in job.payload:  # still the batch's row: its progress follows the new render
+        payload["batch_id"] = job.payload["batch_id"]
+    quota.ensure_room(session, user, adding_bytes=json_bytes(payload))
+    again = manager.enqueue(session, user, payload=payload, project_id=job.project_id)
+    batches.relink(session, job.id, again.id)
+    return again

@@ -303,7 +303,9 @@ class Worker:
         limit = 0 if not claim_next or self.stopping.is_set() or reap_due else 1
         recorded = self._record(
             job, "succeeded",
-            lambda: self.manager.succeed_and_claim(job.id, self.worker_id, result, limit),
+            lambda: self.manager.succeed_and_claim(
+                job.id, self.worker_id, result, limit, batch_id=job.payload.get("batch_id")
+            ),
         )  # fmt: skip
         if recorded is None:
             return "lost", []

@@ -32,16 +32,19 @@ class PlanLimits:
     """The largest asset one upload may store; more is a 413 `file-too-large`."""
     max_asset_duration_s: float
     """The longest clip or song one upload may be; longer is a 402 `plan-limit`."""
+    max_batch_rows: int
+    """Rows in one batch; more is a 402 `plan-limit` (the batch's renders also count
+    against `max_waiting`, so a batch never queues more than the plan lets wait)."""
 
 
 MB = 1_000_000
 GB = 1000 * MB
 
 PLAN_LIMITS: dict[Plan, PlanLimits] = {
-    Plan.FREE: PlanLimits(60, Resolution.HD, 30, 5, 500 * MB, 50 * MB, 300),
-    Plan.BASIC: PlanLimits(180, Resolution.FHD, 120, 20, 5 * GB, 250 * MB, 600),
-    Plan.PRO: PlanLimits(600, Resolution.FHD, 600, 50, 50 * GB, 1 * GB, 1800),
-    Plan.ENTERPRISE: PlanLimits(600, Resolution.FHD, None, 200, 500 * GB, 2 * GB, 3600),
+    Plan.FREE: PlanLimits(60, Resolution.HD, 30, 5, 500 * MB, 50 * MB, 300, 5),
+    Plan.BASIC: PlanLimits(180, Resolution.FHD, 120, 20, 5 * GB, 250 * MB, 600, 20),
+    Plan.PRO: PlanLimits(600, Resolution.FHD, 600, 50, 50 * GB, 1 * GB, 1800, 50),
+    Plan.ENTERPRISE: PlanLimits(600, Resolution.FHD, None, 200, 500 * GB, 2 * GB, 3600, 200),
 }
 
 DURATION_GRACE = 0.1

@@ -57,6 +57,11 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/projects/{project_id}/activity", None),
     ("GET", "/api/v1/projects/{project_id}/comments", None),
     ("POST", "/api/v1/projects/{project_id}/comments", {"scene": 0, "body": "mine"}),
+    ("GET", "/api/v1/batches/{batch_id}", None),
+    ("POST", "/api/v1/batches/{batch_id}/cancel", None),
+    ("POST", "/api/v1/batches/{batch_id}/retry", None),
+    ("GET", "/api/v1/batches/{batch_id}/results.csv", None),
+    ("GET", "/api/v1/batches/{batch_id}/download.zip", None),
 ]
 EXEMPT = {
     ("PATCH", "/api/v1/admin/users/{user_id}"),
@@ -96,6 +101,8 @@ def test_another_users_resource_is_404(
     project = new_project(client, owner)
     client.put(f"/api/v1/projects/{project['id']}/storyboard", json=STORYBOARD, headers=owner)
     render = client.post(f"/api/v1/projects/{project['id']}/renders", headers=owner).json()
+    rows = {"name": "Batch", "rows": [{"prompt": "Tides rise twice a day."}]}
+    batch = client.post("/api/v1/batches", json=rows, headers=owner).json()
     platform = client.app.state.platform  # type: ignore[attr-defined]
     with platform.engine.begin() as conn:  # finished, so every render route applies
         conn.execute(update(RenderJob).values(state=JobState.FAILED, error_class="provider"))
@@ -119,6 +126,7 @@ def test_another_users_resource_is_404(
         "key_id": owner_key, "file": "file" if "assets" in path else "video", "name": "openai",
         "member_id": invited["id"], "invitation_id": invited["id"], "link_id": str(uuid.uuid4()),
         "token": "rfs_unknown", "asset_id": asset["id"], "template_id": template["id"],
+        "batch_id": batch["id"],
     }  # fmt: skip
     url = path.format(**ids)
     if body is not None and body.get("render_id") == "{render_id}":
@@ -136,6 +144,8 @@ def test_another_users_resource_is_404(
     assert client.get(f"/api/v1/assets/{asset['id']}", headers=owner).json()["name"] == "logo"
     kept = client.get(f"/api/v1/templates/{template['id']}", headers=owner).json()
     assert (kept["name"], kept["version"]) == ("House style", 1)
+    kept_batch = client.get(f"/api/v1/batches/{batch['id']}", headers=owner).json()
+    assert kept_batch["counts"]["failed"] == 1  # not canceled nor retried by the intruder
 
 
 def test_lists_only_show_my_own(client: TestClient) -> None:

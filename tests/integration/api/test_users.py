@@ -21,7 +21,7 @@ def test_me_shows_plan_limits_and_usage(client: TestClient) -> None:
     assert me["limits"] == {
         "concurrent_renders": 1, "max_duration_s": 60.0, "max_resolution": "720p",
         "monthly_minutes": 30.0, "max_waiting": 5, "storage_bytes": 500_000_000,
-        "max_upload_bytes": 50_000_000, "max_asset_duration_s": 300.0,
+        "max_upload_bytes": 50_000_000, "max_asset_duration_s": 300.0, "max_batch_rows": 5,
     }  # fmt: skip
     stored = me["usage"].pop("storage_bytes")
     assert 500 < stored < 5000  # the project and the render's snapshot of it

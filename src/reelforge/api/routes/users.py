@@ -35,6 +35,7 @@ def me_out(platform: Platform, session: Session, user: User, at: datetime) -> sc
             storage_bytes=limits.storage_bytes,
             max_upload_bytes=limits.max_upload_bytes,
             max_asset_duration_s=limits.max_asset_duration_s,
+            max_batch_rows=limits.max_batch_rows,
         ),
         usage=schemas.UsageOut(
             minutes_this_month=round(usage.minutes_this_month, 2),

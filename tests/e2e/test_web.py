@@ -173,7 +173,8 @@ def test_journey_from_sign_up_to_a_playing_video_and_a_downloaded_mp4(
                 check_page(page, "render-progress", phone_too=False)
         time.sleep(0.1)
     bar_values = page.evaluate("window.progressSeen")
-    assert dropped and len([v for v in bar_values if v > 0]) >= 2, (bar_values, seen)
+    # It moved from 0 without a reload (how many steps the page shows depends on the speed).
+    assert dropped and any(v > 0 for v in bar_values), (bar_values, seen)
     assert bar_values == sorted(bar_values) and seen == sorted(seen), (bar_values, seen)
     assert shift < 0.01, f"progress updates shifted the layout (CLS {shift:.3f})"
 

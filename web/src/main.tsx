@@ -41,7 +41,10 @@ function App() {
       setNotice("Your session has ended. Sign in again to continue.");
       setMe(null);
       stopLive();
-      navigate(`/signin?next=${encodeURIComponent(location.pathname)}`, true);
+      // Several requests of one page may find the session gone: the first one sends the user
+      // to sign in, the others must not replace where they were going with the sign-in page.
+      if (location.pathname === "/signin") return;
+      navigate(`/signin?next=${encodeURIComponent(location.pathname + location.search)}`, true);
     });
   }, []);
 

@@ -43,12 +43,13 @@ function AuthForm({ mode, onSignedIn }: { mode: "signin" | "signup"; onSignedIn:
       form.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
       return;
     }
+    // Read before signing in: once signed in, the app itself may already have moved on to it.
+    const next = new URL(location.href).searchParams.get("next");
     setBusy(true);
     try {
       if (signup) await register(email, password, String(data.get("name") ?? ""));
       await signIn(email, password);
       await onSignedIn();
-      const next = new URL(location.href).searchParams.get("next");
       navigate(next && next.startsWith("/") ? next : "/", true);
     } catch (problem) {
       setErrors(errorsFrom(problem));

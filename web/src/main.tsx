@@ -11,6 +11,7 @@ import { NewProject } from "./pages/create";
 import { RenderView } from "./pages/render";
 import { Editor } from "./pages/editor";
 import { Library } from "./pages/library";
+import { Templates } from "./pages/templates";
 import { SharedPlayer } from "./pages/share";
 
 
@@ -91,6 +92,7 @@ function App() {
   else if (path === "/" && session) page = <Dashboard session={session} />;
   else if (path === "/new" && session) page = <NewProject session={session} />;
   else if (path === "/library" && session) page = <Library session={session} />;
+  else if (path === "/templates" && session) page = <Templates />;
   else if ((params = match("/renders/:id", path))) page = <RenderView key={params.id} id={params.id} />;
   else if ((params = match("/projects/:id", path))) page = <Editor key={params.id} id={params.id} />;
   else page = <NotFoundPage />;
@@ -114,6 +116,7 @@ function App() {
           <nav aria-label="Main" class="nav">
             <a href="/" aria-current={path === "/" ? "page" : undefined}>Projects</a>
             <a href="/library" aria-current={path === "/library" ? "page" : undefined}>Library</a>
+            <a href="/templates" aria-current={path === "/templates" ? "page" : undefined}>Templates</a>
             <a href="/new" class="button primary small">New project</a>
             <NotifyBell unread={unread} onSeen={() => setUnread(0)} />
             <button type="button" class="button ghost small" onClick={out}>Sign out</button>

@@ -49,7 +49,7 @@ def test_save_edit_use_and_delete_a_template(web_server: str, new_page: Any, api
     page.get_by_role("heading", name="Templates", level=1).wait_for()
     mine = page.get_by_role("list", name="My templates")
     card = mine.locator("li", has_text="Tide style")
-    card.get_by_text("Version 1").wait_for()
+    card.get_by_text("Version 1", exact=True).wait_for()
     assert page.get_by_role("list", name="Built-in templates").get_by_role("listitem").count() == 6
     page.wait_for_function(PREVIEWS_LOADED, timeout=60_000)
     assert card.get_by_role("img", name="Preview of Tide style").is_visible()
@@ -61,7 +61,7 @@ def test_save_edit_use_and_delete_a_template(web_server: str, new_page: Any, api
     card.get_by_label("Intro card text").fill("Tides, explained")
     card.get_by_role("button", name="Save as a new version").click()
     card.get_by_text("Saved as version 2.").wait_for()
-    card.get_by_text("Version 2").wait_for()
+    card.get_by_text("Version 2", exact=True).wait_for()
     template_id = card.get_attribute("data-template")
     stored = api.http.get(f"/templates/{template_id}").json()
     assert stored["version"] == 2 and stored["style"]["cards"]["intro"] == "Tides, explained"

@@ -40,6 +40,7 @@ def test_save_edit_use_and_delete_a_template(web_server: str, new_page: Any, api
     dialog = page.get_by_role("dialog", name="Save as template")
     dialog.get_by_label("Template name").fill("Tide style")
     dialog.get_by_label("Description (optional)").fill("Portrait, captions on top")
+    check_page(page, "save-as-template", phone_too=False)
     dialog.get_by_role("button", name="Save template").click()
     dialog.get_by_text("Saved “Tide style” as a template (version 1).").wait_for()
     dialog.get_by_role("link", name="Open templates").click()
@@ -58,6 +59,7 @@ def test_save_edit_use_and_delete_a_template(web_server: str, new_page: Any, api
     # Edit the intro card: saved as version 2.
     card.get_by_role("button", name="Edit Tide style").click()
     assert card.get_by_label("Caption position").input_value() == "top"
+    check_page(page, "template-edit")
     card.get_by_label("Intro card text").fill("Tides, explained")
     card.get_by_role("button", name="Save as a new version").click()
     card.get_by_text("Saved as version 2.").wait_for()

@@ -282,7 +282,7 @@ def test_a_stale_editor_save_offers_reload_or_overwrite(
     theirs = {"scenes": [{"narration": "Their version."}]}
     assert api.http.put(url, json=theirs).status_code == 200
 
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     prompt = page.get_by_role("alertdialog")
     prompt.wait_for()
     assert "changed elsewhere" in prompt.inner_text()
@@ -295,7 +295,7 @@ def test_a_stale_editor_save_offers_reload_or_overwrite(
     page.get_by_label("Narration of scene 1").fill("Mine after all.")
     again = {"scenes": [{"narration": "Their second version."}]}
     assert api.http.put(url, json=again).status_code == 200  # stale again
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_role("alertdialog").get_by_role("button", name="Overwrite").click()
     page.get_by_text("All changes saved.").wait_for()
     assert api.http.get(url).json()["scenes"][0]["narration"] == "Mine after all."
@@ -370,7 +370,7 @@ def test_an_asset_uploaded_on_the_library_page_is_used_in_a_scene(
     page.get_by_label("Visual of scene 1").select_option("file")
     picker = page.get_by_label("Library visual of scene 1")
     assert picker.locator("option", has_text="brand-red").count() == 1
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_text("All changes saved.").wait_for()
     saved = api.http.get(f"/projects/{project['id']}/storyboard").json()
     asset_id = saved["scenes"][0]["visual"]["asset_id"]

@@ -55,7 +55,7 @@ def test_share_with_a_viewer_who_sees_but_cannot_edit_and_a_public_link(
     narration = page.get_by_label("Narration of scene 1")
     narration.wait_for()
     assert narration.is_disabled()
-    assert page.get_by_role("button", name="Save").count() == 0
+    assert page.get_by_role("button", name="Save", exact=True).count() == 0
     assert page.get_by_role("button", name="Re-render").count() == 0
     assert page.get_by_role("button", name="Share").count() == 0
     # Viewers may comment, and the feed says who shared it.

@@ -11,6 +11,7 @@ import { NewProject } from "./pages/create";
 import { RenderView } from "./pages/render";
 import { Editor } from "./pages/editor";
 import { Library } from "./pages/library";
+import { Templates } from "./pages/templates";
 import { SharedPlayer } from "./pages/share";
 import { AnalyticsPage } from "./pages/analytics";
 import { BatchView, Batches } from "./pages/batch";
@@ -96,6 +97,7 @@ function App() {
   else if (path === "/" && session) page = <Dashboard session={session} />;
   else if (path === "/new" && session) page = <NewProject session={session} />;
   else if (path === "/library" && session) page = <Library session={session} />;
+  else if (path === "/templates" && session) page = <Templates />;
   else if (path === "/admin/analytics" && me?.is_admin) page = <AnalyticsPage />;
   else if (path === "/batches" && session) page = <Batches session={session} />;
   else if ((params = match("/batches/:id", path))) page = <BatchView key={params.id} id={params.id} />;
@@ -122,8 +124,9 @@ function App() {
           <nav aria-label="Main" class="nav">
             <a href="/" aria-current={path === "/" ? "page" : undefined}>Projects</a>
             <a href="/library" aria-current={path === "/library" ? "page" : undefined}>Library</a>
-            {me.is_admin && <a href="/admin/analytics" aria-current={path === "/admin/analytics" ? "page" : undefined}>Analytics</a>}
+            <a href="/templates" aria-current={path === "/templates" ? "page" : undefined}>Templates</a>
             <a href="/batches" aria-current={path.startsWith("/batches") ? "page" : undefined}>Batches</a>
+            {me.is_admin && <a href="/admin/analytics" aria-current={path === "/admin/analytics" ? "page" : undefined}>Analytics</a>}
             <a href="/new" class="button primary small">New project</a>
             <NotifyBell unread={unread} onSeen={() => setUnread(0)} />
             <button type="button" class="button ghost small" onClick={out}>Sign out</button>

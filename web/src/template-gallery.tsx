@@ -9,11 +9,24 @@ export function withTemplate(settings: Settings, template: Template | null): Set
 }
 
 /** Built-in and my templates as a gallery of preview frames; one (or none) is picked. */
-export function TemplateGallery({ picked, onPick }: { picked: string | null; onPick: (template: Template | null) => void }) {
+export function TemplateGallery({ picked, onPick, preselect = null }: {
+  picked: string | null;
+  onPick: (template: Template | null) => void;
+  /** A template to pick once the list is in (`/new?template=<id>`, from the Templates page). */
+  preselect?: string | null;
+}) {
   const [templates, setTemplates] = useState<Template[] | null>(null);
   const [error, setError] = useState("");
   useEffect(() => {
-    json<Template[]>("/templates").then(setTemplates).catch(() => setError("Templates could not be listed."));
+    json<Template[]>("/templates")
+      .then((all) => {
+        setTemplates(all);
+        if (!preselect) return;
+        const found = all.find((t) => t.id === preselect);
+        if (found) onPick(found);
+        else setError("That template no longer exists: pick another one.");
+      })
+      .catch(() => setError("Templates could not be listed."));
   }, []);
 
   return (

@@ -20,6 +20,7 @@ export function NewProject({ session }: { session: Session }) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const form = useRef<HTMLFormElement>(null);
+  const [preselect] = useState(() => new URLSearchParams(location.search).get("template"));
 
   useEffect(() => {
     const timer = window.setTimeout(() => {
@@ -77,7 +78,7 @@ export function NewProject({ session }: { session: Session }) {
           }>
             <textarea id="prompt" rows={8} value={prompt} maxLength={20000} onInput={(e) => setPrompt(e.currentTarget.value)} aria-invalid={!!errors.prompt} aria-describedby={describedBy("prompt", errors.prompt, true)} />
           </Field>
-          <TemplateGallery picked={settings.template_id} onPick={(t) => setSettings(withTemplate(settings, t))} />
+          <TemplateGallery picked={settings.template_id} preselect={preselect} onPick={(t) => setSettings((current) => withTemplate(current, t))} />
           <SettingsForm settings={settings} onChange={setSettings} maxResolution={limits.max_resolution} maxDuration={limits.max_duration_s} />
         </section>
         <aside class="card summary" aria-labelledby="estimate-title">

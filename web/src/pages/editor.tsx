@@ -1,6 +1,6 @@
-import { useEffect, useState } from "preact/hooks";
-import { type Asset, type Estimate, type Me, type Page, Problem, type Project, type Render, type Scene, type Settings, type Storyboard, type Watermark, call, json } from "../api";
-import { ErrorBanner, NotFoundPage, useTitle } from "../components";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { type Asset, type Estimate, type Me, type Page, Problem, type Project, type Render, type Scene, type Settings, type Storyboard, type Template, type Watermark, call, json } from "../api";
+import { ErrorBanner, Field, NotFoundPage, describedBy, useTitle } from "../components";
 import { navigate } from "../router";
 import { SettingsForm } from "../settings-form";
 import { ActivityPanel, ShareDialog } from "./share";
@@ -49,6 +49,7 @@ export function Editor({ id }: { id: string }) {
   const [maxDur, setMaxDur] = useState(600);
   const [library, setLibrary] = useState<Asset[]>([]);
   const [sharing, setSharing] = useState(false);
+  const [templating, setTemplating] = useState(false);
   useTitle(project ? `Edit ${project.name}` : "Storyboard");
 
   const load = async () => {
@@ -207,12 +208,14 @@ export function Editor({ id }: { id: string }) {
           {!readOnly && <>
             <span class="muted" role="status">{dirty ? "Unsaved changes" : saved}</span>
             <button type="button" class="button" disabled={busy || !dirty} onClick={() => save()}>Save</button>
+            <button type="button" class="button" disabled={busy} onClick={() => setTemplating(true)}>Save as template</button>
             <button type="button" class="button primary" disabled={busy} onClick={rerender}>Re-render</button>
           </>}
         </div>
       </div>
       {readOnly && <div class="banner info" role="status">Shared with you as a viewer: you can watch its renders and comment, not edit it.</div>}
       {sharing && <ShareDialog project={project} onClose={() => setSharing(false)} />}
+      {templating && <SaveTemplateDialog project={project} dirty={dirty} save={save} onClose={() => setTemplating(false)} />}
       <ErrorBanner problem={problem} />
       {stale && (
         <div class="banner warn" role="alertdialog" aria-labelledby="stale-title" aria-describedby="stale-text">
@@ -378,5 +381,74 @@ function LibrarySettings({ settings, library, onChange }: { settings: Settings; 
         </>
       )}
     </fieldset>
+  );
+}
+
+/** "Save as template": the project's style (its settings, saved first if changed) as a new
+ * template of mine, then a link to the Templates page. */
+function SaveTemplateDialog({ project, dirty, save, onClose }: { project: Project; dirty: boolean; save: () => Promise<boolean>; onClose: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [name, setName] = useState(project.name);
+  const [description, setDescription] = useState("");
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [busy, setBusy] = useState(false);
+  const [created, setCreated] = useState<Template | null>(null);
+  useEffect(() => dialog.current?.showModal(), []);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (!name.trim()) {
+      setErrors({ name: "Give the template a name." });
+      return;
+    }
+    setBusy(true);
+    setErrors({});
+    try {
+      if (dirty && !(await save())) {
+        setErrors({ form: "Your changes could not be saved, so no template was made: see the message on the page." });
+        return;
+      }
+      const body = { name: name.trim(), description: description.trim(), from_project: project.id };
+      setCreated(await json<Template>("/templates", { method: "POST", body }));
+    } catch (problem) {
+      const p = problem instanceof Problem ? problem : null;
+      const field = p?.field === "name" || p?.field === "description" ? p.field : "form";
+      setErrors({ [field]: p ? p.detail : "Cannot reach the server." });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <dialog ref={dialog} class="share-dialog card" aria-labelledby="template-title" onClose={onClose}>
+      <div class="page-head">
+        <h2 id="template-title">Save as template</h2>
+        <button type="button" class="button ghost small" aria-label="Close" onClick={() => dialog.current?.close()}>×</button>
+      </div>
+      {created ? (
+        <div role="status">
+          <p class="banner info">Saved “{created.name}” as a template (version {created.version}).</p>
+          <div class="actions">
+            <a class="button primary" href="/templates" onClick={() => dialog.current?.close()}>Open templates</a>
+            <button type="button" class="button" onClick={() => dialog.current?.close()}>Close</button>
+          </div>
+        </div>
+      ) : (
+        <form onSubmit={submit} noValidate>
+          <p class="muted">The template keeps this project's shape, captions, music, voice, pacing and title cards{dirty ? "; your unsaved changes are saved first" : ""}. Length, resolution and language stay each project's own.</p>
+          <Field id="template-name" label="Template name" error={errors.name}>
+            <input id="template-name" value={name} maxLength={200} onInput={(e) => setName(e.currentTarget.value)} aria-invalid={!!errors.name} aria-describedby={describedBy("template-name", errors.name)} />
+          </Field>
+          <Field id="template-description" label="Description (optional)" error={errors.description}>
+            <textarea id="template-description" rows={2} value={description} maxLength={300} onInput={(e) => setDescription(e.currentTarget.value)} aria-describedby={describedBy("template-description", errors.description)} />
+          </Field>
+          {errors.form && <div class="banner bad" role="alert">{errors.form}</div>}
+          <div class="actions">
+            <button type="submit" class="button primary" disabled={busy}>{busy ? "Saving…" : "Save template"}</button>
+            <button type="button" class="button" onClick={() => dialog.current?.close()}>Cancel</button>
+          </div>
+        </form>
+      )}
+    </dialog>
   );
 }

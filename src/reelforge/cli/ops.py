@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -92,13 +93,28 @@ def restore(
     out.print(f"restored the {done.database} database and {done.blobs} files from {done.path}")
 
 
+def _yield_cpu(nice: int) -> None:
+    """Run this worker and every ffmpeg it starts at a lower CPU priority than the API.
+
+    With the kernel's autogroup scheduling (on by default in most distributions) a nice
+    value only ranks a process against its own session, so a worker that leads a session of
+    its own (a service manager, a container, `make cluster`) got as much CPU as an API
+    replica however nice it was: there the session's autogroup is lowered as well. A worker
+    started inside someone else's session (a shell) leaves that session's priority alone."""
+    os.nice(nice)
+    autogroup = Path("/proc/self/autogroup")
+    if nice and os.getsid(0) == os.getpid() and autogroup.is_file():
+        with contextlib.suppress(OSError):  # a read-only /proc: the nice value is all we have
+            autogroup.write_text(str(nice))
+
+
 def _work(stale_after_s: float, metrics_port: int = 0) -> None:
     """One worker process: run jobs until SIGTERM/SIGINT, then stop gracefully."""
     from reelforge.jobs.metrics import DiskCollector, JobMetrics
     from reelforge.jobs.worker import Worker
 
     platform = context.platform()
-    os.nice(platform.settings.workers.nice)  # inherited by every ffmpeg the renders start
+    _yield_cpu(platform.settings.workers.nice)
     platform.prune()
     metrics = None
     if metrics_port:

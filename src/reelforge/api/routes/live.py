@@ -118,22 +118,25 @@ async def _follow(
     hub: EventHub = request.app.state.hub
     platform: Platform = request.app.state.platform
     checked = sent = time.monotonic()
+    woken = True  # the first pass sends what happened since `after`
     with hub.subscribe(principal.user.id) as subscription:
         while True:
             if time.monotonic() - checked >= RECHECK_S:  # logout or a revoked key ends it
                 await _principal(platform, token)
                 checked = time.monotonic()
-            subscription.clear()
-            batch = await run_in_threadpool(
-                events.after, platform.engine, principal.user.id, after, BATCH
-            )
-            for event in batch:
-                await send(event)
-                after = event.id
-                sent = time.monotonic()
-            if len(batch) == BATCH or await subscription.wait(min(RECHECK_S, KEEPALIVE_S)):
-                continue
-            if time.monotonic() - sent >= KEEPALIVE_S:
+            if woken:  # a quiet timeout means the hub saw nothing new: no query to make
+                subscription.clear()
+                batch = await run_in_threadpool(
+                    events.after, platform.engine, principal.user.id, after, BATCH
+                )
+                for event in batch:
+                    await send(event)
+                    after = event.id
+                    sent = time.monotonic()
+                if len(batch) == BATCH:
+                    continue
+            woken = await subscription.wait(min(RECHECK_S, KEEPALIVE_S))
+            if not woken and time.monotonic() - sent >= KEEPALIVE_S:
                 await keepalive()
                 sent = time.monotonic()
 

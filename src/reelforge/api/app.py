@@ -108,7 +108,7 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
-    hub = EventHub(platform.engine)
+    hub = EventHub(platform.engine, platform.sessions, platform.timeouts)
     monitor = Monitor(
         platform.engine, platform.sessions,
         keep=timedelta(days=platform.settings.retention.service_facts_days),

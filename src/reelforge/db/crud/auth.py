@@ -8,6 +8,7 @@ so the whole session is revoked (RFC 9700 §4.14.2 refresh token rotation).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -64,8 +65,10 @@ def revoke(session: Session, auth_session: AuthSession, now: datetime, reason: s
         auth_session.revoked_reason = reason
 
 
-def _check_alive(auth_session: AuthSession, now: datetime, timeouts: SessionTimeouts) -> None:
-    if auth_session.revoked_at is not None:
+def _check_alive(
+    auth_session: AuthSession | None, now: datetime, timeouts: SessionTimeouts
+) -> None:
+    if auth_session is None or auth_session.revoked_at is not None:
         raise Unauthorized("this session has ended; sign in again", stage="auth")
     if now >= auth_session.expires_at:
         raise Unauthorized("this session has expired; sign in again", stage="auth")
@@ -121,10 +124,27 @@ def live_session(
 ) -> AuthSession:
     """The session behind an access token, if it still stands (logout is immediate)."""
     auth_session = session.get(AuthSession, session_id)
-    if auth_session is None:
-        raise Unauthorized("this session has ended; sign in again", stage="auth")
     _check_alive(auth_session, now, timeouts)
+    assert auth_session is not None  # _check_alive refused it otherwise
     return auth_session
+
+
+def ended_sessions(
+    session: Session, session_ids: Collection[uuid.UUID], now: datetime, timeouts: SessionTimeouts
+) -> dict[uuid.UUID, str]:
+    """Which of these sessions no longer stand, each with the reason `live_session` gives:
+    one query for every live stream a process holds, instead of one per stream."""
+    found = {
+        row.id: row
+        for row in session.scalars(select(AuthSession).where(AuthSession.id.in_(session_ids)))
+    }
+    ended = {}
+    for session_id in session_ids:
+        try:
+            _check_alive(found.get(session_id), now, timeouts)
+        except Unauthorized as exc:
+            ended[session_id] = exc.message
+    return ended
 
 
 def list_sessions(session: Session, user_id: uuid.UUID, now: datetime) -> list[AuthSession]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from reelforge.security.webhooks import verify_webhook
-from tests.e2e.browser import check_page
+from tests.e2e.browser import SCREENSHOTS, check_page
 from tests.e2e.conftest import Api, serve, sign_in
 from tests.support.stubs.base import StubResponse, StubServer
 
@@ -114,6 +114,7 @@ def test_register_read_the_delivery_log_redeliver_and_delete(
     assert again.headers["webhook-id"] == first.headers["webhook-id"]
     verify_webhook(secret, again.headers, again.body)
     check_page(page, "webhooks")
+    endpoints.screenshot(path=SCREENSHOTS / "webhooks-log-light-desktop.png")  # for the README
 
     page.get_by_role("button", name=f"Delete {hook_url}").click()
     page.get_by_role("button", name="Delete this endpoint").click()

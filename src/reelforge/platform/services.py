@@ -196,7 +196,8 @@ class Platform:
             base_delay_s=hooks.base_delay_s, retry_window_s=hooks.retry_window_s,
             timeout_s=hooks.timeout_s,
         )  # fmt: skip
-        return WebhookLoop(sender, hooks.poll_s)
+        keep_s = self.settings.retention.webhook_deliveries_days * 86400
+        return WebhookLoop(sender, hooks.poll_s, keep_s=keep_s)
 
     @cached_property
     def ws_tickets(self) -> WsTickets:

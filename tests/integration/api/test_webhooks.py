@@ -446,3 +446,27 @@ def test_old_finished_deliveries_leave_the_log_when_the_platform_prunes(
         left = session.scalars(select(WebhookAttempt.delivery_id)).all()
     assert uuid.UUID(old) not in left
     assert platform.prune().webhook_deliveries == 0
+
+
+def test_a_running_sender_prunes_the_log_as_it_goes(
+    client: TestClient, receiver: StubServer
+) -> None:
+    """A server that runs for weeks is not pruned by its start-up alone: the sender's loop
+    applies the retention every hour (here every 50 ms)."""
+    headers = sign_up(client)
+    hook = _register(client, headers, receiver.url + "/hook")
+    _job(client, _owner(client, headers), "canceled")
+    _drain(_sender(client), lambda: receiver.count("POST", "/hook") >= 1)
+    long_ago = utcnow() - timedelta(days=31)
+    with _platform(client).engine.begin() as conn:
+        conn.execute(update(WebhookDelivery).values(created_at=long_ago))
+        conn.execute(update(WebhookAttempt).values(attempted_at=long_ago))
+    loop = WebhookLoop(_sender(client), poll_s=0.02, keep_s=30 * 86400, prune_every_s=0.05)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 5
+        while _log(client, headers, hook["id"]):
+            assert time.monotonic() < deadline, "the loop did not prune"
+            time.sleep(0.05)
+    finally:
+        assert loop.stop(timeout_s=5)

@@ -18,8 +18,9 @@ The caption pixels are found by difference, so that neither the caption's colour
 matters: where one cue hands over to the next within a narration, a frame just before and one
 just after differ in the caption (other words) and where the picture moves (Ken Burns motion
 of a headline's edges). Two more frames, a little earlier and a little later, show where the
-picture moves without the caption changing: what changed there is not counted. Only those four
-frames are decoded, after one seek (a keyframe every 2 s).
+picture moves without the caption changing: what changed there is not counted. The frames are
+written aside (raw luma) by the same ffmpeg pass that measures picture and sound: nothing is
+decoded twice.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from reelforge.engine.timeline import FADE_S
 from reelforge.errors import RenderError
 
 Span = tuple[float, float]
+Box = tuple[int, int, int, int]
+"""left, top, right, bottom (inclusive pixel coordinates)."""
 CHECKS = ("container", "durations", "picture", "narration", "loudness", "captions")
 """Every check, in the order they run and the manifest lists them."""
 
@@ -297,10 +300,6 @@ def _captions(expected: Expected, sampled: Sequence[tuple[float, Box | None]]) -
     return CheckResult(
         "captions", True, f"{len(expected.cues)} cues in time and in the safe area ({frames})"
     )
-
-
-Box = tuple[int, int, int, int]
-"""left, top, right, bottom (inclusive pixel coordinates)."""
 
 
 def _inside_safe_area(box: Box, size: tuple[int, int]) -> bool:

@@ -1,6 +1,6 @@
 """The Webhooks page in a real Chromium: a private-address URL refused on its field, an
 endpoint registered with its secret shown once, its delivery log (a failed first attempt,
-then a redelivery by hand that succeeds), and deleting it."""
+then a redelivery by hand that succeeds), pausing it, a new secret, and deleting it."""
 
 from __future__ import annotations
 
@@ -115,6 +115,14 @@ def test_register_read_the_delivery_log_redeliver_and_delete(
     verify_webhook(secret, again.headers, again.body)
     check_page(page, "webhooks")
     endpoints.screenshot(path=SCREENSHOTS / "webhooks-log-light-desktop.png")  # for the README
+
+    page.get_by_role("button", name=f"Pause {hook_url}").click()
+    endpoints.get_by_text("paused: nothing is sent").wait_for()
+    assert api.http.get("/webhooks").json()[0]["enabled"] is False
+    page.get_by_role("button", name=f"New secret for {hook_url}").click()
+    page.get_by_text("The previous secret no longer signs anything.").wait_for()
+    rotated = page.get_by_role("textbox", name="Signing secret").input_value()
+    assert rotated.startswith("whsec_") and rotated != secret
 
     page.get_by_role("button", name=f"Delete {hook_url}").click()
     page.get_by_role("button", name="Delete this endpoint").click()

@@ -19,10 +19,29 @@ export function Webhooks() {
   useTitle("Webhooks");
   const [hooks, setHooks] = useState<Webhook[] | null>(null);
   const [created, setCreated] = useState<WebhookCreated | null>(null);
+  const [rotated, setRotated] = useState(false);
   const [problem, setProblem] = useState<Problem | string | null>(null);
 
   const load = () => json<Webhook[]>("/webhooks").then(setHooks).catch((error) => setProblem(error instanceof Problem ? error : "Cannot list your webhooks."));
   useEffect(() => void load(), []);
+
+  const setEnabled = async (hook: Webhook, enabled: boolean) => {
+    try {
+      await json<Webhook>(`/webhooks/${hook.id}`, { method: "PATCH", body: { enabled } });
+      await load();
+    } catch (error) {
+      setProblem(error instanceof Problem ? error : "Cannot change this webhook.");
+    }
+  };
+
+  const rotate = async (hook: Webhook) => {
+    try {
+      setCreated(await json<WebhookCreated>(`/webhooks/${hook.id}/rotate-secret`, { method: "POST" }));
+      setRotated(true);
+    } catch (error) {
+      setProblem(error instanceof Problem ? error : "Cannot make a new secret.");
+    }
+  };
 
   const remove = async (hook: Webhook) => {
     try {
@@ -39,12 +58,14 @@ export function Webhooks() {
       <div class="page-head"><h1>Webhooks</h1></div>
       <p class="muted">reelforge sends a signed <code>POST</code> to your endpoints when your renders finish, retrying for a day if they do not answer with a 2xx. See <a href="/api/docs#/webhooks" target="_blank" rel="noopener">the API docs</a> to verify the signature.</p>
       <ErrorBanner problem={problem} />
-      <NewWebhook onCreated={async (hook) => { setCreated(hook); await load(); }} />
-      {created && <SecretOnce hook={created} onDone={() => setCreated(null)} />}
+      <NewWebhook onCreated={async (hook) => { setCreated(hook); setRotated(false); await load(); }} />
+      {created && <SecretOnce hook={created} rotated={rotated} onDone={() => setCreated(null)} />}
       <h2>Your endpoints</h2>
       {hooks === null ? <p class="muted" aria-busy="true">Loading…</p> : hooks.length === 0 ? <p class="empty">No endpoint yet.</p> : (
         <ul class="hook-list" aria-label="Endpoints">
-          {hooks.map((hook) => <HookItem key={hook.id} hook={hook} onDelete={() => remove(hook)} />)}
+          {hooks.map((hook) => (
+            <HookItem key={hook.id} hook={hook} onDelete={() => remove(hook)} onEnable={(on) => setEnabled(hook, on)} onRotate={() => rotate(hook)} />
+          ))}
         </ul>
       )}
     </div>
@@ -111,7 +132,7 @@ function NewWebhook({ onCreated }: { onCreated: (hook: WebhookCreated) => Promis
 }
 
 /** The signing secret of a new endpoint: the only time it is shown. */
-function SecretOnce({ hook, onDone }: { hook: WebhookCreated; onDone: () => void }) {
+function SecretOnce({ hook, rotated, onDone }: { hook: WebhookCreated; rotated: boolean; onDone: () => void }) {
   const [copied, setCopied] = useState<boolean | null>(null);
   const box = useRef<HTMLElement>(null);
   const field = useRef<HTMLInputElement>(null);
@@ -128,7 +149,7 @@ function SecretOnce({ hook, onDone }: { hook: WebhookCreated; onDone: () => void
   return (
     <section class="card secret-once" aria-labelledby="secret-title" tabIndex={-1} ref={box}>
       <h2 id="secret-title">Signing secret</h2>
-      <p>Copy the secret of <span class="hook-url">{hook.url}</span> now: it is shown this once. Your endpoint uses it to check that a request comes from reelforge.</p>
+      <p>Copy the secret of <span class="hook-url">{hook.url}</span> now: it is shown this once. Your endpoint uses it to check that a request comes from reelforge.{rotated ? " The previous secret no longer signs anything." : ""}</p>
       <div class="with-button">
         <input readOnly ref={field} value={hook.secret} aria-label="Signing secret" onFocus={(e) => e.currentTarget.select()} />
         <button type="button" class="button" onClick={copy}>{copied ? "Copied" : "Copy"}</button>
@@ -139,7 +160,14 @@ function SecretOnce({ hook, onDone }: { hook: WebhookCreated; onDone: () => void
   );
 }
 
-function HookItem({ hook, onDelete }: { hook: Webhook; onDelete: () => void }) {
+interface HookItemProps {
+  hook: Webhook;
+  onDelete: () => void;
+  onEnable: (enabled: boolean) => void;
+  onRotate: () => void;
+}
+
+function HookItem({ hook, onDelete, onEnable, onRotate }: HookItemProps) {
   const [open, setOpen] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const logId = `log-${hook.id}`;
@@ -148,10 +176,12 @@ function HookItem({ hook, onDelete }: { hook: Webhook; onDelete: () => void }) {
       <div class="hook-head">
         <div>
           <div class="hook-url">{hook.url}</div>
-          <div class="muted">{hook.events.join(", ")}{hook.description ? ` · ${hook.description}` : ""}{hook.enabled ? "" : " · disabled"} · added {when(hook.created_at)}</div>
+          <div class="muted">{hook.events.join(", ")}{hook.description ? ` · ${hook.description}` : ""}{hook.enabled ? "" : " · paused: nothing is sent"} · added {when(hook.created_at)}</div>
         </div>
         <div class="actions">
           <button type="button" class="button small" aria-expanded={open} aria-controls={logId} onClick={() => setOpen(!open)}>{open ? "Hide deliveries" : "Delivery log"}</button>
+          <button type="button" class="button ghost small" onClick={() => onEnable(!hook.enabled)} aria-label={`${hook.enabled ? "Pause" : "Resume"} ${hook.url}`}>{hook.enabled ? "Pause" : "Resume"}</button>
+          <button type="button" class="button ghost small" onClick={onRotate} aria-label={`New secret for ${hook.url}`}>New secret</button>
           {confirming ? (
             <>
               <button type="button" class="button danger small" onClick={onDelete}>Delete this endpoint</button>

@@ -65,7 +65,7 @@ test-fast: setup
 
 # Refresh docs/screenshots (every page, light and dark, desktop and phone) from the browser tests.
 screenshots: setup
-	REELFORGE_TEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/test_web.py tests/e2e/test_web_failures.py tests/e2e/test_web_batch.py
+	REELFORGE_TEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/test_web.py tests/e2e/test_web_failures.py tests/e2e/test_web_batch.py tests/e2e/test_web_webhooks.py
 
 # Rebuild the browser app into src/reelforge/web/dist (needs Node ≥ 20; `make run` does not).
 web:

@@ -112,6 +112,9 @@ class RetentionSettings(BaseModel):
     service_facts_days: float = Field(default=180.0, gt=0)
     """The API's probes and sampled response times (the analytics' uptime and response
     time) older than this are removed as new ones are written; people's facts stay."""
+    webhook_deliveries_days: float = Field(default=30.0, gt=0)
+    """Webhook deliveries (and their attempts in the delivery log) finished and untouched this
+    long are removed when the platform prunes; deliveries still being retried stay."""
 
 
 class WorkerSettings(BaseModel):

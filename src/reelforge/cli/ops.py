@@ -53,12 +53,15 @@ def cache_prune(
         float | None, typer.Option(min=0, help="Remove what was unused this long.")
     ] = None,
 ) -> None:
-    """Cut the cache back (least recently used first) and remove abandoned work folders."""
+    """Cut the cache back (least recently used first), remove abandoned work folders and old
+    webhook deliveries."""
     max_bytes = int(max_size_gib * 2**30) if max_size_gib is not None else None
-    done, work = context.platform().prune(max_bytes, max_age_days)
+    pruned = context.platform().prune(max_bytes, max_age_days)
+    done = pruned.cache
     out.print(
         f"cache: removed {done.entries} artifacts ({done.freed_bytes / 2**20:.1f} MiB), "
-        f"{done.kept_bytes / 2**20:.1f} MiB kept; abandoned work folders removed: {work}"
+        f"{done.kept_bytes / 2**20:.1f} MiB kept; abandoned work folders removed: "
+        f"{pruned.work_dirs}; old webhook deliveries removed: {pruned.webhook_deliveries}"
     )
 
 

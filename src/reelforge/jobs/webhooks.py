@@ -68,6 +68,8 @@ EVENT_TYPES = {**JOB_EVENT_TYPES, "batch_finished": "batch.finished"}
 an `events` row of type `batch_finished` whose `data` is what the receiver gets."""
 FAN_OUT_BATCH = 500
 CLAIM_BATCH = 10
+PRUNE_EVERY_S = 3600.0
+"""How often a running sender removes deliveries past their retention (start-up prunes too)."""
 SETTLE_S = 2.0
 """PostgreSQL hands out event ids before commit, so a transaction may commit an id below one
 already read: fan-out leaves events younger than this for the next pass (SQLite has one writer
@@ -129,6 +131,15 @@ class WebhookSender:
         for delivery in claimed:
             self.record(delivery, self.attempt(delivery))
         return len(claimed)
+
+    def prune(self, keep_s: float) -> int:
+        """Remove finished deliveries untouched for `keep_s` (the log's retention).
+
+        Returns:
+            How many were removed.
+        """
+        with self._session() as session, session.begin():
+            return crud.prune_deliveries(session, self.clock() - timedelta(seconds=keep_s))
 
     def fan_out(self) -> int:
         """Turn the final job events since the cursor into deliveries. Returns how many."""
@@ -298,9 +309,16 @@ def _public_data(data: dict[str, Any]) -> dict[str, Any]:
 class WebhookLoop:
     """The sender on a thread of a process that runs workers; stops with them."""
 
-    def __init__(self, sender: WebhookSender, poll_s: float = 1.0) -> None:
+    def __init__(
+        self, sender: WebhookSender, poll_s: float = 1.0, *, keep_s: float | None = None,
+        prune_every_s: float = PRUNE_EVERY_S,
+    ) -> None:  # fmt: skip
+        """`keep_s`: the delivery log's retention, applied every `prune_every_s` (None: never,
+        the process's start-up prune aside)."""
         self.sender = sender
         self.poll_s = poll_s
+        self.keep_s = keep_s
+        self.prune_every_s = prune_every_s
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
 
@@ -316,9 +334,13 @@ class WebhookLoop:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
+        pruned_at = time.monotonic()  # the process pruned as it started
         while not self._stopping.is_set():
             busy = False
             try:
+                if self.keep_s is not None and time.monotonic() - pruned_at >= self.prune_every_s:
+                    pruned_at = time.monotonic()
+                    self.sender.prune(self.keep_s)
                 busy = self.sender.run_once() > 0
             except Exception:  # a database outage or a bug: logged, tried again next poll
                 log.exception("webhook sender pass failed")

@@ -10,14 +10,16 @@ import contextlib
 import os
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Engine, inspect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from reelforge.db.crud import secrets
+from reelforge.db.crud import secrets, webhooks
 from reelforge.db.crud.auth import SessionTimeouts
+from reelforge.db.models import WebhookDelivery, utcnow
 from reelforge.db.session import make_engine, session_factory
 from reelforge.engine.cache import Pruned
 from reelforge.engine.cache import prune as prune_cache
@@ -120,6 +122,16 @@ def blob_store_for(settings: Settings) -> BlobStore:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Pruning:
+    """What one `Platform.prune` removed."""
+
+    cache: Pruned
+    work_dirs: int
+    """Abandoned render work folders."""
+    webhook_deliveries: int
+
+
 @dataclass
 class Platform:
     """Built once per process; cheap attributes are created on first use."""
@@ -184,7 +196,8 @@ class Platform:
             base_delay_s=hooks.base_delay_s, retry_window_s=hooks.retry_window_s,
             timeout_s=hooks.timeout_s,
         )  # fmt: skip
-        return WebhookLoop(sender, hooks.poll_s)
+        keep_s = self.settings.retention.webhook_deliveries_days * 86400
+        return WebhookLoop(sender, hooks.poll_s, keep_s=keep_s)
 
     @cached_property
     def ws_tickets(self) -> WsTickets:
@@ -202,10 +215,14 @@ class Platform:
         )  # fmt: skip
 
     def prune(
-        self, max_bytes: int | None = None, max_age_days: float | None = None
-    ) -> tuple[Pruned, int]:
+        self,
+        max_bytes: int | None = None,
+        max_age_days: float | None = None,
+        now: datetime | None = None,
+    ) -> Pruning:
         """Retention (`settings.retention`, or the values given): the artifact cache cut back,
-        abandoned render work folders removed. Run at start-up and by `reelforge cache prune`."""
+        abandoned render work folders removed, old webhook deliveries removed. Run at
+        start-up and by `reelforge cache prune`."""
         keep = self.settings.retention
         cache = prune_cache(
             self.settings.cache_dir,
@@ -213,7 +230,13 @@ class Platform:
             max_age_s=(keep.cache_max_age_days if max_age_days is None else max_age_days) * 86400,
         )
         work = prune_abandoned_work(self.settings.data_dir, keep.abandoned_work_hours * 3600)
-        return cache, work
+        deliveries = 0
+        # `cache prune` may run on a data folder whose database was never set up.
+        if inspect(self.engine).has_table(WebhookDelivery.__tablename__):
+            before = (now or utcnow()) - timedelta(days=keep.webhook_deliveries_days)
+            with self.writer_sessions() as session, session.begin():
+                deliveries = webhooks.prune_deliveries(session, before)
+        return Pruning(cache, work, deliveries)
 
     def work_dirs(self) -> dict[str, Path]:
         """Where renders write (finished files, then the artifact cache): watched for space."""

@@ -2,10 +2,16 @@
 
 The events table is the source of truth; a client reads its rows after the last id it
 has seen, so a reconnect with `after=<id>` loses nothing. To know *when* to read, each
-API process runs one poller that asks the database which users got new events (one
-indexed query every `poll_s` while anyone listens) and wakes those users' subscribers.
-This works the same for in-process workers, worker processes and worker hosts, on
-SQLite and PostgreSQL, with any number of API replicas and no sticky sessions.
+API process runs one loop that asks the database which users got new events (one indexed
+query) and wakes those users' subscribers. *When* it asks depends on the database:
+- PostgreSQL: when notified. A trigger NOTIFYs when events are appended, by any process on
+  any host; `live_listen.EventListener` LISTENs on a dedicated connection. Besides, a slow
+  fallback poll (`fallback_s`), and the fast one while that connection is down: a lost
+  notification costs latency, never an event. Idle streams cost no queries.
+- SQLite (one process, the embedded default): every `poll_s` while anyone listens.
+Either way it asks at most once per `poll_s`, however many events arrive, and only while
+anyone listens. This works with in-process workers, worker processes and worker hosts, and
+with any number of API replicas and no sticky sessions.
 """
 
 from __future__ import annotations
@@ -21,12 +27,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from reelforge.api.live_listen import EventListener
 from reelforge.db.crud import auth, events
 from reelforge.db.crud.auth import SessionTimeouts
 from reelforge.db.models import utcnow
 from reelforge.logs import get_logger
 
 POLL_S = 0.05
+"""The shortest pause between two queries (and SQLite's poll)."""
+FALLBACK_POLL_S = 2.0
+"""PostgreSQL: the query also runs this often without a notification."""
 RECHECK_S = 5.0
 """How often the sign-in sessions behind open streams are checked, all in one query."""
 POLL_ERROR_BACKOFF_S = 1.0
@@ -68,20 +78,25 @@ class EventHub:
     def __init__(
         self, engine: Engine, sessions: sessionmaker[Session], timeouts: SessionTimeouts,
         poll_s: float = POLL_S, recheck_s: float = RECHECK_S,
+        fallback_s: float = FALLBACK_POLL_S,
     ) -> None:  # fmt: skip
         self.engine = engine
         self.sessions = sessions
         self.timeouts = timeouts
         self.poll_s = poll_s
         self.recheck_s = recheck_s
+        self.fallback_s = fallback_s
+        self.listener = EventListener(engine) if engine.dialect.name == "postgresql" else None
         self._subscribers: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @contextlib.contextmanager
     def subscribe(
         self, user_id: uuid.UUID, session_id: uuid.UUID | None = None
     ) -> Iterator[Subscription]:
         subscription = Subscription(session_id)
+        if not self._subscribers and self.listener is not None:
+            self.listener.notified.set()  # the first listener: anchor now, not at the fallback
         self._subscribers[user_id].add(subscription)
         try:
             yield subscription
@@ -91,19 +106,45 @@ class EventHub:
                 del self._subscribers[user_id]
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._poll(), name="event-hub")
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._poll(), name="event-hub")]
+        if self.listener is not None:
+            self._tasks.append(loop.create_task(self.listener.run(), name="event-hub-listen"))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks = []
+
+    async def _wait(self, checked: float, anchored: bool) -> None:
+        """Until the next query is due: `poll_s` at least (a burst of events costs one
+        query per `poll_s`), then on PostgreSQL until notified, the fallback poll, or the
+        next session recheck (measured from `checked`), whichever comes first; at once
+        when the loop must (re-)anchor."""
+        await asyncio.sleep(self.poll_s)
+        listener = self.listener
+        if listener is None or not listener.connected:
+            return  # SQLite, or not listening right now: poll
+        if self._subscribers and not anchored:
+            timeout_s = 0.0
+        elif self._subscribers:
+            due_s = self.recheck_s - (time.monotonic() - checked)
+            timeout_s = max(0.0, min(self.fallback_s, due_s))
+        else:
+            timeout_s = self.fallback_s  # a first subscriber sets `notified`
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(listener.notified.wait(), timeout_s)
+        # Cleared before the query: a notification from now on means another one.
+        listener.notified.clear()
 
     async def _poll(self) -> None:
         last: int | None = None
         checked = time.monotonic()
         while True:
-            await asyncio.sleep(self.poll_s)
+            await self._wait(checked, anchored=last is not None)
             if not self._subscribers:
                 last = None  # nobody listens: don't query; re-anchor when someone does
                 continue

@@ -12,6 +12,10 @@ from sqlalchemy.orm import Session
 
 from reelforge.db.models import Event, ProjectMember, RenderJob
 
+NOTIFY_CHANNEL = "reelforge_events"
+"""On PostgreSQL, every transaction that appends events NOTIFYs this channel when it commits
+(a trigger on `events`, migration 0010: whoever writes them); the payload is empty."""
+
 
 def _shared_jobs(user_id: uuid.UUID) -> ColumnElement[bool]:
     """Events of renders of projects the user is an accepted member of."""

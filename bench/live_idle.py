@@ -3,8 +3,11 @@ N WebSockets open and nothing happening for a while; CPU seconds of the API proc
 and transactions the database ran meanwhile (`pg_stat_database` commits + rollbacks, the
 measuring query's own included).
 
+Then how long an event written by another connection takes to reach an open WebSocket
+(`--events` of them, one every 0.2 s: commit → received).
+
 Run: `python -m bench.live_idle [--sockets 100] [--idle-s 20]` (not part of `make bench`:
-prints one JSON line per run, with 0 sockets and with N).
+prints one JSON line per run, with 0 sockets and with N, then the latency).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,10 +74,42 @@ async def _idle(base: str, token: str, sockets: int, idle_s: float, server: psut
     }  # fmt: skip
 
 
+async def _latency(base: str, token: str, db_url: str, count: int) -> dict[str, Any]:
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        user_id = conn.scalar(text("SELECT id FROM users LIMIT 1"))
+    took_ms: list[float] = []
+    async with websockets.connect(
+        base.replace("http", "ws", 1) + f"/api/v1/ws?token={token}"
+    ) as ws:
+        await asyncio.sleep(1.0)
+        for _ in range(count):
+            await asyncio.sleep(0.2)
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO events (user_id, type, data, created_at)"
+                        " VALUES (:u, 'note', '{}', now())"
+                    ),
+                    {"u": user_id},
+                )
+            committed = time.perf_counter()
+            while json.loads(await ws.recv())["type"] != "note":
+                pass
+            took_ms.append((time.perf_counter() - committed) * 1000)
+    engine.dispose()
+    took_ms.sort()
+    return {
+        "events": count, "latency_ms_p50": round(statistics.median(took_ms), 1),
+        "latency_ms_max": round(took_ms[-1], 1),
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sockets", type=int, default=100)
     parser.add_argument("--idle-s", type=float, default=20.0)
+    parser.add_argument("--events", type=int, default=30)
     args = parser.parse_args()
     name = f"reelforge_liveidle_{uuid.uuid4().hex[:10]}"
     admin_url = f"{PG_SERVER}/postgres"
@@ -112,6 +148,8 @@ def main() -> None:
                     _idle(base, token, sockets, args.idle_s, process, admin_url, name)
                 )
                 print(json.dumps(result), flush=True)
+            latency = asyncio.run(_latency(base, token, f"{PG_SERVER}/{name}", args.events))
+            print(json.dumps(latency), flush=True)
         finally:
             server.terminate()
             server.wait(30)

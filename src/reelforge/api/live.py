@@ -7,7 +7,7 @@ query) and wakes those users' subscribers. *When* it asks depends on the databas
 - PostgreSQL: when notified. A trigger NOTIFYs when events are appended, by any process on
   any host; `live_listen.EventListener` LISTENs on a dedicated connection. Besides, a slow
   fallback poll (`fallback_s`), and the fast one while that connection is down: a lost
-  notification costs latency, never an event. Idle streams cost no queries.
+  notification costs latency, never an event. Idle streams cost one query per `fallback_s`.
 - SQLite (one process, the embedded default): every `poll_s` while anyone listens.
 Either way it asks at most once per `poll_s`, however many events arrive, and only while
 anyone listens. This works with in-process workers, worker processes and worker hosts, and
@@ -96,7 +96,7 @@ class EventHub:
     ) -> Iterator[Subscription]:
         subscription = Subscription(session_id)
         if not self._subscribers and self.listener is not None:
-            self.listener.notified.set()  # the first listener: anchor now, not at the fallback
+            self.listener.notified.set()  # the first subscriber: anchor now, not at the fallback
         self._subscribers[user_id].add(subscription)
         try:
             yield subscription

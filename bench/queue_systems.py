@@ -156,7 +156,7 @@ class ReelforgeQueue(SqlAlchemyRunner):
         return users
 
     def reset(self) -> None:
-        self.sql("TRUNCATE render_jobs, events", "UPDATE users SET last_claimed_at = NULL")
+        self.sql("TRUNCATE render_jobs, events CASCADE", "UPDATE users SET last_claimed_at = NULL")
 
     def enqueue(self, count: int, *, batched: bool, pause_s: float = 0.0) -> float:
         owners = [self.users[i % len(self.users)] for i in range(count)]

@@ -127,6 +127,26 @@ def live_session(
     return auth_session
 
 
+def live_session_user(
+    session: Session, session_id: uuid.UUID, now: datetime, timeouts: SessionTimeouts
+) -> tuple[AuthSession, User]:
+    """`live_session` and its user, in one query (every authenticated request makes it).
+
+    Raises:
+        Unauthorized: the session has ended (logout is immediate), or timed out.
+    """
+    row = session.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.id == session_id)
+    ).first()
+    if row is None:  # no session, or (cascade) no user: either way it has ended
+        raise Unauthorized("this session has ended; sign in again", stage="auth")
+    auth_session, user = row
+    _check_alive(auth_session, now, timeouts)
+    return auth_session, user
+
+
 def list_sessions(session: Session, user_id: uuid.UUID, now: datetime) -> list[AuthSession]:
     query = (
         select(AuthSession)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge.db.crud import secrets
 from reelforge.db.crud.auth import SessionTimeouts
+from reelforge.db.models import utcnow
 from reelforge.db.session import make_engine, session_factory
-from reelforge.engine.cache import Pruned
 from reelforge.engine.cache import prune as prune_cache
 from reelforge.engine.ffmpeg import Watchdog
 from reelforge.jobs.alerts import WebhookAlert
@@ -29,6 +30,7 @@ from reelforge.jobs.policy import SchedulingPolicy
 from reelforge.jobs.webhooks import WebhookLoop, WebhookSender
 from reelforge.jobs.worker import WorkerTimings
 from reelforge.model.plans import Plan
+from reelforge.platform import retention
 from reelforge.platform.providers import USER_KEY_NAMES, build_providers, reachable_voice_vendors
 from reelforge.providers.registry import Providers
 from reelforge.security.crypto import SecretBox
@@ -203,9 +205,11 @@ class Platform:
 
     def prune(
         self, max_bytes: int | None = None, max_age_days: float | None = None
-    ) -> tuple[Pruned, int]:
+    ) -> retention.Pruned:
         """Retention (`settings.retention`, or the values given): the artifact cache cut back,
-        abandoned render work folders removed. Run at start-up and by `reelforge cache prune`."""
+        abandoned render work folders removed, deleted renders' files removed once their
+        grace has passed. Run at start-up, every `retention.prune_interval_minutes` where
+        renders run, and by `reelforge cache prune`."""
         keep = self.settings.retention
         cache = prune_cache(
             self.settings.cache_dir,
@@ -213,7 +217,21 @@ class Platform:
             max_age_s=(keep.cache_max_age_days if max_age_days is None else max_age_days) * 86400,
         )
         work = prune_abandoned_work(self.settings.data_dir, keep.abandoned_work_hours * 3600)
-        return cache, work
+        return retention.Pruned(cache, work, self.purge_deleted())
+
+    def prune_loop(self) -> retention.PruneLoop:
+        """The periodic prune for a process that runs workers (not started yet)."""
+        return retention.PruneLoop(self.prune, self.settings.retention.prune_interval_minutes * 60)
+
+    @property
+    def deleted_files_keep_s(self) -> float:
+        """How long a deleted render's files stay in the blob store."""
+        return self.settings.retention.deleted_files_hours * 3600
+
+    def purge_deleted(self, ids: Sequence[uuid.UUID] | None = None) -> retention.Purged:
+        """Remove the files of deleted renders and projects whose grace has passed (only
+        the tombstones `ids` if given: right after a deletion, when there is no grace)."""
+        return retention.purge(self.writer_sessions, self.blobs, utcnow(), ids=ids)
 
     def work_dirs(self) -> dict[str, Path]:
         """Where renders write (finished files, then the artifact cache): watched for space."""

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,6 +34,7 @@ from reelforge.errors import Conflict, NotFound, Unauthorized
 from reelforge.jobs import submissions
 from reelforge.jobs.kinds import RENDER_FILES, render_blob_key
 from reelforge.logs import get_logger
+from reelforge.platform import retention
 from reelforge.platform.services import Platform
 from reelforge.security.signing import UrlSigner
 
@@ -181,18 +182,27 @@ def cancel_render(
     responses={409: {"description": "Still queued or running"}},
 )  # fmt: skip
 def delete_render(
-    render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep
-) -> None:
-    """Deletes a finished render and its files: what it stored stops counting against the
-    storage quota. Its signed links stop working; cancel a queued or running one first."""
+    render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now,
+    background: BackgroundTasks,
+) -> None:  # fmt: skip
+    """Deletes a finished render: what it stored stops counting against the storage quota
+    and its links stop working at once; its files are removed from storage (after
+    `REELFORGE_RETENTION__DELETED_FILES_HOURS`). Cancel a queued or running one first."""
     job = renders.accessible(session, user.id, render_id, need=Role.OWNER)
-    if job.state not in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED):
-        raise Conflict(f"cancel this render before deleting it (it is {job.state})")
-    session.delete(job)
-    session.flush()
-    # Files go before the commit: if the store fails (503), the row stays and the same
-    # DELETE can be sent again (removing what is already gone is not an error).
-    platform.blobs.delete_prefix(render_blob_key(job.id, "").rstrip("/"))
+    keep_s = platform.deleted_files_keep_s
+    purge_after_commit(
+        background, platform, retention.delete_render(session, job, at=at, keep_s=keep_s)
+    )
+
+
+def purge_after_commit(
+    background: BackgroundTasks, platform: Platform, tombstones: list[uuid.UUID]
+) -> None:
+    """With no grace period, remove a deletion's files once the response is sent: after the
+    request's transaction committed (a rolled-back deletion has no tombstones to find). A
+    store that fails then leaves them to the prune."""
+    if tombstones and platform.deleted_files_keep_s == 0:
+        background.add_task(platform.purge_deleted, tombstones)
 
 
 @router.post(

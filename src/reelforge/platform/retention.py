@@ -12,7 +12,6 @@ other projects may use) and other users' files are never touched.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from reelforge.db.models import FINAL_STATES, JobState, Project, RenderJob
 from reelforge.engine.cache import Pruned as CachePruned
 from reelforge.errors import Conflict, StorageError
 from reelforge.jobs.kinds import render_blob_folder
+from reelforge.jobs.loops import BackgroundLoop
 from reelforge.jobs.manager import JobManager
 from reelforge.logs import get_logger
 from reelforge.storage import BlobStore
@@ -151,30 +151,13 @@ def purge(
             return Purged(folders, files, failed)
 
 
-class PruneLoop:
+class PruneLoop(BackgroundLoop):
     """Prunes at once, then every `interval_s`, on a thread of a process that runs renders
     (so a grace period ends without a cron job); stops with the workers."""
 
     def __init__(self, prune: Callable[[], object], interval_s: float) -> None:
-        self.prune = prune
-        self.interval_s = interval_s
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="prune", daemon=True)
+        def step() -> bool:
+            prune()
+            return False  # never at once again: the next prune is due after the interval
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float | None = None) -> bool:
-        """Stop after the prune in flight; True if stopped (also when it never started)."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.prune()
-            except Exception:  # a database or store outage: logged, tried again next time
-                log.exception("prune failed")
-            self._stopping.wait(self.interval_s)
+        super().__init__("prune", step, interval_s)

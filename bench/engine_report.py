@@ -91,6 +91,37 @@ class EditInfo:
     words_after: int
 
 
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """x264 alone (the engine's preset and CRF) encoding the output's own frames."""
+
+    wall_s: float
+    cpu_s: float
+    other_cpu_pct: float
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """The composed output measured: loudness, A/V drift, and SSIM against the same storyboard
+    composed with the previous x264 settings (whose compose time is kept for comparison)."""
+
+    lufs: float
+    true_peak_db: float
+    drift_ms: float
+    ssim: float
+    previous_encoder: str
+    previous_compose_s: float
+    previous_other_cpu_pct: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRow:
+    part: str
+    wall_s: float
+    cpu_s: float
+    other_cpu_pct: float
+
+
 @dataclass
 class CaseResult:
     key: str
@@ -107,6 +138,26 @@ class CaseResult:
     moviepy: MoviePyRun | None = None
     probes: dict[str, Probe] = field(default_factory=dict)
     targets: list[Target] = field(default_factory=list)
+    edit_length: RenderRun | None = None
+    """A one-scene narration edit that changes the scene's length (later scenes shift)."""
+    edit_length_info: EditInfo | None = None
+    floor: Floor | None = None
+    quality: Quality | None = None
+    profile: list[ProfileRow] = field(default_factory=list)
+
+    @property
+    def floor_ratio(self) -> float | None:
+        """Our compose stage over the x264 floor of the same frames."""
+        if self.floor is None:
+            return None
+        return self.compose.stage_seconds["compose"] / self.floor.wall_s
+
+    @property
+    def render_speedup(self) -> float | None:
+        """MoviePy's write time over our whole (compose-only) render, checks included."""
+        if self.moviepy is None:
+            return None
+        return self.moviepy.write_s / self.compose.wall_s
 
     @property
     def duration_ok(self) -> bool:
@@ -191,8 +242,18 @@ def _rerenders(cases: list[CaseResult]) -> list[str]:
             f"({edit.words_before} → {edit.words_after} words)"
         )
         cached_target = "no misses: " + _mark(not case.cached.cache_misses)
+        if chosen := _target_marks(case, ("unchanged",)):
+            cached_target = f"{cached_target}; {chosen}" if chosen != "—" else cached_target
         rows.append(_rerender_row(case, "unchanged storyboard", case.cached, cached_target))
         rows.append(_rerender_row(case, edit_what, case.edit, _target_marks(case, ("edit",))))
+        if case.edit_length is not None and case.edit_length_info is not None:
+            info = case.edit_length_info
+            what = (
+                f"scene {info.scene + 1}/{info.scenes} narration of another length "
+                f"({info.words_before} → {info.words_after} words; later scenes shift)"
+            )
+            marks = _target_marks(case, ("edit_length",))
+            rows.append(_rerender_row(case, what, case.edit_length, marks))
     header = ["case", "re-render", "wall", "of first", "cache misses", "other CPU", "target"]
     return markdown_table(header, rows)
 
@@ -203,27 +264,35 @@ def _versus_moviepy(cases: list[CaseResult]) -> list[str]:
         ours, theirs = case.compose, case.moviepy
         if theirs is None:
             continue
+        floor = "—" if case.floor is None else _s(case.floor.wall_s)
+        ratio = "—" if case.floor_ratio is None else f"{case.floor_ratio:.2f}x"
         rows.append(
             [
                 case.label,
+                floor,
                 _s(ours.stage_seconds["compose"]),
+                ratio,
                 _s(ours.wall_s),
                 _s(theirs.build_s),
                 _s(theirs.write_s),
                 f"{case.compose_speedup:.1f}x",
+                "—" if case.render_speedup is None else f"{case.render_speedup:.1f}x",
                 f"{_mib(ours.peak_rss_mib)} (+{_mib(ours.added_rss_mib)}) / "
                 f"{_mib(theirs.peak_rss_mib)} (+{_mib(theirs.added_rss_mib)})",
                 f"{ours.other_cpu_pct:.0f} % / {theirs.other_cpu_pct:.0f} %",
-                _target_marks(case, ("moviepy",)),
+                _target_marks(case, ("floor", "moviepy")),
             ]
         )
     header = [
         "case",
+        "x264 floor (same frames)",
         "ours: compose stage",
+        "compose ÷ floor",
         "ours: whole render",
         "MoviePy: build clips",
         "MoviePy: write_videofile",
-        "MoviePy ÷ ours",
+        "MoviePy ÷ our compose",
+        "MoviePy ÷ our whole render",
         "peak RSS (added) ours / MoviePy",
         "other CPU ours / MoviePy",
         "target",
@@ -247,6 +316,38 @@ def _probes(cases: list[CaseResult]) -> list[str]:
     ]
     header = ["case", "output", "frames", "video", "audio", "size", "format"]
     return markdown_table(header, rows)
+
+
+def _profile(cases: list[CaseResult]) -> list[str]:
+    rows = []
+    for case in cases:
+        if case.floor is not None:
+            floor = case.floor
+            what = "x264 alone on the output's frames (the floor)"
+            rows.append([case.label, what, _s(floor.wall_s), _s(floor.cpu_s),
+                         f"{floor.other_cpu_pct:.0f} %"])  # fmt: skip
+        for row in case.profile:
+            rows.append([case.label, row.part, _s(row.wall_s), _s(row.cpu_s),
+                         f"{row.other_cpu_pct:.0f} %"])  # fmt: skip
+        if "checks" in case.compose.stage_seconds:
+            checks = _s(case.compose.stage_seconds["checks"])
+            rows.append([case.label, "(after compose) output checks: one decode of the video",
+                         checks, "—", f"{case.compose.other_cpu_pct:.0f} %"])  # fmt: skip
+    return markdown_table(["case", "part, timed alone", "wall", "CPU", "other CPU"], rows)
+
+
+def _quality(cases: list[CaseResult]) -> list[str]:
+    rows = []
+    for case in cases:
+        q = case.quality
+        if q is None:
+            continue
+        rows.append([case.label, f"{q.lufs:.1f} LUFS", f"{q.true_peak_db:.1f} dBTP",
+                     f"{q.drift_ms:.0f} ms", f"{q.ssim:.4f} (vs {q.previous_encoder})",
+                     f"{_s(q.previous_compose_s)} ({q.previous_other_cpu_pct:.0f} % other CPU)",
+                     _target_marks(case, ("loudness", "peak", "drift", "ssim"))])  # fmt: skip
+    header = ["case", "loudness", "true peak", "A/V drift", "SSIM", "compose, previous x264"]
+    return markdown_table([*header, "target"], rows)
 
 
 def _targets(cases: list[CaseResult]) -> list[str]:
@@ -324,6 +425,13 @@ def render_section(cases: list[CaseResult], warmup: RenderRun, machine: dict[str
         ["### Re-renders in the same cache", "", *_rerenders(cases), ""],
         ["### Composition vs MoviePy (same storyboard, warm cache)", "", *_versus_moviepy(cases)],
         ["", "Output probe:", "", *_probes(cases), ""],
+        [
+            "### Where the compose time goes (each part timed alone, warm cache)",
+            "",
+            *_profile(cases),
+            "",
+        ],
+        ["### Output quality", "", *_quality(cases), ""],
         ["### Targets", "", *_targets(cases), ""],
         _meaning(cases),
     ]
@@ -353,6 +461,13 @@ def load_results(path: Path) -> tuple[list[CaseResult], RenderRun, dict[str, str
             "moviepy": _pick(MoviePyRun, data["moviepy"]) if data["moviepy"] else None,
             "probes": {name: _pick(Probe, p) for name, p in data["probes"].items()},
             "targets": [_pick(Target, t) for t in data["targets"]],
-        }
+            "edit_length": _pick(RenderRun, data["edit_length"]) if data.get("edit_length")
+            else None,
+            "edit_length_info": _pick(EditInfo, data["edit_length_info"])
+            if data.get("edit_length_info") else None,
+            "floor": _pick(Floor, data["floor"]) if data.get("floor") else None,
+            "quality": _pick(Quality, data["quality"]) if data.get("quality") else None,
+            "profile": [_pick(ProfileRow, r) for r in data.get("profile", [])],
+        }  # fmt: skip
         cases.append(_pick(CaseResult, {**data, **parts}))
     return cases, _pick(RenderRun, payload["warmup"]), payload["machine"]

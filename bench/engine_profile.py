@@ -160,7 +160,7 @@ def profile_compose(
         stage._audio(audio_ctx, settings, timeline, voices, music, Encoder(), work)
 
     result["audio: narration placed, mixed, measured, normalised, AAC"] = timed(audio)
-    parts = segments.fetch_all()
+    parts, _ = segments.fetch_all()
     audio_file = next(audio_dir.rglob("audio.m4a"))
     joined = work / "joined.mp4"
     result["join: segments stream-copied with the audio (+faststart)"] = timed(

@@ -108,13 +108,16 @@ def encode_run(
     on_frame: Callable[[int], None] | None = None,
     watchdog: ffmpeg.Watchdog = ffmpeg.DEFAULT_WATCHDOG,
     overlay: Overlay | None = None,
-) -> list[Path]:
+    detect: str | None = None,
+) -> tuple[list[Path], str]:
     """Stream `total` frames into one ffmpeg that writes a segment file per part (cut
-    before each frame in `cuts`); returns the segment files in order."""
+    before each frame in `cuts`); returns the segment files in order and ffmpeg's log (what
+    the `detect` filters found)."""
     pattern = out_dir / "part%04d.mp4"
     argv = segment_argv(
         ffmpeg.ffmpeg_exe(), size=size, fps=fps, out_pattern=pattern, cuts=cuts,
         encoder=encoder, subtitles=subtitles, fonts_dir=fonts_dir, overlay=overlay,
+        detect=detect,
     )  # fmt: skip
     timeout_s = watchdog.timeout_s(total / fps)
     with ffmpeg.FrameWriter(argv, stage="compose", cwd=out_dir, timeout_s=timeout_s) as writer:
@@ -126,7 +129,7 @@ def encode_run(
     if not all(f.is_file() for f in files):
         raise RenderError(f"ffmpeg wrote {len(list(out_dir.glob('part*.mp4')))} segments, "
                           f"expected {len(files)}", stage="compose")  # fmt: skip
-    return files
+    return files, writer.log
 
 
 def _read_mono(path: Path) -> tuple[NDArray[np.int16], int]:

@@ -236,11 +236,13 @@ def _render(
     with ctx.stage("music"):
         music = music_bed(ctx, settings, timeline.duration_s)
     with ctx.stage("compose"):
-        compose_video(ctx, settings, timeline, visuals, voices, burned, music, encoder, work)
+        _, picture = compose_video(
+            ctx, settings, timeline, visuals, voices, burned, music, encoder, work
+        )
         _thumbnail(visuals, settings, work / "thumb.jpg")
     with ctx.stage("checks"):
         expected = _expected(storyboard, timeline, speeches, cues)
-        results = _checked(ctx, work / "final.mp4", expected)
+        results = _checked(ctx, work / "final.mp4", expected, picture)
     manifest = _manifest(
         storyboard, timeline, ctx, [s.duration_s for s in speeches], visuals, results
     )
@@ -271,19 +273,24 @@ def _render(
 
 
 def _checked(
-    ctx: RenderContext, video: Path, expected: checks.Expected
+    ctx: RenderContext,
+    video: Path,
+    expected: checks.Expected,
+    picture: dict[str, list[tuple[float, float]]] | None,
 ) -> list[checks.CheckResult]:
     """The output checks of `video`, run once per distinct video: the same bytes held to the
     same expectations by the same checks pass or fail the same way, so an unchanged
-    storyboard (whose join is byte-identical) does not decode its whole video again."""
+    storyboard (whose join is byte-identical) does not decode its whole video again.
+    `picture`: the black and frozen spans compose measured on the frames it encoded."""
     key = artifact_key(
         "checks",
         f"checks@{file_digest(Path(checks.__file__))}",
-        {"video": file_digest(video), "expected": dataclasses.asdict(expected)},
-    )
+        {"video": file_digest(video), "expected": dataclasses.asdict(expected),
+         "picture": picture},
+    )  # fmt: skip
 
     def build(out: Path) -> None:
-        results = checks.check_output(video, expected, ctx.watchdog)
+        results = checks.check_output(video, expected, ctx.watchdog, picture)
         (out / "checks.json").write_text(json.dumps(checks.as_manifest(results)), "utf-8")
 
     folder = ctx.cache.fetch("checks", key, build)

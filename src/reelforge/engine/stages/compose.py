@@ -10,6 +10,7 @@ both cores, frames are made in this process alongside it, and memory stays one e
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import threading
 import uuid
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from reelforge.assets import font_path
 from reelforge.engine import captions as cap
+from reelforge.engine import checks
 from reelforge.engine.cache import artifact_key, file_digest
 from reelforge.engine.captions import Cue
 from reelforge.engine.compile import RECIPE_VERSION, Encoder, Overlay
@@ -174,6 +176,7 @@ class _Segments:
             yield from part_frames(part, scene, size=settings.size, fps=settings.fps)
 
     def _encode(self, run: list[Part], keys: list[str]) -> list[Path]:
+        """Encode `run` with one ffmpeg; returns the segments' cache folders."""
         settings, slots = self.settings, self.timeline.slots
         run_start = slots[run[0].scene].start_frame + run[0].start
         cuts, at = [], 0
@@ -197,23 +200,30 @@ class _Segments:
                 )  # fmt: skip
             step = settings.fps
             with ThreadPoolExecutor(max_workers=1) as loader:
-                files = encode_run(
+                files, log = encode_run(
                     self._frames(run, loader), cuts, total=total, size=settings.size,
                     fps=settings.fps, encoder=self.encoder, out_dir=folder, subtitles=subtitles,
                     fonts_dir=font_path(bold=True).parent,
                     on_frame=lambda k: self.progress.add(step) if (k + 1) % step == 0 else None,
                     watchdog=self.ctx.watchdog, overlay=self.overlay,
+                    detect=checks.PIECE_DETECTORS,
                 )  # fmt: skip
             self.progress.add(total % step)
-            return [
-                self.ctx.cache.fetch("segment", key, functools.partial(_publish, f)) / "segment.mp4"
-                for key, f in zip(keys, files, strict=True)
-            ]
+            found = checks.picture_spans(log)
+            published, at = [], 0
+            for key, file, part in zip(keys, files, run, strict=True):
+                within = _clip(found, at / settings.fps, (at + part.frames) / settings.fps)
+                at += part.frames
+                build = functools.partial(_publish, file, within)
+                published.append(self.ctx.cache.fetch("segment", key, build))
+            return published
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def fetch_all(self) -> list[Path]:
-        """Every segment's file: cached ones as they are, the rest encoded run by run."""
+    def fetch_all(self) -> tuple[list[Path], Spans | None]:
+        """Every segment's file (cached ones as they are, the rest encoded run by run), and
+        the black and frozen spans of the whole video, measured as its segments were encoded
+        (None if a segment lacks them)."""
         keys = [self.key(part) for part in self.parts]
         cache = self.ctx.cache
         missing = [i for i, key in enumerate(keys) if not cache.has("segment", key)]
@@ -223,13 +233,39 @@ class _Segments:
             found.update(zip(run, encoded, strict=True))
         for i, key in enumerate(keys):
             if i not in found:
-                found[i] = cache.fetch("segment", key, _never_built) / "segment.mp4"
+                found[i] = cache.fetch("segment", key, _never_built)
                 self.progress.add(self.parts[i].frames)
-        return [found[i] for i in range(len(keys))]
+        folders = [found[i] for i in range(len(keys))]
+        pieces = []
+        for part, folder in zip(self.parts, folders, strict=True):
+            spans = folder / PICTURE_FILE
+            if not spans.is_file():
+                return [f / "segment.mp4" for f in folders], None
+            start_s = (self.timeline.slots[part.scene].start_frame + part.start) / self.settings.fps
+            loaded = json.loads(spans.read_text(encoding="utf-8"))
+            pieces.append((start_s, {k: [(a, b) for a, b in v] for k, v in loaded.items()}))
+        gap_s = checks.PIECE_FREEZE_MIN_S + 1.5 / self.settings.fps
+        joined = checks.join_picture_spans(pieces, gap_s=gap_s)
+        return [f / "segment.mp4" for f in folders], joined
 
 
-def _publish(segment: Path, out: Path) -> None:
+PICTURE_FILE = "picture.json"
+"""A segment's black and frozen spans, from the start of the segment."""
+Spans = dict[str, list[tuple[float, float]]]
+
+
+def _clip(found: Spans, start_s: float, end_s: float) -> Spans:
+    """The spans inside [start_s, end_s), from start_s (an open span ends at end_s)."""
+    return {
+        kind: [(max(a, start_s) - start_s, min(b, end_s) - start_s)
+               for a, b in spans if a < end_s and b > start_s]
+        for kind, spans in found.items()
+    }  # fmt: skip
+
+
+def _publish(segment: Path, spans: Spans, out: Path) -> None:
     segment.replace(out / "segment.mp4")
+    (out / PICTURE_FILE).write_text(json.dumps(spans), encoding="utf-8")
 
 
 def _never_built(out: Path) -> None:
@@ -277,17 +313,21 @@ def compose_video(
     music: MusicBed,
     encoder: Encoder,
     work: Path,
-) -> Path:
+) -> tuple[Path, Spans | None]:
     """Encode (or reuse) every segment while the audio is mixed, then join them into
-    `work/final.mp4`. `captions` are each scene's cues, timed from the scene's start."""
+    `work/final.mp4`. `captions` are each scene's cues, timed from the scene's start.
+
+    Returns the video and its black and frozen spans, measured on its frames as they were
+    encoded (for the output checks; None if they could not be gathered).
+    """
     segments = _Segments(ctx, settings, timeline, visuals, captions, encoder)
     with ThreadPoolExecutor(max_workers=1) as mixer:
         audio: Future[Path] = mixer.submit(
             _audio, ctx, settings, timeline, voices, music, encoder, work
         )
-        parts = segments.fetch_all()
+        parts, picture = segments.fetch_all()
         audio_path = audio.result()
     ctx.on_progress("compose", 1 - MUX_SHARE, "joining segments")
     final = work / "final.mp4"
     mux(parts, audio_path, timeline, work, final, ctx.watchdog)
-    return final
+    return final, picture

@@ -66,8 +66,9 @@ PREVIOUS_ENCODER = Encoder(preset="veryfast")
 """The x264 settings outputs were made with before: SSIM is measured against them."""
 QUIET_SHARE = NOISY_CPU_PCT / 100
 """Other processes' CPU share under which the machine counts as quiet."""
-COMPOSE_ONLY = frozenset({"segment", "audio"})
-"""Cache stages rebuilt to time composition alone (visuals, voice and music stay cached)."""
+COMPOSE_ONLY = frozenset({"segment", "audio", "checks"})
+"""Cache stages rebuilt to time composition (and the checks of its output) alone: visuals,
+voice and music stay cached."""
 
 WARMUP_PROMPT = (
     "A short warm-up loads the voice model once. After that, every render in this "
@@ -439,8 +440,11 @@ def run_case(case: Case, work: Path, with_moviepy: bool) -> CaseResult:
     result, composed = our_renders(case, work)
     if with_moviepy:
         say("  MoviePy composition of the same storyboard")
-        result.moviepy, moviepy_out = run_moviepy(composed, work)
-        result.probes["moviepy"] = probe(moviepy_out)
+        try:
+            result.moviepy, moviepy_out = run_moviepy(composed, work)
+            result.probes["moviepy"] = probe(moviepy_out)
+        except subprocess.TimeoutExpired:
+            say(f"    MoviePy took over {MOVIEPY_TIMEOUT_S} s: no comparison for this case")
     result.targets = judge(case, result)
     for target in result.targets:
         say(f"  target {target.goal}: {target.measured} → {target.mark}")

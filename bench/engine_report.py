@@ -331,7 +331,10 @@ def _profile(cases: list[CaseResult]) -> list[str]:
                          f"{row.other_cpu_pct:.0f} %"])  # fmt: skip
         if "checks" in case.compose.stage_seconds:
             checks = _s(case.compose.stage_seconds["checks"])
-            rows.append([case.label, "(after compose) output checks: one decode of the video",
+            what = (
+                "(after compose) output checks: the sound decoded (picture measured while encoding)"
+            )
+            rows.append([case.label, what,
                          checks, "—", f"{case.compose.other_cpu_pct:.0f} %"])  # fmt: skip
     return markdown_table(["case", "part, timed alone", "wall", "CPU", "other CPU"], rows)
 

@@ -65,7 +65,7 @@ test-fast: setup
 
 # Refresh docs/screenshots (every page, light and dark, desktop and phone) from the browser tests.
 screenshots: setup
-	REELFORGE_TEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/test_web.py tests/e2e/test_web_failures.py tests/e2e/test_web_batch.py
+	REELFORGE_TEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/test_web.py tests/e2e/test_web_failures.py tests/e2e/test_web_batch.py tests/e2e/test_web_webhooks.py
 
 # Rebuild the browser app into src/reelforge/web/dist (needs Node ≥ 20; `make run` does not).
 web:
@@ -80,6 +80,7 @@ bench: setup
 	$(BIN)/python -m bench.assets
 	$(BIN)/python -m bench.batch
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.scaling
 
 # The scaled-out topology on this machine: nginx → 2 API replicas, 3 workers, SeaweedFS S3, on
 # the PostgreSQL and Redis already running (docs/deploy.md). PORT, DATABASE_URL, REDIS_URL.

@@ -1,13 +1,14 @@
 """Load test (`make bench`): many simulated users against the `make cluster` topology.
 
 Each user registers, signs in, creates a project, submits a short render (plans mixed: most
-free, some basic and pro), follows it over a WebSocket through nginx and polls its status and
-`/users/me` like an open browser tab, for a bounded time. Reported: request latency by route
+free, some basic and pro) and follows it as the web app's render page does (live events over
+a WebSocket through nginx, the render re-read on each), or as a script polling the API would,
+then downloads the video, for a bounded time. Reported: request latency by route
 (p50/p95/p99), errors (5xx separately), renders completed per minute, queue wait by plan,
 Jain's fairness index of the free users' waits, CPU seconds per second of video, lost or
 duplicated jobs. Results: bench/results/load.json and the `## Load` section of RESULTS.md.
 
-    python -m bench.load [--users 200] [--seconds 240] [--workers 3]
+    python -m bench.load [--users 200] [--seconds 240] [--workers 3] [--ramp 60]
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from pathlib import Path
 
 import httpx
 import psutil
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from tests.support.cluster import Cluster, running_cluster
 from websockets.asyncio.client import connect
 
-from bench.report import cpu_model, mark, markdown_table, publish
+from bench.report import cpu_model, mark, markdown_table, run
 
 RESULTS_JSON = Path(__file__).parent / "results" / "load.json"
 SECTION = "## Load"
@@ -52,6 +53,12 @@ LOAD_ENV = {
 }
 """Every simulated user comes from 127.0.0.1: per-IP limits would measure the limiter."""
 POLL_S = 2.0
+API_SHARE = 0.1
+"""The share of users who script the public API (status polled every `POLL_S`) instead of
+following their render in the web app (live events over a WebSocket)."""
+FINISHED = ("succeeded", "failed", "canceled")
+RAMP_S = 60.0
+"""Arrivals are spread over the first minute (about 3 sign-ups a second for 200 users)."""
 CLIENT_TIMEOUT_S = 30.0
 P99_TARGET_MS = 500.0
 
@@ -64,6 +71,7 @@ class Stats:
     timeouts: int = 0
     render_ids: list[str] = field(default_factory=list)
     followed: int = 0
+    downloaded: int = 0
 
     async def call(
         self, client: httpx.AsyncClient, method: str, route: str, url: str, **kwargs: object
@@ -98,10 +106,12 @@ def _plan(rng: random.Random) -> str:
 
 
 async def _user(
-    index: int, cluster: Cluster, stats: Stats, deadline: float, plans: dict[str, str]
+    index: int, cluster: Cluster, stats: Stats, run: Run, plans: dict[str, str]
 ) -> None:
+    """One person, doing what the web app's pages do (or, for `API_SHARE` of them, what a
+    script on the public API does): no request the product's own clients would not send."""
     rng = random.Random(index)
-    await asyncio.sleep(rng.uniform(0, 20))  # arrivals spread over the first 20 s
+    await asyncio.sleep(rng.uniform(0, run.ramp_s))  # arrivals spread over the ramp
     email, password = f"load-{index}-{uuid.uuid4().hex[:6]}@example.org", f"L-{uuid.uuid4().hex}!"
     async with httpx.AsyncClient(base_url=cluster.url, timeout=CLIENT_TIMEOUT_S) as client:
         body = {"email": email, "password": password}
@@ -110,12 +120,15 @@ async def _user(
         )
         if registered.status_code != 201:
             return
-        plans[registered.json()["id"]] = _plan(rng)
+        user_id, plan = registered.json()["id"], _plan(rng)
+        await asyncio.to_thread(_set_plan, run.database, user_id, plan)
+        plans[user_id] = plan
         login = await stats.call(client, "POST", "login", "/api/v1/auth/login", json=body)
         if login.status_code != 200:
             return
         token = login.json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
+        await stats.call(client, "GET", "users/me", "/api/v1/users/me", headers=headers)
         project = await stats.call(
             client, "POST", "create project", "/api/v1/projects", headers=headers,
             json={"name": f"Load {index}", "prompt": _prompt(index, rng), "settings": SETTINGS},
@@ -130,39 +143,81 @@ async def _user(
             return
         render_id = submitted.json()["id"]
         stats.render_ids.append(render_id)
-        await asyncio.gather(
-            _follow(cluster, token, deadline, stats),
-            _poll(client, headers, render_id, deadline, stats),
-        )
+        tab = Tab(client, headers, render_id, stats)
+        if rng.random() < API_SHARE:
+            finished = await tab.poll(run.deadline)
+        else:
+            await tab.status()  # the render page: the render, then its project
+            await stats.call(
+                client, "GET", "project", f"/api/v1/projects/{project.json()['id']}",
+                headers=headers,
+            )  # fmt: skip
+            finished = await tab.follow(cluster, token, run.deadline)
+        if finished == "succeeded":
+            await tab.download()
 
 
-async def _follow(cluster: Cluster, token: str, deadline: float, stats: Stats) -> None:
-    url = cluster.url.replace("http://", "ws://") + f"/api/v1/ws?token={token}"
-    try:
-        async with connect(url, open_timeout=30) as socket:
-            while time.monotonic() < deadline:
-                message = json.loads(
-                    await asyncio.wait_for(socket.recv(), deadline - time.monotonic())
-                )
-                if message["type"] in ("succeeded", "failed", "canceled"):
-                    stats.followed += 1
-                    return
-    except (TimeoutError, OSError):
-        return
+@dataclass(frozen=True, slots=True)
+class Run:
+    deadline: float
+    ramp_s: float
+    database: Engine
 
 
-async def _poll(
-    client: httpx.AsyncClient, headers: dict[str, str], render_id: str, deadline: float,
-    stats: Stats,
-) -> None:  # fmt: skip
-    while time.monotonic() < deadline:
-        status = await stats.call(
-            client, "GET", "render status", f"/api/v1/renders/{render_id}", headers=headers
-        )
-        await stats.call(client, "GET", "users/me", "/api/v1/users/me", headers=headers)
-        if status.status_code == 200 and status.json()["status"] in ("succeeded", "failed"):
-            return
-        await asyncio.sleep(POLL_S)
+@dataclass(frozen=True, slots=True)
+class Tab:
+    """One user's view of their render."""
+
+    client: httpx.AsyncClient
+    headers: dict[str, str]
+    render_id: str
+    stats: Stats
+
+    async def status(self) -> str | None:
+        response = await self.stats.call(
+            self.client, "GET", "render status", f"/api/v1/renders/{self.render_id}",
+            headers=self.headers,
+        )  # fmt: skip
+        return str(response.json()["status"]) if response.status_code == 200 else None
+
+    async def follow(self, cluster: Cluster, token: str, deadline: float) -> str | None:
+        """The render page: live events over the WebSocket, the render re-read on each."""
+        url = cluster.url.replace("http://", "ws://") + f"/api/v1/ws?token={token}"
+        try:
+            async with connect(url, open_timeout=CLIENT_TIMEOUT_S) as socket:
+                while time.monotonic() < deadline:
+                    message = json.loads(
+                        await asyncio.wait_for(socket.recv(), deadline - time.monotonic())
+                    )
+                    if message.get("render_id") != self.render_id:
+                        continue
+                    status = await self.status()
+                    if message["type"] in FINISHED:
+                        self.stats.followed += 1
+                        return status
+        except (TimeoutError, OSError):
+            return None
+        return None
+
+    async def poll(self, deadline: float) -> str | None:
+        """A script on the public API: the render's status every `POLL_S` until it ends."""
+        while time.monotonic() < deadline:
+            status = await self.status()
+            if status in FINISHED:
+                return status
+            await asyncio.sleep(POLL_S)
+        return None
+
+    async def download(self) -> None:
+        """The video, as the Download button fetches it: a redirect to the object store."""
+        response = await self.stats.call(
+            self.client, "GET", "download", f"/api/v1/renders/{self.render_id}/video",
+            headers=self.headers, params={"download": "true"},
+        )  # fmt: skip
+        if response.is_redirect:
+            response = await self.client.get(response.headers["location"])
+        if response.status_code == 200 and response.content[4:8] == b"ftyp":
+            self.stats.downloaded += 1
 
 
 def _cluster_cpu_s(cluster: Cluster) -> float:
@@ -178,15 +233,13 @@ def _cluster_cpu_s(cluster: Cluster) -> float:
     return total
 
 
-def _set_plans(cluster: Cluster, plans: dict[str, str]) -> None:
-    engine = create_engine(cluster.database_url)
+def _set_plan(engine: Engine, user_id: str, plan: str) -> None:
+    """What billing would do once a person has chosen a plan (before their first render)."""
     with engine.begin() as conn:
-        for user_id, plan in plans.items():
-            conn.execute(
-                text("UPDATE users SET plan = :plan WHERE id = :id"),
-                {"plan": plan, "id": uuid.UUID(user_id)},
-            )
-    engine.dispose()
+        conn.execute(
+            text("UPDATE users SET plan = :plan WHERE id = :id"),
+            {"plan": plan, "id": uuid.UUID(user_id)},
+        )
 
 
 def _jobs(cluster: Cluster) -> list[dict[str, object]]:
@@ -218,14 +271,13 @@ def _jain(values: list[float]) -> float | None:
     return sum(values) ** 2 / (len(values) * sum(v * v for v in values))
 
 
-async def _run(cluster: Cluster, users: int, seconds: float) -> dict[str, object]:
+async def _run(cluster: Cluster, users: int, seconds: float, ramp_s: float) -> dict[str, object]:
     stats, plans = Stats(), dict[str, str]()
-    deadline = time.monotonic() + seconds
+    run = Run(time.monotonic() + seconds, ramp_s, create_engine(cluster.database_url))
     cpu_before, started = _cluster_cpu_s(cluster), time.monotonic()
-    tasks = [asyncio.create_task(_user(i, cluster, stats, deadline, plans)) for i in range(users)]
-    await asyncio.sleep(25)  # everyone has registered by now: apply the plan mix
-    _set_plans(cluster, plans)
+    tasks = [asyncio.create_task(_user(i, cluster, stats, run, plans)) for i in range(users)]
     await asyncio.gather(*tasks, return_exceptions=True)
+    run.database.dispose()
     wall_s = time.monotonic() - started
     cpu_s = _cluster_cpu_s(cluster) - cpu_before
     jobs = _jobs(cluster)
@@ -268,6 +320,8 @@ async def _run(cluster: Cluster, users: int, seconds: float) -> dict[str, object
         "jain_free_waits": _jain([1 / (1 + w) for w in waits.get("free", [])]),
         "cpu_s_per_video_s": round(cpu_s / video_s, 2) if video_s else None,
         "followed_over_websocket": stats.followed,
+        "downloaded": stats.downloaded,
+        "ramp_s": ramp_s,
     }
 
 
@@ -291,9 +345,13 @@ def section(data: dict[str, object], machine: dict[str, object]) -> str:
         f"{machine['when']} on {machine['cpu']} ({machine['cores']} cores): `make cluster` "
         f"(nginx → 2 API replicas, {machine['workers']} workers, SeaweedFS S3, PostgreSQL, "
         f"Redis) on the same machine as {data['users']} simulated users, for "
-        f"{data['seconds']} s. Each user registers, signs in, creates a project, submits a "
-        "10 s 480p render, follows it over a WebSocket through nginx and polls its status and "
-        "`/users/me` every 2 s. Plans: 75 % free, 15 % basic, 10 % pro.",
+        f"{data['seconds']} s, arriving over the first {data['ramp_s']:.0f} s. Each user "
+        "registers, signs in, creates a project and submits a 10 s 480p render, then does what "
+        "the web app's render page does: follows it over a WebSocket through nginx, reads the "
+        f"render again on each of its events, and downloads the video when it is done; "
+        f"{API_SHARE:.0%} of them instead script the API, polling the render every "
+        f"{POLL_S:.0f} s. Plans: 75 % free, 15 % basic, 10 % pro. Workers run at nice 10, "
+        "their session's scheduling group included.",
         "",
         *markdown_table(["route", "requests", "p50 (ms)", "p95 (ms)", "p99 (ms)"], rows),
         "",
@@ -305,7 +363,8 @@ def section(data: dict[str, object], machine: dict[str, object]) -> str:
         f"{data['succeeded']} succeeded, "
         f"{data['failed']} failed, {data['unfinished']} still queued or running at the end "
         f"({data['renders_per_minute']} per minute); lost {data['lost']}, duplicated "
-        f"{data['duplicated']}; 5xx responses {data['server_errors']} — "
+        f"{data['duplicated']}; {data['downloaded']} videos downloaded; 5xx responses "
+        f"{data['server_errors']} — "
         f"**{mark(bool(clean))}** (none lost, duplicated or 5xx)",
         f"- p99 over all requests {p99:.0f} ms (target < {P99_TARGET_MS:.0f} ms): "
         f"**{mark(p99 < P99_TARGET_MS)}**",
@@ -321,18 +380,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=240.0)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--ramp", type=float, default=RAMP_S, help="seconds over which users arrive"
+    )
     args = parser.parse_args(argv)
-    with (
-        tempfile.TemporaryDirectory(prefix="reelforge-load-") as tmp,
-        running_cluster(Path(tmp) / "run", api=2, workers=args.workers, env=LOAD_ENV) as cluster,
-    ):
-        data = asyncio.run(_run(cluster, args.users, args.seconds))
-    machine: dict[str, object] = {
-        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu_model(), "cores": os.cpu_count(), "workers": args.workers,
-    }  # fmt: skip
-    publish(RESULTS_JSON, SECTION, {"machine": machine, **data}, section(data, machine))
-    print(section(data, machine))
+
+    def measure() -> dict[str, object]:
+        with (
+            tempfile.TemporaryDirectory(prefix="reelforge-load-") as tmp,
+            running_cluster(
+                Path(tmp) / "run", api=2, workers=args.workers, env=LOAD_ENV
+            ) as cluster,
+        ):
+            data = asyncio.run(_run(cluster, args.users, args.seconds, args.ramp))
+        machine: dict[str, object] = {
+            "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "cpu": cpu_model(), "cores": os.cpu_count(), "workers": args.workers,
+        }  # fmt: skip
+        return {"machine": machine, **data}
+
+    def report(data: dict[str, object]) -> str:
+        machine = data["machine"]
+        assert isinstance(machine, dict)
+        return section(data, machine)
+
+    run(RESULTS_JSON, SECTION, measure, report)
 
 
 if __name__ == "__main__":

@@ -39,3 +39,35 @@ def test_a_worker_process_serves_its_metrics_at_a_lower_priority(tmp_path: Path)
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
     assert worker.returncode == 0
+
+
+def _autogroup_nice(pid: int) -> int:
+    """The nice value of the scheduling group (`/proc/PID/autogroup`: "/autogroup-N nice K")."""
+    return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+
+
+def test_a_worker_leading_its_own_session_lowers_that_session_too(tmp_path: Path) -> None:
+    """Under autogroup scheduling a nice value only counts within its session: a worker that
+    a service manager (or `make cluster`) starts in a session of its own must lower the
+    session's group, or its renders compete with the API replicas as equals. One started in
+    someone else's session (here: the test's) must leave that session's priority alone."""
+    env = {**os.environ, "REELFORGE_DATA_DIR": str(tmp_path / "data")}
+    reelforge = [sys.executable, "-m", "reelforge"]
+    subprocess.run([*reelforge, "db", "upgrade"], env=env, check=True, timeout=120,
+                   capture_output=True)  # fmt: skip
+    ours = _autogroup_nice(os.getpid())
+    own_session = subprocess.Popen([*reelforge, "worker"], env=env, start_new_session=True)
+    shared_session = subprocess.Popen([*reelforge, "worker"], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _autogroup_nice(own_session.pid) != 10:
+            time.sleep(0.1)
+        assert _autogroup_nice(own_session.pid) == 10  # REELFORGE_WORKERS__NICE's default
+        while time.monotonic() < deadline and psutil.Process(shared_session.pid).nice() != 10:
+            time.sleep(0.1)
+        assert psutil.Process(shared_session.pid).nice() == 10
+        assert _autogroup_nice(shared_session.pid) == ours == _autogroup_nice(os.getpid())
+    finally:
+        for worker in (own_session, shared_session):
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(60)

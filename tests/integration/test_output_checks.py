@@ -1,12 +1,13 @@
 """Every render is checked before anyone sees it: a normal one passes every check (listed in
 its manifest); one with an injected fault — an image generator that returns black frames, a
-voice that speaks silence, a caption timed past the end — fails in stage `checks`, naming the
-check, and publishes nothing."""
+voice that speaks silence, a caption timed past the end, a caption burned in outside the safe
+area — fails in stage `checks`, naming the check, and publishes nothing."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import wave
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from PIL import Image
 
 from reelforge import Providers, ReelforgeError, Storyboard, render
-from reelforge.engine import pipeline
+from reelforge.engine import captions, pipeline
 from reelforge.engine.captions import Cue
 from reelforge.engine.checks import CHECKS
 from reelforge.model.storyboard import Scene, VideoSettings
@@ -69,6 +70,8 @@ def test_a_normal_render_passes_every_check_and_lists_them(tmp_path: Path) -> No
     manifest = json.loads(done.manifest.read_text())
     assert [c["name"] for c in manifest["checks"]] == list(CHECKS)
     assert all(c["ok"] for c in manifest["checks"]), manifest["checks"]
+    [captions] = [c for c in manifest["checks"] if c["name"] == "captions"]
+    assert "seen in 2 of 2 sampled frames" in captions["detail"]  # each hand-over's caption
     assert "checks" in done.stage_seconds
 
 
@@ -107,3 +110,27 @@ def test_a_caption_past_the_end_fails_the_captions_check(
     assert failed.value.stage == "checks"
     assert "output check captions failed" in failed.value.message
     assert "is outside the video" in failed.value.message
+
+
+def test_a_caption_drawn_outside_the_safe_area_fails_the_captions_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burn-in bug injected into the pipeline: the captions' style loses its bottom margin,
+    so they sit on the frame's edge while the layout (and its geometry check) says they don't.
+    Only the sampled frames can tell."""
+    ass = captions.run_ass
+
+    def on_the_edge(*args: object, **kwargs: object) -> str:
+        script: str = ass(*args, **kwargs)  # type: ignore[arg-type]
+        return re.sub(r"^(Style: Caption,.*,)\d+,1$", r"\g<1>0,1", script, flags=re.MULTILINE)
+
+    monkeypatch.setattr(captions, "run_ass", on_the_edge)
+    with pytest.raises(ReelforgeError) as failed:
+        render(BOARD, output=tmp_path / "edge.mp4", cache_dir=tmp_path / "cache")
+    assert failed.value.stage == "checks"
+    message = failed.value.message
+    assert message.startswith("output check captions failed: in the frame at "), message
+    assert "outside the safe area of 854×480" in message
+    bottom = int(re.findall(r"y \d+–(\d+)", message)[0])
+    assert bottom > 480 * 0.95  # the caption reaches into the bottom margin
+    assert not (tmp_path / "edge.mp4").exists()

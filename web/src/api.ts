@@ -294,6 +294,41 @@ export interface BatchCheck {
   plan_problem: string | null;
 }
 
+export type WebhookEvent = "render.succeeded" | "render.failed" | "render.canceled" | "batch.finished";
+
+export interface Webhook {
+  id: string;
+  url: string;
+  events: WebhookEvent[];
+  description: string;
+  enabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The answer to a registration: the signing secret, shown this once. */
+export interface WebhookCreated extends Webhook {
+  secret: string;
+}
+
+export interface WebhookAttempt {
+  attempted_at: string;
+  status_code: number | null;
+  duration_ms: number;
+  response_excerpt: string;
+  error: string | null;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  event_type: WebhookEvent;
+  state: "pending" | "succeeded" | "failed";
+  payload: Record<string, unknown>;
+  created_at: string;
+  next_attempt_at: string | null;
+  attempts: WebhookAttempt[];
+}
+
 export class Problem extends Error {
   constructor(
     readonly status: number,
@@ -304,6 +339,14 @@ export class Problem extends Error {
   ) {
     super(detail);
   }
+}
+
+/** A failed request as a form's errors: the problem's detail under the field it names when
+ * the form has that field (`fields`), else under `form`; no answer at all is said as such. */
+export function fieldErrors(problem: unknown, fields: readonly string[]): Record<string, string> {
+  const p = problem instanceof Problem ? problem : null;
+  const field = p?.field && fields.includes(p.field) ? p.field : "form";
+  return { [field]: p ? p.detail : "Cannot reach the server." };
 }
 
 let accessToken: string | null = null;

@@ -15,6 +15,7 @@ import { Templates } from "./pages/templates";
 import { SharedPlayer } from "./pages/share";
 import { AnalyticsPage } from "./pages/analytics";
 import { BatchView, Batches } from "./pages/batch";
+import { Webhooks } from "./pages/webhooks";
 
 
 
@@ -100,6 +101,7 @@ function App() {
   else if (path === "/templates" && session) page = <Templates />;
   else if (path === "/admin/analytics" && me?.is_admin) page = <AnalyticsPage />;
   else if (path === "/batches" && session) page = <Batches session={session} />;
+  else if (path === "/webhooks" && session) page = <Webhooks />;
   else if ((params = match("/batches/:id", path))) page = <BatchView key={params.id} id={params.id} />;
   else if ((params = match("/renders/:id", path))) page = <RenderView key={params.id} id={params.id} />;
   else if ((params = match("/projects/:id", path))) page = <Editor key={params.id} id={params.id} />;
@@ -126,6 +128,7 @@ function App() {
             <a href="/library" aria-current={path === "/library" ? "page" : undefined}>Library</a>
             <a href="/templates" aria-current={path === "/templates" ? "page" : undefined}>Templates</a>
             <a href="/batches" aria-current={path.startsWith("/batches") ? "page" : undefined}>Batches</a>
+            <a href="/webhooks" aria-current={path === "/webhooks" ? "page" : undefined}>Webhooks</a>
             {me.is_admin && <a href="/admin/analytics" aria-current={path === "/admin/analytics" ? "page" : undefined}>Analytics</a>}
             <a href="/new" class="button primary small">New project</a>
             <NotifyBell unread={unread} onSeen={() => setUnread(0)} />

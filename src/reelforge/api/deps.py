@@ -245,6 +245,34 @@ def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+def signed_link_or_user(
+    request: Request,
+    platform: PlatformDep,
+    at: Now,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    expires: Annotated[int | None, Query(description="From a signed link")] = None,
+    sig: Annotated[str | None, Query(max_length=64, description="From a signed link")] = None,
+) -> uuid.UUID | None:
+    """Who fetches a file (a render's, an asset's, a template preview): None behind a link
+    signed for this very path (`?expires=&sig=`, what `<video src>` and `<img src>` use
+    without an Authorization header), else the signed-in user, whose access the route checks.
+
+    Raises:
+        Unauthorized: neither a valid signed link nor valid credentials.
+    """
+    path = request.url.path
+    if expires is not None and sig is not None and platform.url_signer.verify(path, expires, sig):
+        return None
+    if credentials is None:
+        raise Unauthorized("sign in, or use the signed link you were given", stage="auth")
+    return authenticate(platform, credentials.credentials, at).user.id
+
+
+SignedLinkOrUser = Annotated[uuid.UUID | None, Depends(signed_link_or_user)]
+"""The caller's user id, or None behind a signed link (see `signed_link_or_user`)."""
+DownloadFlag = Annotated[bool, Query(description="Save instead of showing inline")]
+
+
 def uploading_user(
     platform: PlatformDep, limits: LimitsDep, at: Now, credentials: Credentials
 ) -> User:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -18,7 +19,9 @@ from reelforge.cli.console import bad_input, fail, out
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 queue_app = typer.Typer(help="The render queue.", no_args_is_help=True)
-cache_app = typer.Typer(help="The artifact cache and render work folders.", no_args_is_help=True)
+cache_app = typer.Typer(
+    help="The artifact cache, render work folders and deleted renders' files.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -52,12 +55,17 @@ def cache_prune(
         float | None, typer.Option(min=0, help="Remove what was unused this long.")
     ] = None,
 ) -> None:
-    """Cut the cache back (least recently used first) and remove abandoned work folders."""
+    """Cut the cache back (least recently used first), remove abandoned work folders, old
+    webhook deliveries and the files of deleted renders and projects whose grace has passed."""
     max_bytes = int(max_size_gib * 2**30) if max_size_gib is not None else None
-    done, work = context.platform().prune(max_bytes, max_age_days)
+    pruned = context.platform().prune(max_bytes, max_age_days)
+    done, deleted = pruned.cache, pruned.deleted
     out.print(
         f"cache: removed {done.entries} artifacts ({done.freed_bytes / 2**20:.1f} MiB), "
-        f"{done.kept_bytes / 2**20:.1f} MiB kept; abandoned work folders removed: {work}"
+        f"{done.kept_bytes / 2**20:.1f} MiB kept; abandoned work folders removed: "
+        f"{pruned.work_folders}; old webhook deliveries removed: {pruned.webhook_deliveries}; "
+        f"deleted renders' files removed: {deleted.files} (from {deleted.folders} renders)"
+        + (f", {deleted.failed} left for the next prune (storage failed)" if deleted.failed else "")
     )
 
 
@@ -92,14 +100,30 @@ def restore(
     out.print(f"restored the {done.database} database and {done.blobs} files from {done.path}")
 
 
+def _yield_cpu(nice: int) -> None:
+    """Run this worker and every ffmpeg it starts at a lower CPU priority than the API.
+
+    With the kernel's autogroup scheduling (on by default in most distributions) a nice
+    value only ranks a process against its own session, so a worker that leads a session of
+    its own (a service manager, a container, `make cluster`) got as much CPU as an API
+    replica however nice it was: there the session's autogroup is lowered as well. A worker
+    started inside someone else's session (a shell) leaves that session's priority alone."""
+    os.nice(nice)
+    autogroup = Path("/proc/self/autogroup")
+    if nice and os.getsid(0) == os.getpid() and autogroup.is_file():
+        with contextlib.suppress(OSError):  # a read-only /proc: the nice value is all we have
+            autogroup.write_text(str(nice))
+
+
 def _work(stale_after_s: float, metrics_port: int = 0) -> None:
     """One worker process: run jobs until SIGTERM/SIGINT, then stop gracefully."""
     from reelforge.jobs.metrics import DiskCollector, JobMetrics
     from reelforge.jobs.worker import Worker
 
     platform = context.platform()
-    os.nice(platform.settings.workers.nice)  # inherited by every ffmpeg the renders start
-    platform.prune()
+    _yield_cpu(platform.settings.workers.nice)
+    pruner = platform.prune_loop()  # prunes now, then every `prune_interval_minutes`
+    pruner.start()
     metrics = None
     if metrics_port:
         from prometheus_client import REGISTRY, start_http_server
@@ -123,6 +147,7 @@ def _work(stale_after_s: float, metrics_port: int = 0) -> None:
         worker.run()
     finally:
         sender.stop(platform.settings.webhooks.timeout_s * 2)
+        pruner.stop(platform.settings.workers.shutdown_timeout_s)
 
 
 def worker(

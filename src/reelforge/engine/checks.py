@@ -11,7 +11,16 @@ The checks and what they hold the video to:
   (solid-colour scenes and title cards are still by design, and exempt);
 - `narration`: each scene's voice clip is not silent, nor is the mix where it speaks;
 - `loudness`: integrated loudness and true peak on target;
-- `captions`: every cue inside the video's time, the caption block inside the safe area.
+- `captions`: every cue inside the video's time, the caption block inside the safe area, and,
+  in a few sampled frames, the burned-in caption pixels inside the safe area too.
+
+The caption pixels are found by difference, so that neither the caption's colour nor its style
+matters: where one cue hands over to the next within a narration, a frame just before and one
+just after differ in the caption (other words) and where the picture moves (Ken Burns motion
+of a headline's edges). Two more frames, a little earlier and a little later, show where the
+picture moves without the caption changing: what changed there is not counted. The frames are
+written aside (raw luma) by the same ffmpeg pass that measures picture and sound: nothing is
+decoded twice.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from reelforge.engine.timeline import FADE_S
 from reelforge.errors import RenderError
 
 Span = tuple[float, float]
+Box = tuple[int, int, int, int]
+"""left, top, right, bottom (inclusive pixel coordinates)."""
 CHECKS = ("container", "durations", "picture", "narration", "loudness", "captions")
 """Every check, in the order they run and the manifest lists them."""
 
@@ -48,6 +59,16 @@ TRUE_PEAK_TOLERANCE_DB = 0.5
 DURATION_TOLERANCE_S = 0.1
 SAFE_AREA_SHARE = 0.05
 """Title-safe margin: captions stay inside the middle 90 % of each side."""
+CAPTION_SAMPLES = 3
+"""Cue hand-overs whose frames are compared."""
+CAPTION_DIFF_LEVEL = 60
+"""A pixel whose luma changed by more than this (0–255) across a hand-over is caption."""
+CAPTION_MIN_RUN_PX = 4
+"""A row or column with fewer changed pixels is noise (compression, motion), not caption."""
+CAPTION_EDGE_TOLERANCE_PX = 2
+MOTION_GAP_FRAMES = 3
+"""How far before and after the hand-over the frames that show the picture's motion are."""
+MOTION_GROW_PX = 2
 _EVENT = re.compile(r"(black_start|black_end|silence_start|silence_end|freeze_start|freeze_end)"
                     r"[:=]\s*(-?[\d.]+)")  # fmt: skip
 _TRUE_PEAK = re.compile(r"Peak:\s+(-?[\d.]+|-inf) dBFS")
@@ -75,27 +96,82 @@ class Expected:
     caption_lines: int = 2
 
 
-def check_output(video: Path, expected: Expected, watchdog: Watchdog) -> list[CheckResult]:
-    """Every check on `video`; a measurement that cannot be made fails its check."""
-    log = run(
-        [
-            ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video),
-            "-vf", f"blackdetect=d={STILL_ALLOWED_S}:pix_th=0.10,"
-                   f"freezedetect=n=-60dB:d={STILL_ALLOWED_S}",
-            "-af", f"ebur128=peak=true:framelog=verbose,"
-                   f"silencedetect=n=-45dB:d={SILENCE_ALLOWED_S}",
-            "-f", "null", "-",
-        ],
-        stage="checks", timeout_s=watchdog.timeout_s(expected.duration_s),
-    )  # fmt: skip
+PICTURE_DETECTORS = (
+    f"blackdetect=d={STILL_ALLOWED_S}:pix_th=0.10,freezedetect=n=-60dB:d={STILL_ALLOWED_S}"
+)
+PIECE_FREEZE_MIN_S = 0.1
+PIECE_DETECTORS = f"blackdetect=d=0:pix_th=0.10,freezedetect=n=-60dB:d={PIECE_FREEZE_MIN_S}"
+"""The same detectors for pieces of the video (segments, as they are encoded): short spans
+too, so spans that continue across a cut can be joined (`join_picture_spans`). A freeze is
+only seen once it lasted `PIECE_FREEZE_MIN_S` (at d=0 every frame is its own freeze)."""
+
+
+def picture_spans(log: str) -> dict[str, list[Span]]:
+    """Black and frozen spans from the picture detectors' log (an open one ends at ∞)."""
+    found = _spans(log)
+    return {"black": found["black"], "freeze": found["freeze"]}
+
+
+def join_picture_spans(
+    pieces: Sequence[tuple[float, dict[str, list[Span]]]], gap_s: float
+) -> dict[str, list[Span]]:
+    """The video's black and frozen spans from its pieces' (each at its start time, spans
+    relative to it): a span ending where the next one starts (within `gap_s`) is one span."""
+    joined: dict[str, list[Span]] = {"black": [], "freeze": []}
+    for kind, spans in joined.items():
+        for start_s, piece in sorted(pieces, key=lambda p: p[0]):
+            for begin, end in sorted(piece.get(kind, [])):
+                begin, end = begin + start_s, end + start_s
+                if spans and begin - spans[-1][1] <= gap_s:
+                    spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+                else:
+                    spans.append((begin, end))
+    return joined
+
+
+def check_output(
+    video: Path,
+    expected: Expected,
+    watchdog: Watchdog,
+    picture: dict[str, list[Span]] | None = None,
+) -> list[CheckResult]:
+    """Every check on `video`; a measurement that cannot be made fails its check.
+
+    `picture`: black and frozen spans already measured on the video's frames as they were
+    encoded (`PIECE_DETECTORS`); the picture is then not decoded again, only the sound.
+    """
+    picture_filters = ["-vf", PICTURE_DETECTORS] if picture is None else ["-vn"]
+    grab = _caption_grab(video, expected)
+    extra: list[str] = []
+    if grab is not None:  # a second output of the same decoding: the sampled frames, raw luma
+        chosen = "+".join(f"eq(n,{n})" for n in grab.numbers)
+        extra = ["-map", "0:v:0", "-vf", f"select='{chosen}',format=gray",
+                 "-fps_mode", "passthrough", "-frames:v", str(len(grab.numbers)),
+                 "-f", "rawvideo", "-y", str(grab.path)]  # fmt: skip
+    try:
+        log = run(
+            [
+                ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video), *picture_filters,
+                "-af", f"ebur128=peak=true:framelog=verbose,"
+                       f"silencedetect=n=-45dB:d={SILENCE_ALLOWED_S}",
+                "-f", "null", "-", *extra,
+            ],
+            stage="checks", timeout_s=watchdog.timeout_s(expected.duration_s),
+        )  # fmt: skip
+        sampled = grab.boxes() if grab is not None else []
+    finally:
+        if grab is not None:
+            grab.path.unlink(missing_ok=True)
     events = _spans(log)
+    if picture is not None:
+        events = {**events, **picture}
     return [
         _container(video),
         _durations(video, expected),
         _picture(events, expected),
         _narration(events, expected),
         _loudness(log),
-        _captions(expected),
+        _captions(expected, sampled),
     ]
 
 
@@ -236,7 +312,7 @@ def _loudness(log: str) -> CheckResult:
     return CheckResult("loudness", True, f"{lufs:.1f} LUFS, true peak {peak:.1f} dBTP")
 
 
-def _captions(expected: Expected) -> CheckResult:
+def _captions(expected: Expected, sampled: Sequence[tuple[float, Box | None]]) -> CheckResult:
     for cue in expected.cues:
         if cue.start_s < 0 or cue.end_s > expected.duration_s + DURATION_TOLERANCE_S:
             return CheckResult(
@@ -246,11 +322,153 @@ def _captions(expected: Expected) -> CheckResult:
                 f"is outside the video's {expected.duration_s:.1f} s",
             )
     layout = expected.caption_layout
-    if layout is not None and expected.cues:
-        width, height = expected.frame_size
-        safe_x, safe_y = width * SAFE_AREA_SHARE, height * SAFE_AREA_SHARE
-        block_px = layout.font_px * 1.25 * expected.caption_lines
-        room = height - layout.margin_v_px - block_px
-        if layout.margin_h_px < safe_x or layout.margin_v_px < safe_y or room < safe_y:
-            return CheckResult("captions", False, "the caption block leaves the safe area")
-    return CheckResult("captions", True, f"{len(expected.cues)} cues in time and in the safe area")
+    if layout is None or not expected.cues:
+        return CheckResult("captions", True, f"{len(expected.cues)} cues in time")
+    width, height = expected.frame_size
+    safe_x, safe_y = width * SAFE_AREA_SHARE, height * SAFE_AREA_SHARE
+    block_px = layout.font_px * 1.25 * expected.caption_lines
+    room = height - layout.margin_v_px - block_px
+    if layout.margin_h_px < safe_x or layout.margin_v_px < safe_y or room < safe_y:
+        return CheckResult("captions", False, "the caption block leaves the safe area")
+    for at, box in sampled:
+        if box is not None and not _inside_safe_area(box, expected.frame_size):
+            left, top, right, bottom = box
+            return CheckResult(
+                "captions",
+                False,
+                f"in the frame at {at:.2f} s the captions cover x {left}–{right}, "
+                f"y {top}–{bottom}: outside the safe area of {width}×{height}",
+            )
+    seen = sum(box is not None for _, box in sampled)
+    frames = f"seen in {seen} of {len(sampled)} sampled frames" if sampled else "no frame sampled"
+    return CheckResult(
+        "captions", True, f"{len(expected.cues)} cues in time and in the safe area ({frames})"
+    )
+
+
+def _inside_safe_area(box: Box, size: tuple[int, int]) -> bool:
+    width, height = size
+    margin_x = width * SAFE_AREA_SHARE - CAPTION_EDGE_TOLERANCE_PX
+    margin_y = height * SAFE_AREA_SHARE - CAPTION_EDGE_TOLERANCE_PX
+    left, top, right, bottom = box
+    return (
+        left >= margin_x and right <= width - 1 - margin_x
+        and top >= margin_y and bottom <= height - 1 - margin_y
+    )  # fmt: skip
+
+
+def caption_handovers(expected: Expected, frame_s: float) -> list[tuple[float, ...]]:
+    """Four frame times around cue hand-overs inside one scene's narration (no transition
+    between them): two showing one cue, then two showing the next. At most `CAPTION_SAMPLES`
+    hand-overs, spread over the video."""
+    found: list[tuple[float, ...]] = []
+    for before, after in zip(expected.cues, expected.cues[1:], strict=False):
+        if after.start_s - before.end_s > 2 * frame_s:
+            continue  # a pause without a caption: the frames would be far apart
+        early, late = before.end_s - 1.5 * frame_s, after.start_s + 1.5 * frame_s
+        times = (early - MOTION_GAP_FRAMES * frame_s, early, late,
+                 late + MOTION_GAP_FRAMES * frame_s)  # fmt: skip
+        if times[0] <= before.start_s or times[-1] >= after.end_s:
+            continue  # a cue too short to be sure which frames show it
+        if any(start <= times[0] and times[-1] <= end for start, end in expected.speech):
+            found.append(times)
+    if len(found) <= CAPTION_SAMPLES:
+        return found
+    last = len(found) - 1
+    picks = sorted({round(i * last / (CAPTION_SAMPLES - 1)) for i in range(CAPTION_SAMPLES)})
+    return [found[i] for i in picks]
+
+
+@dataclass(frozen=True, slots=True)
+class _CaptionGrab:
+    """Frames the checks' ffmpeg pass writes aside (raw 8-bit luma, in frame order)."""
+
+    path: Path
+    size: tuple[int, int]
+    rate: float
+    samples: list[tuple[int, ...]]
+    """The frame numbers of each hand-over's four frames."""
+
+    @property
+    def numbers(self) -> list[int]:
+        return sorted({n for sample in self.samples for n in sample})
+
+    def boxes(self) -> list[tuple[float, Box | None]]:
+        """For each hand-over: its time and the box of the pixels the caption changed (None
+        when nothing changed enough to be told from noise)."""
+        width, height = self.size
+        raw = np.fromfile(self.path, dtype=np.uint8) if self.path.is_file() else np.empty(0)
+        count = raw.size // (width * height)
+        written = raw[: count * width * height].reshape(count, height, width)
+        frames: dict[int, np.ndarray] = {n: written[i] for i, n in enumerate(self.numbers[:count])}
+        found: list[tuple[float, Box | None]] = []
+        for sample in self.samples:
+            if all(n in frames for n in sample):  # frames past the end: not sampled
+                at = (sample[1] + sample[2]) / 2 / self.rate
+                found.append((at, _caption_box([frames[n] for n in sample])))
+        return found
+
+
+def _caption_grab(video: Path, expected: Expected) -> _CaptionGrab | None:
+    """Which frames to sample for the captions (None: no caption, or no hand-over to see)."""
+    if expected.caption_layout is None or len(expected.cues) < 2:
+        return None
+    import av
+
+    try:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            rate = float(stream.average_rate or 0)
+            size = (stream.codec_context.width, stream.codec_context.height)
+    except (av.error.FFmpegError, OSError, IndexError):
+        return None  # the container check says why
+    if rate <= 0:
+        return None
+    # The frame showing at t is the last one that starts at or before it (constant frame rate).
+    samples = [
+        tuple(int(t * rate + 1e-6) for t in times)
+        for times in caption_handovers(expected, 1 / rate)
+    ]
+    if not samples:
+        return None
+    return _CaptionGrab(video.with_name(f"{video.stem}.caption-frames.gray"), size, rate, samples)
+
+
+def _changed(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    return np.asarray(np.abs(first.astype(np.int16) - second) > CAPTION_DIFF_LEVEL)
+
+
+def _grown(mask: np.ndarray, px: int) -> np.ndarray:
+    """`mask` dilated by `px` pixels (a square: rows, then columns), with numpy shifts."""
+    grown = mask.copy()
+    for shift in range(1, px + 1):
+        grown[shift:] |= mask[:-shift]
+        grown[:-shift] |= mask[shift:]
+    rows = grown.copy()
+    for shift in range(1, px + 1):
+        grown[:, shift:] |= rows[:, :-shift]
+        grown[:, :-shift] |= rows[:, shift:]
+    return grown
+
+
+def _caption_box(frames: Sequence[np.ndarray]) -> Box | None:
+    """What changed across the hand-over (frames 1 → 2) but not where the picture moves
+    while each cue shows (0 → 1, 2 → 3): the caption's pixels, as a bounding box."""
+    moving = _grown(_changed(frames[0], frames[1]) | _changed(frames[2], frames[3]), MOTION_GROW_PX)
+    caption = _changed(frames[1], frames[2]) & ~moving
+    # Eroded by a pixel: the thin slivers left of moving edges go, glyph strokes stay.
+    box = _changed_box(~_grown(~caption, 1))
+    if box is None:
+        return None
+    height, width = caption.shape
+    left, top, right, bottom = box
+    return max(left - 1, 0), max(top - 1, 0), min(right + 1, width - 1), min(bottom + 1, height - 1)
+
+
+def _changed_box(changed: np.ndarray) -> Box | None:
+    """The bounding box of the rows and columns where many pixels changed."""
+    rows = np.flatnonzero(changed.sum(axis=1) >= CAPTION_MIN_RUN_PX)
+    columns = np.flatnonzero(changed.sum(axis=0) >= CAPTION_MIN_RUN_PX)
+    if rows.size == 0 or columns.size == 0:
+        return None
+    return int(columns[0]), int(rows[0]), int(columns[-1]), int(rows[-1])

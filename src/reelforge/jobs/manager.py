@@ -465,6 +465,10 @@ class JobManager:
                             Fact.RENDER_FAILED, row.owner_id, row.id, row.plan, now, None
                         )
                         conn.execute(fact)
+                    if row.batch_id is not None:  # the batch page waits for this row too
+                        self._batch_progress(
+                            conn, row.owner_id, row.id, row.batch_id, JobState.FAILED, now
+                        )
                     reaped.append(Reaped(row.id, failed=True, message=message, stage=row.stage))
                 else:
                     conn.execute(q.requeue(row.id, now))

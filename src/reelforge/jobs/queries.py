@@ -205,6 +205,7 @@ def cancel_queued(job_id: UUID, now: datetime) -> Update:
 _STALE_COLUMNS = (
     jobs.c.id, jobs.c.owner_id, jobs.c.worker_id, jobs.c.stage, jobs.c.attempts,
     jobs.c.max_attempts, jobs.c.kind, jobs.c.plan,
+    jobs.c.payload["batch_id"].as_string().label("batch_id"),
 )  # fmt: skip
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from reelforge.db.models import (
     utcnow,
 )
 from reelforge.errors import InvalidInput
+from reelforge.jobs.loops import BackgroundLoop
 from reelforge.jobs.webhook_http import Outcome, Transport, post
 from reelforge.jobs.webhook_retry import next_attempt_at
 from reelforge.security.addresses import check_url
@@ -295,32 +295,10 @@ def _public_data(data: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-class WebhookLoop:
-    """The sender on a thread of a process that runs workers; stops with them."""
+class WebhookLoop(BackgroundLoop):
+    """The sender on a thread of a process that runs workers; stops with them. A stop waits
+    for the attempt in flight (bounded by the send timeout)."""
 
     def __init__(self, sender: WebhookSender, poll_s: float = 1.0) -> None:
+        super().__init__("webhook sender", lambda: sender.run_once() > 0, poll_s)
         self.sender = sender
-        self.poll_s = poll_s
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float | None = None) -> bool:
-        """Stop after the attempt in flight (bounded by the send timeout). True if stopped
-        (also when it never started)."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            busy = False
-            try:
-                busy = self.sender.run_once() > 0
-            except Exception:  # a database outage or a bug: logged, tried again next poll
-                log.exception("webhook sender pass failed")
-            if not busy:
-                self._stopping.wait(self.poll_s)

@@ -8,13 +8,14 @@ import io
 import uuid
 import zipfile
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from reelforge.db.models import JobState, RenderJob, utcnow
+from reelforge.db.models import Event, JobState, RenderJob, utcnow
 from reelforge.jobs.kinds import render_blob_key
 from reelforge.model.plans import PLAN_LIMITS, Plan
 from reelforge.platform.services import Platform
@@ -213,6 +214,41 @@ def test_batch_progress_over_the_websocket(client: TestClient) -> None:
         client.post(f"/api/v1/batches/{batch['id']}/cancel", headers=headers)
         canceled = [e for e in receive(ws, 2) if e["type"] == "batch_progress"]
         assert canceled[0]["data"]["done"] == 2
+
+
+def test_a_row_failed_by_the_reaper_updates_the_batch(client: TestClient) -> None:
+    """Its worker died during the row's last attempt: the reaper fails it, and the batch page
+    hears of it over the WebSocket like any other finished row."""
+    headers = sign_up(client)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    rows = [{"prompt": "Tides rise."}, {"prompt": "Bees dance."}]
+    batch = client.post("/api/v1/batches", json={"rows": rows}, headers=headers).json()
+    platform: Platform = client.app.state.platform  # type: ignore[attr-defined]
+    manager = platform.jobs
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        assert [e["type"] for e in receive(ws, 2)] == ["queued", "queued"]
+        [claimed] = manager.claim("doomed-worker")
+        with platform.engine.begin() as conn:  # its last attempt, and silent for an hour
+            conn.execute(
+                update(RenderJob)
+                .where(RenderJob.id == claimed.id)
+                .values(attempts=RenderJob.max_attempts, heartbeat_at=utcnow() - timedelta(hours=1))
+            )
+        [reaped] = manager.reap(stale_after_s=60)
+        assert reaped.failed
+        with platform.sessions() as session:  # written (else the WebSocket would wait forever)
+            sent = session.scalars(select(Event.type).where(Event.type == "batch_progress"))
+            assert list(sent) == ["batch_progress"]
+        progress = [e for e in receive(ws, 3) if e["type"] == "batch_progress"]
+    assert len(progress) == 1
+    data = progress[0]["data"]
+    assert (data["batch_id"], data["status"], data["done"], data["total"]) == (
+        batch["id"], "failed", 1, 2,
+    )  # fmt: skip
+    shown = client.get(f"/api/v1/batches/{batch['id']}", headers=headers).json()
+    assert (shown["done"], shown["counts"]["failed"]) == (1, 1)
+    [row] = [r for r in shown["rows"] if r["render_id"] == str(claimed.id)]
+    assert row["status"] == "failed" and "stopped responding" in row["error"]
 
 
 @pytest.mark.slow

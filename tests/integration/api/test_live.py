@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from .conftest import ClientFactory, new_project, sign_up
+from .conftest import PASSWORD, ClientFactory, new_project, sign_up
 
 
 def receive(ws: Any, count: int) -> list[dict[str, Any]]:
@@ -86,7 +86,7 @@ def test_a_bad_token_closes_the_websocket_with_4401(client: TestClient) -> None:
 
 
 def test_logout_ends_an_open_stream(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("reelforge.api.routes.live.RECHECK_S", 0.0)
+    monkeypatch.setattr(client.app.state.hub, "recheck_s", 0.05)
     headers = sign_up(client)
     token = headers["Authorization"].removeprefix("Bearer ")
     project = new_project(client, headers)
@@ -98,6 +98,56 @@ def test_logout_ends_an_open_stream(client: TestClient, monkeypatch: pytest.Monk
         with pytest.raises(WebSocketDisconnect) as closed:
             receive(ws, 5)
     assert closed.value.code == 4401
+
+
+def test_a_revoked_api_key_ends_its_open_stream(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client.app.state.hub, "recheck_s", 0.05)
+    headers = sign_up(client)
+    created = client.post("/api/v1/auth/api-keys", json={"name": "bot"}, headers=headers).json()
+    with client.websocket_connect(f"/api/v1/ws?token={created['key']}") as ws:
+        project = new_project(client, headers)
+        client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers)
+        assert receive(ws, 1)[0]["type"] == "queued"
+        deleted = client.delete(f"/api/v1/auth/api-keys/{created['id']}", headers=headers)
+        assert deleted.status_code == 204
+        with pytest.raises(WebSocketDisconnect) as closed:
+            receive(ws, 5)
+    assert closed.value.code == 4401
+
+
+def test_logging_out_one_device_ends_only_its_streams(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub checks every open stream's session at once; the one that ended, and only
+    its streams, are closed (two tabs of the signed-out laptop; the phone stays)."""
+    monkeypatch.setattr(client.app.state.hub, "recheck_s", 0.05)
+    laptop = sign_up(client)
+    email = client.get("/api/v1/users/me", headers=laptop).json()["email"]
+    phone_login = client.post(
+        "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+    ).json()
+    phone = {"Authorization": f"Bearer {phone_login['access_token']}"}
+    token = laptop["Authorization"].removeprefix("Bearer ")
+    project = new_project(client, laptop)
+    with (
+        client.websocket_connect(f"/api/v1/ws?token={token}") as tab_1,
+        client.websocket_connect(f"/api/v1/ws?token={token}") as tab_2,
+        client.websocket_connect(
+            f"/api/v1/ws?token={phone['Authorization'].removeprefix('Bearer ')}"
+        ) as on_phone,
+    ):
+        client.post(f"/api/v1/projects/{project['id']}/renders", headers=laptop)
+        for ws in (tab_1, tab_2, on_phone):
+            assert receive(ws, 1)[0]["type"] == "queued"
+        assert client.post("/api/v1/auth/logout", headers=laptop).status_code == 204
+        for ws in (tab_1, tab_2):
+            with pytest.raises(WebSocketDisconnect) as closed:
+                receive(ws, 5)
+            assert closed.value.code == 4401
+        client.post(f"/api/v1/projects/{project['id']}/renders", headers=phone)
+        assert receive(on_phone, 1)[0]["type"] == "queued"
 
 
 def test_server_sent_events_resume_from_last_event_id(client: TestClient) -> None:
@@ -126,7 +176,7 @@ def test_server_sent_events_resume_from_last_event_id(client: TestClient) -> Non
 
 
 def test_logout_ends_an_event_stream(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("reelforge.api.routes.live.RECHECK_S", 0.05)
+    monkeypatch.setattr(client.app.state.hub, "recheck_s", 0.05)
     headers = sign_up(client)
     with client.stream("GET", "/api/v1/events", headers=headers) as stream:
         assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204

@@ -17,10 +17,18 @@ from sqlalchemy.orm import Session
 
 from reelforge.api.schemas import WebhookEvent
 from reelforge.db.crud.webhooks import EVENTS
-from reelforge.db.models import Event, User, WebhookCursor, utcnow
+from reelforge.db.models import (
+    Event,
+    User,
+    WebhookAttempt,
+    WebhookCursor,
+    WebhookDelivery,
+    utcnow,
+)
 from reelforge.jobs.retry import ErrorClass
 from reelforge.jobs.webhook_http import Outcome, post
 from reelforge.jobs.webhooks import EVENT_TYPES, WebhookLoop, WebhookSender
+from reelforge.platform.retention import PruneLoop
 from reelforge.platform.services import Platform
 from reelforge.security.addresses import check_url
 from reelforge.security.webhooks import verify_webhook
@@ -408,3 +416,58 @@ def test_a_slow_receiver_is_cut_off_at_the_timeout() -> None:
     assert outcome.status_code is None and not outcome.ok
     assert outcome.error is not None and "timed out" in outcome.error
     assert 150 <= outcome.duration_ms < 900
+
+
+def test_old_finished_deliveries_leave_the_log_when_the_platform_prunes(
+    client: TestClient, receiver: StubServer
+) -> None:
+    """Retention (`REELFORGE_RETENTION__WEBHOOK_DELIVERIES_DAYS`, 30): a finished delivery
+    untouched that long is removed with its attempts; one attempted since (redelivered by hand)
+    or still being retried stays."""
+    headers = sign_up(client)
+    hook = _register(client, headers, receiver.url + "/hook")
+    owner = _owner(client, headers)
+    for _ in range(3):
+        _job(client, owner, "canceled")
+    sender = _sender(client)
+    _drain(sender, lambda: receiver.count("POST", "/hook") >= 3)
+    old, redelivered, retrying = (d["id"] for d in reversed(_log(client, headers, hook["id"])))
+    long_ago = utcnow() - timedelta(days=31)
+    platform = _platform(client)
+    with platform.engine.begin() as conn:
+        conn.execute(update(WebhookDelivery).values(created_at=long_ago))
+        aged = WebhookAttempt.delivery_id.in_([uuid.UUID(old), uuid.UUID(retrying)])
+        conn.execute(update(WebhookAttempt).where(aged).values(attempted_at=long_ago))
+        pending = WebhookDelivery.id == uuid.UUID(retrying)
+        conn.execute(update(WebhookDelivery).where(pending).values(state="pending"))
+
+    assert platform.prune().webhook_deliveries == 1
+    assert {d["id"] for d in _log(client, headers, hook["id"])} == {redelivered, retrying}
+    with platform.sessions() as session:
+        left = session.scalars(select(WebhookAttempt.delivery_id)).all()
+    assert uuid.UUID(old) not in left
+    assert platform.prune().webhook_deliveries == 0
+
+
+def test_a_running_server_prunes_the_log_as_it_goes(
+    client: TestClient, receiver: StubServer
+) -> None:
+    """A server that runs for weeks is not pruned by its start-up alone: the prune loop of a
+    process that runs workers applies the retention every hour (here every 50 ms)."""
+    headers = sign_up(client)
+    hook = _register(client, headers, receiver.url + "/hook")
+    _job(client, _owner(client, headers), "canceled")
+    _drain(_sender(client), lambda: receiver.count("POST", "/hook") >= 1)
+    long_ago = utcnow() - timedelta(days=31)
+    with _platform(client).engine.begin() as conn:
+        conn.execute(update(WebhookDelivery).values(created_at=long_ago))
+        conn.execute(update(WebhookAttempt).values(attempted_at=long_ago))
+    loop = PruneLoop(_platform(client).prune, interval_s=0.05)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 5
+        while _log(client, headers, hook["id"]):
+            assert time.monotonic() < deadline, "the loop did not prune"
+            time.sleep(0.05)
+    finally:
+        assert loop.stop(timeout_s=5)

@@ -1,5 +1,6 @@
 """`batch_progress`: one event per finished row of a batch, with the batch's counts, on every
-way a job finishes (a success recorded with the next claim included: PostgreSQL's path)."""
+way a job finishes (a success recorded with the next claim included: PostgreSQL's path, and a
+failure by the reaper when a worker died on the row's last attempt)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from reelforge.jobs.manager import JobManager, NewJob
 from reelforge.jobs.retry import ErrorClass
 from reelforge.model.plans import Plan
 
-from .test_manager import add_user
+from .test_manager import Clock, add_user
 
 
 def progress_events(engine: Engine) -> list[dict[str, Any]]:
@@ -47,4 +48,36 @@ def test_each_finished_row_reports_the_batch(engine: Engine) -> None:
     ]  # fmt: skip
     assert events[-1]["counts"] == {
         "queued": 0, "running": 0, "succeeded": 1, "failed": 1, "canceled": 1,
+    }  # fmt: skip
+
+
+def test_a_row_the_reaper_fails_reports_the_batch(engine: Engine) -> None:
+    """A worker died on the row's last attempt: the batch page must hear of it like any other
+    failure (it waited for a `batch_progress` event that never came)."""
+    clock = Clock()
+    manager = JobManager(engine, clock=clock)
+    owner = add_user(engine, Plan.PRO)
+    with Session(engine) as session, session.begin():
+        batch = Batch(owner_id=owner.id, name="b")
+        session.add(batch)
+        session.flush()
+        batch_id = str(batch.id)
+        jobs = [
+            NewJob(owner, kind="noop", payload={"batch_id": batch_id}, max_attempts=1)
+            for _ in range(2)
+        ]
+        ids = manager.enqueue_many(session, jobs)
+        session.add_all(BatchRow(batch_id=batch.id, line=n, render_id=i) for n, i in enumerate(ids))
+
+    [doomed] = manager.claim("dies")
+    clock.advance(30)
+    [reaped] = manager.reap(stale_after_s=10)
+    assert (reaped.id, reaped.failed) == (doomed.id, True)
+
+    [event] = progress_events(engine)
+    assert (event["batch_id"], event["status"], event["done"], event["total"]) == (
+        batch_id, "failed", 1, 2,
+    )  # fmt: skip
+    assert event["counts"] == {
+        "queued": 1, "running": 0, "succeeded": 0, "failed": 1, "canceled": 0,
     }  # fmt: skip

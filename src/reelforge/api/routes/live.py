@@ -51,7 +51,6 @@ from reelforge.platform.services import Platform
 router = APIRouter(tags=["live"])
 BATCH = 200
 KEEPALIVE_S = 15.0
-RECHECK_S = 5.0
 """How often a live stream re-checks its credentials."""
 WS_UNAUTHORIZED = 4401
 WS_TRY_AGAIN = 1013
@@ -118,22 +117,30 @@ async def _follow(
     hub: EventHub = request.app.state.hub
     platform: Platform = request.app.state.platform
     checked = sent = time.monotonic()
-    with hub.subscribe(principal.user.id) as subscription:
+    woken = True  # the first pass sends what happened since `after`
+    with hub.subscribe(principal.user.id, principal.session_id) as subscription:
         while True:
-            if time.monotonic() - checked >= RECHECK_S:  # logout or a revoked key ends it
-                await _principal(platform, token)
+            if subscription.ended:  # the hub found the sign-in session over (logout…)
+                raise Unauthorized(subscription.ended, stage="auth")
+            if time.monotonic() - checked >= hub.recheck_s:
+                if principal.session_id is None:  # an API key: revoked keys end it too
+                    await _principal(platform, token)
+                else:  # the access token expires; the hub checks its session
+                    platform.tokens.verify(token)
                 checked = time.monotonic()
-            subscription.clear()
-            batch = await run_in_threadpool(
-                events.after, platform.engine, principal.user.id, after, BATCH
-            )
-            for event in batch:
-                await send(event)
-                after = event.id
-                sent = time.monotonic()
-            if len(batch) == BATCH or await subscription.wait(min(RECHECK_S, KEEPALIVE_S)):
-                continue
-            if time.monotonic() - sent >= KEEPALIVE_S:
+            if woken:  # a quiet timeout means the hub saw nothing new: no query to make
+                subscription.clear()
+                batch = await run_in_threadpool(
+                    events.after, platform.engine, principal.user.id, after, BATCH
+                )
+                for event in batch:
+                    await send(event)
+                    after = event.id
+                    sent = time.monotonic()
+                if len(batch) == BATCH:
+                    continue
+            woken = await subscription.wait(min(hub.recheck_s, KEEPALIVE_S))
+            if not woken and time.monotonic() - sent >= KEEPALIVE_S:
                 await keepalive()
                 sent = time.monotonic()
 

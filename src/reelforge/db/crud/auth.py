@@ -8,6 +8,7 @@ so the whole session is revoked (RFC 9700 §4.14.2 refresh token rotation).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -64,8 +65,10 @@ def revoke(session: Session, auth_session: AuthSession, now: datetime, reason: s
         auth_session.revoked_reason = reason
 
 
-def _check_alive(auth_session: AuthSession, now: datetime, timeouts: SessionTimeouts) -> None:
-    if auth_session.revoked_at is not None:
+def _check_alive(
+    auth_session: AuthSession | None, now: datetime, timeouts: SessionTimeouts
+) -> None:
+    if auth_session is None or auth_session.revoked_at is not None:
         raise Unauthorized("this session has ended; sign in again", stage="auth")
     if now >= auth_session.expires_at:
         raise Unauthorized("this session has expired; sign in again", stage="auth")
@@ -116,21 +119,11 @@ def session_for_token(session: Session, presented: str) -> AuthSession | None:
     return None if row is None else session.get(AuthSession, row.session_id)
 
 
-def live_session(
-    session: Session, session_id: uuid.UUID, now: datetime, timeouts: SessionTimeouts
-) -> AuthSession:
-    """The session behind an access token, if it still stands (logout is immediate)."""
-    auth_session = session.get(AuthSession, session_id)
-    if auth_session is None:
-        raise Unauthorized("this session has ended; sign in again", stage="auth")
-    _check_alive(auth_session, now, timeouts)
-    return auth_session
-
-
 def live_session_user(
     session: Session, session_id: uuid.UUID, now: datetime, timeouts: SessionTimeouts
 ) -> tuple[AuthSession, User]:
-    """`live_session` and its user, in one query (every authenticated request makes it).
+    """The session behind an access token, if it still stands (logout is immediate), and its
+    user, in one query (every authenticated request makes it).
 
     Raises:
         Unauthorized: the session has ended (logout is immediate), or timed out.
@@ -140,11 +133,28 @@ def live_session_user(
         .join(User, User.id == AuthSession.user_id)
         .where(AuthSession.id == session_id)
     ).first()
-    if row is None:  # no session, or (cascade) no user: either way it has ended
-        raise Unauthorized("this session has ended; sign in again", stage="auth")
+    _check_alive(None if row is None else row[0], now, timeouts)  # no user: cascade, ended
+    assert row is not None  # _check_alive refused it otherwise
     auth_session, user = row
-    _check_alive(auth_session, now, timeouts)
     return auth_session, user
+
+
+def ended_sessions(
+    session: Session, session_ids: Collection[uuid.UUID], now: datetime, timeouts: SessionTimeouts
+) -> dict[uuid.UUID, str]:
+    """Which of these sessions no longer stand, each with the reason `live_session_user` gives:
+    one query for every live stream a process holds, instead of one per stream."""
+    found = {
+        row.id: row
+        for row in session.scalars(select(AuthSession).where(AuthSession.id.in_(session_ids)))
+    }
+    ended = {}
+    for session_id in session_ids:
+        try:
+            _check_alive(found.get(session_id), now, timeouts)
+        except Unauthorized as exc:
+            ended[session_id] = exc.message
+    return ended
 
 
 def list_sessions(session: Session, user_id: uuid.UUID, now: datetime) -> list[AuthSession]:

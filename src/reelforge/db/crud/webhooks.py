@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete as delete_rows
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -130,3 +131,24 @@ def redeliver(
     delivery.locked_until = None
     session.flush()
     return delivery
+
+
+def prune_deliveries(session: Session, before: datetime) -> int:
+    """Remove finished deliveries (with their attempts) last active before `before`: created
+    then and not attempted since (a redelivery by hand keeps one). Pending ones stay.
+
+    Returns:
+        How many deliveries were removed.
+    """
+    recent = select(WebhookAttempt.id).where(
+        WebhookAttempt.delivery_id == WebhookDelivery.id, WebhookAttempt.attempted_at >= before
+    )
+    old = select(WebhookDelivery.id).where(
+        WebhookDelivery.state != PENDING, WebhookDelivery.created_at < before, ~recent.exists()
+    )
+    ids = list(session.scalars(old))
+    for start in range(0, len(ids), 500):  # bounded IN lists (SQLite's variable limit)
+        chunk = ids[start : start + 500]
+        session.execute(delete_rows(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(chunk)))
+        session.execute(delete_rows(WebhookDelivery).where(WebhookDelivery.id.in_(chunk)))
+    return len(ids)

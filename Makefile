@@ -80,6 +80,7 @@ bench: setup
 	$(BIN)/python -m bench.assets
 	$(BIN)/python -m bench.batch
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.scaling
 
 # The scaled-out topology on this machine: nginx → 2 API replicas, 3 workers, SeaweedFS S3, on
 # the PostgreSQL and Redis already running (docs/deploy.md). PORT, DATABASE_URL, REDIS_URL.

@@ -75,8 +75,8 @@ def render_section(payload: dict[str, Any]) -> str:
         f"FastAPI {facts['fastapi']}. Reproduce with `make bench` (`python -m bench.api`)."
         + (" **Quick run (a quarter of the load).**" if payload["quick"] else ""),
         "",
-        f"`reelforge serve --workers 0 --processes {payload.get('processes', 1)}` (API "
-        "processes, one per CPU) runs apart from this process, which is the client "
+        f"`reelforge serve --workers 0 --processes {payload.get('processes', 1)}` (the "
+        "target is one API process) runs apart from this process, which is the client "
         "(httpx, asyncio) over loopback, on the same 2 cores, so the client's CPU is "
         "counted against the server's throughput. 50 users with 25 projects each (a page is "
         "20) on the enterprise plan; rate limits raised via `REELFORGE_API__RATE_*`. "

@@ -27,7 +27,7 @@ import psutil
 from sqlalchemy import create_engine, update
 
 from bench.api import Server, say, serve
-from bench.report import cpu_model, mark, markdown_table, publish
+from bench.report import cpu_model, mark, markdown_table, run
 from reelforge.db.models import User
 from reelforge.model.plans import Plan
 
@@ -170,9 +170,7 @@ def section(data: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    data = measure()
-    publish(RESULTS_JSON, SECTION, data, section(data))
-    print(section(data))
+    run(RESULTS_JSON, SECTION, measure, section)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from bench.report import cpu_model, mark, markdown_table, publish
+from bench.report import cpu_model, mark, markdown_table, run
 from reelforge.db.migrate import upgrade
 from reelforge.db.models import RenderJob, User
 from reelforge.db.session import make_engine
@@ -133,9 +133,7 @@ def section(data: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    data = measure()
-    publish(RESULTS_JSON, SECTION, data, section(data))
-    print(section(data))
+    run(RESULTS_JSON, SECTION, measure, section)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ GIB = 1024**3
 SECTION = "## Engine"
 NOISY_CPU_PCT = 15.0
 """Other processes' CPU share (of all CPUs) from which a timing is flagged as noisy."""
-STAGE_ORDER = ("script", "scenes", "visuals", "voice", "captions", "music", "compose")
+STAGE_ORDER = ("script", "scenes", "visuals", "voice", "captions", "music", "compose", "checks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +91,37 @@ class EditInfo:
     words_after: int
 
 
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """x264 alone (the engine's preset and CRF) encoding the output's own frames."""
+
+    wall_s: float
+    cpu_s: float
+    other_cpu_pct: float
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """The composed output measured: loudness, A/V drift, and SSIM against the same storyboard
+    composed with the previous x264 settings (whose compose time is kept for comparison)."""
+
+    lufs: float
+    true_peak_db: float
+    drift_ms: float
+    ssim: float
+    previous_encoder: str
+    previous_compose_s: float
+    previous_other_cpu_pct: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRow:
+    part: str
+    wall_s: float
+    cpu_s: float
+    other_cpu_pct: float
+
+
 @dataclass
 class CaseResult:
     key: str
@@ -107,6 +138,26 @@ class CaseResult:
     moviepy: MoviePyRun | None = None
     probes: dict[str, Probe] = field(default_factory=dict)
     targets: list[Target] = field(default_factory=list)
+    edit_length: RenderRun | None = None
+    """A one-scene narration edit that changes the scene's length (later scenes shift)."""
+    edit_length_info: EditInfo | None = None
+    floor: Floor | None = None
+    quality: Quality | None = None
+    profile: list[ProfileRow] = field(default_factory=list)
+
+    @property
+    def floor_ratio(self) -> float | None:
+        """Our compose stage over the x264 floor of the same frames."""
+        if self.floor is None:
+            return None
+        return self.compose.stage_seconds["compose"] / self.floor.wall_s
+
+    @property
+    def render_speedup(self) -> float | None:
+        """MoviePy's write time over our whole (compose-only) render, checks included."""
+        if self.moviepy is None:
+            return None
+        return self.moviepy.write_s / self.compose.wall_s
 
     @property
     def duration_ok(self) -> bool:
@@ -191,8 +242,18 @@ def _rerenders(cases: list[CaseResult]) -> list[str]:
             f"({edit.words_before} → {edit.words_after} words)"
         )
         cached_target = "no misses: " + _mark(not case.cached.cache_misses)
+        if chosen := _target_marks(case, ("unchanged",)):
+            cached_target = f"{cached_target}; {chosen}" if chosen != "—" else cached_target
         rows.append(_rerender_row(case, "unchanged storyboard", case.cached, cached_target))
         rows.append(_rerender_row(case, edit_what, case.edit, _target_marks(case, ("edit",))))
+        if case.edit_length is not None and case.edit_length_info is not None:
+            info = case.edit_length_info
+            what = (
+                f"scene {info.scene + 1}/{info.scenes} narration of another length "
+                f"({info.words_before} → {info.words_after} words; later scenes shift)"
+            )
+            marks = _target_marks(case, ("edit_length",))
+            rows.append(_rerender_row(case, what, case.edit_length, marks))
     header = ["case", "re-render", "wall", "of first", "cache misses", "other CPU", "target"]
     return markdown_table(header, rows)
 
@@ -203,27 +264,35 @@ def _versus_moviepy(cases: list[CaseResult]) -> list[str]:
         ours, theirs = case.compose, case.moviepy
         if theirs is None:
             continue
+        floor = "—" if case.floor is None else _s(case.floor.wall_s)
+        ratio = "—" if case.floor_ratio is None else f"{case.floor_ratio:.2f}x"
         rows.append(
             [
                 case.label,
+                floor,
                 _s(ours.stage_seconds["compose"]),
+                ratio,
                 _s(ours.wall_s),
                 _s(theirs.build_s),
                 _s(theirs.write_s),
                 f"{case.compose_speedup:.1f}x",
+                "—" if case.render_speedup is None else f"{case.render_speedup:.1f}x",
                 f"{_mib(ours.peak_rss_mib)} (+{_mib(ours.added_rss_mib)}) / "
                 f"{_mib(theirs.peak_rss_mib)} (+{_mib(theirs.added_rss_mib)})",
                 f"{ours.other_cpu_pct:.0f} % / {theirs.other_cpu_pct:.0f} %",
-                _target_marks(case, ("moviepy",)),
+                _target_marks(case, ("floor", "moviepy")),
             ]
         )
     header = [
         "case",
+        "x264 floor (same frames)",
         "ours: compose stage",
+        "compose ÷ floor",
         "ours: whole render",
         "MoviePy: build clips",
         "MoviePy: write_videofile",
-        "MoviePy ÷ ours",
+        "MoviePy ÷ our compose",
+        "MoviePy ÷ our whole render",
         "peak RSS (added) ours / MoviePy",
         "other CPU ours / MoviePy",
         "target",
@@ -249,6 +318,41 @@ def _probes(cases: list[CaseResult]) -> list[str]:
     return markdown_table(header, rows)
 
 
+def _profile(cases: list[CaseResult]) -> list[str]:
+    rows = []
+    for case in cases:
+        if case.floor is not None:
+            floor = case.floor
+            what = "x264 alone on the output's frames (the floor)"
+            rows.append([case.label, what, _s(floor.wall_s), _s(floor.cpu_s),
+                         f"{floor.other_cpu_pct:.0f} %"])  # fmt: skip
+        for row in case.profile:
+            rows.append([case.label, row.part, _s(row.wall_s), _s(row.cpu_s),
+                         f"{row.other_cpu_pct:.0f} %"])  # fmt: skip
+        if "checks" in case.compose.stage_seconds:
+            checks = _s(case.compose.stage_seconds["checks"])
+            what = (
+                "(after compose) output checks: the sound decoded (picture measured while encoding)"
+            )
+            rows.append([case.label, what,
+                         checks, "—", f"{case.compose.other_cpu_pct:.0f} %"])  # fmt: skip
+    return markdown_table(["case", "part, timed alone", "wall", "CPU", "other CPU"], rows)
+
+
+def _quality(cases: list[CaseResult]) -> list[str]:
+    rows = []
+    for case in cases:
+        q = case.quality
+        if q is None:
+            continue
+        rows.append([case.label, f"{q.lufs:.1f} LUFS", f"{q.true_peak_db:.1f} dBTP",
+                     f"{q.drift_ms:.0f} ms", f"{q.ssim:.4f} (vs {q.previous_encoder})",
+                     f"{_s(q.previous_compose_s)} ({q.previous_other_cpu_pct:.0f} % other CPU)",
+                     _target_marks(case, ("loudness", "peak", "drift", "ssim"))])  # fmt: skip
+    header = ["case", "loudness", "true peak", "A/V drift", "SSIM", "compose, previous x264"]
+    return markdown_table([*header, "target"], rows)
+
+
 def _targets(cases: list[CaseResult]) -> list[str]:
     rows = [[t.goal, t.case, t.measured, t.mark] for c in cases for t in c.targets]
     return markdown_table(["target", "case", "measured", "result"], rows)
@@ -272,16 +376,14 @@ def _compose_shares(cases: list[CaseResult]) -> str:
 
 
 def _extra_segments(cases: list[CaseResult]) -> str:
-    """Flag edits that re-encoded more than the edited scene and the one fading in from it."""
-    extra = [c for c in cases if c.edit.cache_misses.get("segment", 0) > 2]
+    """Flag edits that re-encoded more than the edited scene and the next scene's fade-in."""
+    runs = [r for c in cases for r in (c.edit, c.edit_length) if r is not None]
+    extra = [r for r in runs if r.cache_misses.get("segment", 0) > 3]
     if not extra:
         return ""
-    named = " and ".join(
-        f"{c.edit.cache_misses['segment']} segments in the {c.label} case" for c in extra
-    )
     return (
-        f" This run's edits re-encoded {named}: the extra segments show later scenes whose "
-        "pictures did not change, but whose segment cache keys moved with the timeline."
+        " This run's edits re-encoded more than three segments: later scenes whose pictures "
+        "did not change, but whose segment cache keys moved with the timeline."
     )
 
 
@@ -296,9 +398,20 @@ def _meaning(cases: list[CaseResult]) -> list[str]:
         f"every 50 ms; the process already holds {held} before a render (voice model, "
         "onnxruntime arenas, heap kept from earlier renders), and *+added* is the render's own "
         f"share. Compose (scene frames, x264, libass, audio mix, join) is {_compose_shares(cases)} "
-        "first render. An unchanged storyboard costs only the join. A narration edit re-makes "
-        "the scene's still and voice, the whole audio mix (later voices move) and at least two "
-        "segments: the scene and the next, which fades in from it."
+        "first render. Each run of segments to encode is one x264 process, cut into "
+        "per-segment files at IDR frames; a scene that fades in is two segments (the fade, the "
+        "rest). An unchanged storyboard costs only the join (its output checks are cached by "
+        "the joined file's digest). A narration edit re-makes the scene's still and voice, the "
+        "whole audio mix (later voices move) and three segments: the scene's fade-in and body "
+        "and the next scene's fade-in; later scenes only move, even when the narration's length "
+        "changes. The output checks measure black and frozen stretches on the frames as they "
+        "are encoded (segment by segment, joined across cuts) and decode only the sound of the "
+        "finished file. The *x264 floor* is x264 at the engine's preset and CRF encoding the "
+        "output's own frames, decoded to raw yuv420p beforehand (untimed); *compose ÷ floor* "
+        "is the compose stage of the composition-only render over it. The profile times each "
+        "other part of compose alone (wall and CPU seconds of this process and the ffmpeg it "
+        "waited for): when the machine is shared, CPU seconds are the steadier figure. SSIM "
+        "compares the output with the same composition at the previous x264 settings."
         + _extra_segments(cases)
         + " MoviePy gets the same stills, scene times, SRT cues and our final mixed audio as WAV "
         "(decoded beforehand, untimed), so it skips the mix and loudness passes our compose "
@@ -324,6 +437,13 @@ def render_section(cases: list[CaseResult], warmup: RenderRun, machine: dict[str
         ["### Re-renders in the same cache", "", *_rerenders(cases), ""],
         ["### Composition vs MoviePy (same storyboard, warm cache)", "", *_versus_moviepy(cases)],
         ["", "Output probe:", "", *_probes(cases), ""],
+        [
+            "### Where the compose time goes (each part timed alone, warm cache)",
+            "",
+            *_profile(cases),
+            "",
+        ],
+        ["### Output quality", "", *_quality(cases), ""],
         ["### Targets", "", *_targets(cases), ""],
         _meaning(cases),
     ]
@@ -353,6 +473,13 @@ def load_results(path: Path) -> tuple[list[CaseResult], RenderRun, dict[str, str
             "moviepy": _pick(MoviePyRun, data["moviepy"]) if data["moviepy"] else None,
             "probes": {name: _pick(Probe, p) for name, p in data["probes"].items()},
             "targets": [_pick(Target, t) for t in data["targets"]],
-        }
+            "edit_length": _pick(RenderRun, data["edit_length"]) if data.get("edit_length")
+            else None,
+            "edit_length_info": _pick(EditInfo, data["edit_length_info"])
+            if data.get("edit_length_info") else None,
+            "floor": _pick(Floor, data["floor"]) if data.get("floor") else None,
+            "quality": _pick(Quality, data["quality"]) if data.get("quality") else None,
+            "profile": [_pick(ProfileRow, r) for r in data.get("profile", [])],
+        }  # fmt: skip
         cases.append(_pick(CaseResult, {**data, **parts}))
     return cases, _pick(RenderRun, payload["warmup"]), payload["machine"]

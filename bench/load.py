@@ -33,7 +33,7 @@ from sqlalchemy import Engine, create_engine, text
 from tests.support.cluster import Cluster, running_cluster
 from websockets.asyncio.client import connect
 
-from bench.report import cpu_model, mark, markdown_table, publish
+from bench.report import cpu_model, mark, markdown_table, run
 
 RESULTS_JSON = Path(__file__).parent / "results" / "load.json"
 SECTION = "## Load"
@@ -384,17 +384,27 @@ def main(argv: list[str] | None = None) -> None:
         "--ramp", type=float, default=RAMP_S, help="seconds over which users arrive"
     )
     args = parser.parse_args(argv)
-    with (
-        tempfile.TemporaryDirectory(prefix="reelforge-load-") as tmp,
-        running_cluster(Path(tmp) / "run", api=2, workers=args.workers, env=LOAD_ENV) as cluster,
-    ):
-        data = asyncio.run(_run(cluster, args.users, args.seconds, args.ramp))
-    machine: dict[str, object] = {
-        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu_model(), "cores": os.cpu_count(), "workers": args.workers,
-    }  # fmt: skip
-    publish(RESULTS_JSON, SECTION, {"machine": machine, **data}, section(data, machine))
-    print(section(data, machine))
+
+    def measure() -> dict[str, object]:
+        with (
+            tempfile.TemporaryDirectory(prefix="reelforge-load-") as tmp,
+            running_cluster(
+                Path(tmp) / "run", api=2, workers=args.workers, env=LOAD_ENV
+            ) as cluster,
+        ):
+            data = asyncio.run(_run(cluster, args.users, args.seconds, args.ramp))
+        machine: dict[str, object] = {
+            "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "cpu": cpu_model(), "cores": os.cpu_count(), "workers": args.workers,
+        }  # fmt: skip
+        return {"machine": machine, **data}
+
+    def report(data: dict[str, object]) -> str:
+        machine = data["machine"]
+        assert isinstance(machine, dict)
+        return section(data, machine)
+
+    run(RESULTS_JSON, SECTION, measure, report)
 
 
 if __name__ == "__main__":

@@ -54,10 +54,21 @@ def wait_for_quiet(threshold: float = 0.15, max_wait_s: float = 30.0) -> float:
 
 
 def tree_rss_bytes(root: psutil.Process) -> int:
-    """Resident memory of `root` plus all its descendants (shared pages counted per process)."""
-    total = 0
-    for proc in [root, *root.children(recursive=True)]:
+    """Resident memory of `root` plus all its descendants (shared pages counted per process).
+
+    A child still running `root`'s own program has not reached `exec` yet (subprocess forks,
+    then execs ffmpeg): it shares `root`'s pages, and counting them would add `root`'s whole
+    RSS a second time whenever a sample lands in that window.
+    """
+    total = root.memory_info().rss
+    try:
+        own_exe = root.exe()
+    except (psutil.AccessDenied, psutil.ZombieProcess):
+        own_exe = ""
+    for proc in root.children(recursive=True):
         try:
+            if own_exe and proc.exe() == own_exe:
+                continue
             total += proc.memory_info().rss
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue  # a child that ended between listing and reading

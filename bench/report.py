@@ -1,14 +1,17 @@
 """What every benchmark report shares: markdown tables, met/missed marks, machine facts,
-and replacing one `## Section` of bench/RESULTS.md while keeping the others."""
+replacing one `## Section` of bench/RESULTS.md while keeping the others, and `run`, the
+`main()` of a benchmark (measure, publish, print)."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 RESULTS_MD = Path(__file__).parent / "RESULTS.md"
+Data = TypeVar("Data")
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -48,3 +51,14 @@ def publish(results_json: Path, heading: str, data: Any, section: str) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
     results_json.write_text(text, encoding="utf-8")
     replace_section(RESULTS_MD, heading, section)
+
+
+def run(
+    results_json: Path, heading: str, measure: Callable[[], Data], section: Callable[[Data], str]
+) -> None:
+    """A benchmark's `main()`: measure, publish the figures (JSON) and the `## heading`
+    section of RESULTS.md, and print that section."""
+    data = measure()
+    text = section(data)
+    publish(results_json, heading, data, text)
+    print(text)

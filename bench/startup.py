@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.report import cpu_model, mark, markdown_table, publish
+from bench.report import cpu_model, mark, markdown_table, run
 
 RESULTS_JSON = Path(__file__).parent / "results" / "startup.json"
 SECTION = "## CLI start-up"
@@ -96,9 +96,7 @@ def section(data: dict[str, object]) -> str:
 
 
 def main() -> None:
-    data = measure()
-    publish(RESULTS_JSON, SECTION, data, section(data))
-    print(section(data))
+    run(RESULTS_JSON, SECTION, measure, section)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from tests.support.server import start_serve
 
-from bench.report import cpu_model, mark, markdown_table, publish
+from bench.report import cpu_model, mark, markdown_table, run
 
 RESULTS_JSON = Path(__file__).parent / "results" / "web.json"
 DIST = Path(__file__).parents[1] / "src" / "reelforge" / "web" / "dist"
@@ -129,9 +129,7 @@ def section(data: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    data = measure()
-    publish(RESULTS_JSON, SECTION, data, section(data))
-    print(section(data))
+    run(RESULTS_JSON, SECTION, measure, section)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,12 @@ class RetentionSettings(BaseModel):
     """Cached artifacts unused this long are removed whatever the size."""
     abandoned_work_hours: float = Field(default=24.0, gt=0)
     """A render's work folder this old was left by a killed worker: removed."""
+    deleted_files_hours: float = Field(default=0.0, ge=0)
+    """The files of a deleted render or project (videos, thumbnails, subtitles, manifests)
+    stay in the blob store this long, then the prune removes them (0: right after the
+    deletion commits). The render is gone for its users, and from their quota, at once."""
+    prune_interval_minutes: float = Field(default=60.0, gt=0)
+    """Each process that runs renders prunes when it starts and then this often."""
     service_facts_days: float = Field(default=180.0, gt=0)
     """The API's probes and sampled response times (the analytics' uptime and response
     time) older than this are removed as new ones are written; people's facts stay."""

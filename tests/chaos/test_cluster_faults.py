@@ -5,33 +5,39 @@ live events arrive without a gap."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import signal
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support.cluster import Cluster, running_cluster, sign_up, submit
+from tests.support.cluster import (
+    FINISHED,
+    TIMEOUT_S,
+    Cluster,
+    assert_playable,
+    job_events,
+    render_settings,
+    render_status,
+    running_cluster,
+    sign_up,
+    submit,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
-SETTINGS = {"resolution": "480p", "target_duration_s": 20, "music": {"enabled": False}}
+SETTINGS = render_settings(20)
 PROMPT = (
     "Octopuses have three hearts and blue blood. Two hearts pump blood to the gills. The third "
     "pumps it to the rest of the body. Their arms can taste what they touch. Each arm holds "
     "hundreds of suckers. They change colour in a fraction of a second. Some even use tools."
 )
-FINISHED = ("succeeded", "failed", "canceled")
-TIMEOUT_S = 300
 
 
 @pytest.fixture
@@ -53,66 +59,26 @@ def _job_row(cluster: Cluster, render_id: str) -> dict[str, object]:
         engine.dispose()
 
 
-def _wait(condition: object, what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _status(cluster: Cluster, headers: dict[str, str], render_id: str) -> dict[str, object]:
-    response = httpx.get(f"{cluster.url}/api/v1/renders/{render_id}", headers=headers)
-    assert response.status_code == 200, response.text
-    status: dict[str, object] = response.json()
-    return status
-
-
-def _probe(cluster: Cluster, headers: dict[str, str], status: dict[str, object]) -> None:
-    links = status["links"]
-    assert isinstance(links, dict)
-    video = httpx.get(f"{cluster.url}{links['video']}", headers=headers, follow_redirects=True)
-    assert video.status_code == 200
-    with av.open(io.BytesIO(video.content)) as container:
-        assert container.streams.video[0].codec_context.name == "h264"
-        assert container.duration / 1e6 > 5
-
-
-def _events(cluster: Cluster, render_id: str) -> list[str]:
-    engine = create_engine(cluster.database_url)
-    try:
-        with engine.connect() as conn:
-            return list(
-                conn.scalars(
-                    text("SELECT type FROM events WHERE job_id = :id ORDER BY id"),
-                    {"id": uuid.UUID(render_id)},
-                )
-            )
-    finally:
-        engine.dispose()
-
-
 def test_a_worker_killed_mid_render_hands_the_job_to_another_exactly_once(
     cluster: Cluster,
 ) -> None:
     headers = sign_up(cluster.url)
     render_id = submit(cluster.url, headers, SETTINGS, PROMPT)
-    _wait(lambda: _job_row(cluster, render_id)["state"] == "running", "the render to start")
+    wait_for(lambda: _job_row(cluster, render_id)["state"] == "running", "the render to start")
     first = _job_row(cluster, render_id)
     victim = int(str(first["worker_id"]).split(":")[1])
     assert victim in {cluster.pid("worker-1"), cluster.pid("worker-2")}
     os.killpg(victim, signal.SIGKILL)
 
-    _wait(lambda: _status(cluster, headers, render_id)["status"] in FINISHED, "the render")
-    status = _status(cluster, headers, render_id)
+    wait_for(lambda: render_status(cluster, headers, render_id)["status"] in FINISHED, "the render")
+    status = render_status(cluster, headers, render_id)
     assert status["status"] == "succeeded", status
     done = _job_row(cluster, render_id)
     assert done["attempts"] == 2
     assert int(str(done["worker_id"]).split(":")[1]) != victim
-    types = _events(cluster, render_id)
+    types = job_events(cluster, render_id)
     assert types.count("succeeded") == 1 and types.count("queued") == 1, types
-    _probe(cluster, headers, status)
+    assert_playable(cluster, headers, status)
 
 
 class _Follower:
@@ -168,4 +134,4 @@ def test_clients_of_a_killed_api_replica_reconnect_through_nginx_and_miss_nothin
     assert seen[0][-1][1] == "succeeded"
     ids = [int(str(event_id)) for event_id, _ in seen[0]]
     assert ids == sorted(set(ids))
-    assert [t for _, t in seen[0]] == _events(cluster, render_id)  # every stored event
+    assert [t for _, t in seen[0]] == job_events(cluster, render_id)  # every stored event

@@ -7,42 +7,39 @@ until S3 is back, and a full disk reported as a system error with an admin alert
 from __future__ import annotations
 
 import contextlib
-import io
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import av
 import httpx
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from tests.support.cluster import Cluster, running_cluster, sign_up, submit
+from tests.support.cluster import (
+    FINISHED,
+    Cluster,
+    assert_playable,
+    job_events,
+    render_settings,
+    render_status,
+    running_cluster,
+    sign_up,
+    submit,
+    wait_for,
+)
 from tests.support.seaweed import free_ports
 from tests.support.stubs.base import StubResponse, StubServer
 
 pytestmark = pytest.mark.slow
-SETTINGS = {"resolution": "480p", "target_duration_s": 12, "music": {"enabled": False}}
+SETTINGS = render_settings(12)
 PROMPT = (
     "Honeybees dance to share where flowers are. The angle of the dance points to the food. "
     "Its length tells the distance. A colony can hold fifty thousand bees. Each one visits "
     "hundreds of flowers a day."
 )
-FINISHED = ("succeeded", "failed", "canceled")
-TIMEOUT_S = 240.0
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout_s: float = TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if condition():
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextlib.contextmanager
@@ -85,20 +82,9 @@ def job_row(cluster: Cluster, render_id: str) -> dict[str, object]:
                 text("SELECT state, attempts, error_class, error_stage, error_message "
                      "FROM render_jobs WHERE id = :id"), {"id": uuid.UUID(render_id)},
             ).one()  # fmt: skip
-            events = list(conn.scalars(
-                text("SELECT type FROM events WHERE job_id = :id ORDER BY id"),
-                {"id": uuid.UUID(render_id)},
-            ))  # fmt: skip
-        return dict(row._mapping) | {"events": events}
+        return dict(row._mapping) | {"events": job_events(cluster, render_id)}
     finally:
         engine.dispose()
-
-
-def render_status(cluster: Cluster, headers: dict[str, str], render_id: str) -> dict[str, object]:
-    reply = httpx.get(f"{cluster.url}/api/v1/renders/{render_id}", headers=headers, timeout=10)
-    assert reply.status_code == 200, reply.text
-    status: dict[str, object] = reply.json()
-    return status
 
 
 def assert_done_once_and_playable(
@@ -110,13 +96,7 @@ def assert_done_once_and_playable(
     events = job_row(cluster, render_id)["events"]
     assert isinstance(events, list)
     assert events.count("succeeded") == 1 and events.count("queued") == 1, events
-    links = status["links"]
-    assert isinstance(links, dict)
-    video = httpx.get(f"{cluster.url}{links['video']}", headers=headers, follow_redirects=True)
-    assert video.status_code == 200
-    with av.open(io.BytesIO(video.content)) as container:
-        assert container.streams.video[0].codec_context.name == "h264"
-        assert container.duration / 1e6 > 5
+    assert_playable(cluster, headers, status)
 
 
 def test_a_database_outage_answers_503_with_retry_after_and_heals_by_itself(

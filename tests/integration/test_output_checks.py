@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from reelforge import Providers, ReelforgeError, Storyboard, render
-from reelforge.engine import pipeline
+from reelforge.engine import captions, pipeline
 from reelforge.engine.captions import Cue
 from reelforge.engine.checks import CHECKS
 from reelforge.model.storyboard import Scene, VideoSettings
@@ -118,13 +118,13 @@ def test_a_caption_drawn_outside_the_safe_area_fails_the_captions_check(
     """A burn-in bug injected into the pipeline: the captions' style loses its bottom margin,
     so they sit on the frame's edge while the layout (and its geometry check) says they don't.
     Only the sampled frames can tell."""
-    ass = pipeline.segment_ass
+    ass = captions.run_ass
 
     def on_the_edge(*args: object, **kwargs: object) -> str:
         script: str = ass(*args, **kwargs)  # type: ignore[arg-type]
         return re.sub(r"^(Style: Caption,.*,)\d+,1$", r"\g<1>0,1", script, flags=re.MULTILINE)
 
-    monkeypatch.setattr(pipeline, "segment_ass", on_the_edge)
+    monkeypatch.setattr(captions, "run_ass", on_the_edge)
     with pytest.raises(ReelforgeError) as failed:
         render(BOARD, output=tmp_path / "edge.mp4", cache_dir=tmp_path / "cache")
     assert failed.value.stage == "checks"

@@ -65,9 +65,35 @@ def test_editing_one_scene_redoes_only_that_scene_and_its_neighbour(tmp_path: Pa
     misses = edited.cache_misses
     assert misses.get("voice") == 1
     assert misses.get("visuals", 0) <= 1
-    assert misses.get("segment") == 2  # the edited scene and the one fading in from it
+    # The edited scene (its fade-in and the rest) and the next scene's fade-in from it.
+    assert misses.get("segment") == 3
     assert misses.get("audio") == 1
     assert edited.cache_hits["voice"] == 3
+
+
+def test_a_narration_of_another_length_shifts_later_scenes_without_re_encoding_them(
+    tmp_path: Path,
+) -> None:
+    sb = board(*NARRATIONS)
+    first = render(sb, output=tmp_path / "a.mp4", cache_dir=tmp_path / "cache")
+    scenes = list(sb.scenes)
+    longer = "Rivers then fill them with cold, clear water from the melting ice above."
+    scenes[1] = scenes[1].model_copy(update={"narration": longer})
+    edited = render(
+        sb.model_copy(update={"scenes": tuple(scenes)}),
+        output=tmp_path / "b.mp4",
+        cache_dir=tmp_path / "cache",
+    )
+    assert edited.duration_s > first.duration_s + 1
+    assert edited.cache_misses.get("segment") == 3
+    with av.open(str(edited.video)) as container:
+        stream = container.streams.video[0]
+        assert stream.frames == round(edited.duration_s * 30)
+    # Later scenes moved, their pictures did not: the last scene looks as it did.
+    shift = edited.duration_s - first.duration_s
+    before = mid_frame_rgb(first.video, first.duration_s - 1.5)
+    after = mid_frame_rgb(edited.video, first.duration_s - 1.5 + shift)
+    assert np.abs(before - after).max() < 4
 
 
 def test_local_image_and_video_files_are_used_as_scene_visuals(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """The `make cluster` topology for tests: started in a temporary run folder on a database of
-its own, with a few helpers to act as its users; stopped (and the database dropped) after."""
+its own, with a few helpers to act as its users and to wait for and check their renders;
+stopped (and the database dropped) after."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import httpx
 from deploy.cluster import alive
 from sqlalchemy import create_engine, text
@@ -25,6 +28,18 @@ from tests.support.seaweed import free_ports
 ROOT = Path(__file__).resolve().parents[2]
 PG_SERVER = os.environ.get("REELFORGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("REELFORGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+FINISHED = ("succeeded", "failed", "canceled")
+TIMEOUT_S = 300.0
+"""How long a fault test waits for a render (or anything else) before it fails."""
+
+
+def render_settings(target_duration_s: int) -> dict[str, object]:
+    """Small, quick renders: 480p, no music."""
+    return {
+        "resolution": "480p",
+        "target_duration_s": target_duration_s,
+        "music": {"enabled": False},
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +141,47 @@ def submit(base: str, headers: dict[str, str], settings: dict[str, object], prom
     assert submitted.status_code == 202, submitted.text
     render_id: str = submitted.json()["id"]
     return render_id
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout_s: float = TIMEOUT_S) -> None:
+    """Poll `condition` until it is true; a request that fails meanwhile counts as not yet."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if condition():
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def render_status(cluster: Cluster, headers: dict[str, str], render_id: str) -> dict[str, object]:
+    reply = httpx.get(f"{cluster.url}/api/v1/renders/{render_id}", headers=headers, timeout=10)
+    assert reply.status_code == 200, reply.text
+    status: dict[str, object] = reply.json()
+    return status
+
+
+def job_events(cluster: Cluster, render_id: str) -> list[str]:
+    """The types of the render's stored events, in order."""
+    engine = create_engine(cluster.database_url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    text("SELECT type FROM events WHERE job_id = :id ORDER BY id"),
+                    {"id": uuid.UUID(render_id)},
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def assert_playable(cluster: Cluster, headers: dict[str, str], status: dict[str, object]) -> None:
+    """The finished render's video downloads (through S3's redirect) and is real H.264."""
+    links = status["links"]
+    assert isinstance(links, dict)
+    video = httpx.get(f"{cluster.url}{links['video']}", headers=headers, follow_redirects=True)
+    assert video.status_code == 200
+    with av.open(io.BytesIO(video.content)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.duration / 1e6 > 5

@@ -341,6 +341,14 @@ export class Problem extends Error {
   }
 }
 
+/** A failed request as a form's errors: the problem's detail under the field it names when
+ * the form has that field (`fields`), else under `form`; no answer at all is said as such. */
+export function fieldErrors(problem: unknown, fields: readonly string[]): Record<string, string> {
+  const p = problem instanceof Problem ? problem : null;
+  const field = p?.field && fields.includes(p.field) ? p.field : "form";
+  return { [field]: p ? p.detail : "Cannot reach the server." };
+}
+
 let accessToken: string | null = null;
 let refreshing: Promise<boolean> | null = null;
 const expiredListeners = new Set<() => void>();

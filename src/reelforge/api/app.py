@@ -70,8 +70,9 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
         log.info("starting", settings=platform.settings.masked(), workers=workers)
         hub.start()
         monitor.start()
-        if workers:  # this process renders: it keeps the cache in bounds too
-            asyncio.get_running_loop().run_in_executor(None, platform.prune)
+        pruner = platform.prune_loop()
+        if workers:  # this process renders: it keeps the cache and the store in bounds too
+            pruner.start()
         kinds, timings = platform.job_kinds(), platform.worker_timings()
         pool = WorkerPool(
             [
@@ -92,9 +93,10 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
             # requeued by the reaper once stale), never a hung shutdown.
             timeout_s = platform.settings.workers.shutdown_timeout_s
             # The webhook sender stops at the same time: its attempt in flight is bounded too.
-            abandoned, _ = await asyncio.gather(
-                asyncio.to_thread(pool.stop, timeout_s), asyncio.to_thread(sender.stop, timeout_s)
-            )
+            abandoned, _, _ = await asyncio.gather(
+                asyncio.to_thread(pool.stop, timeout_s), asyncio.to_thread(sender.stop, timeout_s),
+                asyncio.to_thread(pruner.stop, timeout_s),
+            )  # fmt: skip
             if abandoned:
                 log.error("abandoned renders at shutdown", workers=len(abandoned))
             platform.engine.dispose()

@@ -6,18 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, QueuePool
 from sqlalchemy.orm import Session
 
 from reelforge.api.limits import Limits
-from reelforge.db.crud import auth, users
+from reelforge.db.crud import auth
 from reelforge.db.models import User, utcnow
 from reelforge.db.session import is_sqlite
 from reelforge.errors import Forbidden, NotFound, Unauthorized
@@ -35,7 +36,12 @@ AfterEventId = Annotated[int, Query(ge=0, le=MAX_EVENT_ID, description="The last
 bearer = HTTPBearer(auto_error=False, description="An access token or a personal API key")
 
 
-def get_platform(request: Request) -> Platform:
+# Dependencies that only read what is already in memory are `async def`: FastAPI runs a
+# sync dependency in a thread-pool call of its own (a hand-off there and back per
+# dependency per request), an async one inline.
+
+
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
@@ -91,28 +97,41 @@ async def db_turn(request: Request) -> AsyncIterator[None]:
         yield
 
 
-def get_session(
+async def get_session(
     request: Request,
     platform: PlatformDep,
     _turn: Annotated[None, Depends(db_turn, scope="function")],
-) -> Iterator[Session]:
+) -> AsyncIterator[Session]:
     """One transaction per request, committed when the route returns (before the response
-    goes out, so a 2xx means it is stored). Writes take SQLite's write lock up front."""
+    goes out, so a 2xx means it is stored). Writes take SQLite's write lock up front.
+
+    Made in the event loop (a new session does no I/O: it connects at its first statement);
+    only the commit, or the rollback, and the connection's return to the pool go to a
+    thread, in one call."""
     writes = request.method not in READ_METHODS
     factory = platform.writer_sessions if writes else platform.sessions
-    with factory() as session:
-        try:
-            yield session
+    session = factory()
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_end, session, commit=False)
+        raise
+    await run_in_threadpool(_end, session, commit=True)
+
+
+def _end(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back) and close: the pooled connection goes back either way."""
+    with session:
+        if commit:
             session.commit()
-        except BaseException:
+        else:
             session.rollback()
-            raise
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def client_ip(request: Request, platform: PlatformDep) -> str:
+async def client_ip(request: Request, platform: PlatformDep) -> str:
     peer = request.client.host if request.client else ""
     api = platform.settings.api
     if not api.trust_proxy_headers:
@@ -124,7 +143,7 @@ def client_ip(request: Request, platform: PlatformDep) -> str:
 ClientIp = Annotated[str, Depends(client_ip)]
 
 
-def now() -> datetime:
+async def now() -> datetime:
     return utcnow()
 
 
@@ -169,20 +188,24 @@ def authenticate(platform: Platform, token: str, at: datetime) -> Principal:
             principal = Principal(auth.user_for_api_key(session, token, at), None)
         else:
             claims = platform.tokens.verify(token)
-            live = auth.live_session(session, _session_id(claims.session_id), at, platform.timeouts)
-            user = users.get(session, live.user_id)
-            if user is None or str(user.id) != claims.subject:
+            live, user = auth.live_session_user(
+                session, _session_id(claims.session_id), at, platform.timeouts
+            )
+            if str(user.id) != claims.subject:
                 raise Unauthorized("this account no longer exists", stage="auth")
             principal = Principal(user, live.id)
         session.commit()  # an API key's `last_used_at`
     return principal
 
 
-def current_principal(
-    platform: PlatformDep,
-    session: DbSession,
-    at: Now,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _signed_in(
+    platform: Platform,
+    session: Session,
+    at: datetime,
+    credentials: HTTPAuthorizationCredentials | None,
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("sign in first: send `Authorization: Bearer <token>`", stage="auth")
@@ -191,10 +214,16 @@ def current_principal(
     return principal
 
 
+def current_principal(
+    platform: PlatformDep, session: DbSession, at: Now, credentials: Credentials
+) -> Principal:
+    return _signed_in(platform, session, at, credentials)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def get_limits(request: Request) -> Limits:
+async def get_limits(request: Request) -> Limits:
     limits: Limits = request.app.state.limits
     return limits
 
@@ -202,19 +231,50 @@ def get_limits(request: Request) -> Limits:
 LimitsDep = Annotated[Limits, Depends(get_limits)]
 
 
-def current_user(principal: CurrentPrincipal, platform: PlatformDep, limits: LimitsDep) -> User:
-    limits.hit(platform.settings.api.rate_api, "api", str(principal.user.id), fail_open=True)
-    return principal.user
+def current_user(
+    platform: PlatformDep, session: DbSession, at: Now, credentials: Credentials,
+    limits: LimitsDep,
+) -> User:  # fmt: skip
+    """The caller, counted against the API rate: one thread-pool call for both (they were
+    two dependencies, two hand-offs)."""
+    user = _signed_in(platform, session, at, credentials).user
+    limits.hit(platform.settings.api.rate_api, "api", str(user.id), fail_open=True)
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def uploading_user(
+def signed_link_or_user(
+    request: Request,
     platform: PlatformDep,
-    limits: LimitsDep,
     at: Now,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    expires: Annotated[int | None, Query(description="From a signed link")] = None,
+    sig: Annotated[str | None, Query(max_length=64, description="From a signed link")] = None,
+) -> uuid.UUID | None:
+    """Who fetches a file (a render's, an asset's, a template preview): None behind a link
+    signed for this very path (`?expires=&sig=`, what `<video src>` and `<img src>` use
+    without an Authorization header), else the signed-in user, whose access the route checks.
+
+    Raises:
+        Unauthorized: neither a valid signed link nor valid credentials.
+    """
+    path = request.url.path
+    if expires is not None and sig is not None and platform.url_signer.verify(path, expires, sig):
+        return None
+    if credentials is None:
+        raise Unauthorized("sign in, or use the signed link you were given", stage="auth")
+    return authenticate(platform, credentials.credentials, at).user.id
+
+
+SignedLinkOrUser = Annotated[uuid.UUID | None, Depends(signed_link_or_user)]
+"""The caller's user id, or None behind a signed link (see `signed_link_or_user`)."""
+DownloadFlag = Annotated[bool, Query(description="Save instead of showing inline")]
+
+
+def uploading_user(
+    platform: PlatformDep, limits: LimitsDep, at: Now, credentials: Credentials
 ) -> User:
     """The caller of an upload, found without a request session: an upload streams for as
     long as the client takes, and must not hold a pooled connection (nor, on SQLite, the

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
+import random
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
@@ -45,6 +45,8 @@ class Monitor:
         self._unwritten: list[datetime] = []
         """Failed probes not yet written (the database was down)."""
         self._task: asyncio.Task[None] | None = None
+        self._random = random.Random()  # nosec B311 - a sample, not a secret
+        """Not `secrets`: its every draw is a getrandom() system call, on every request."""
 
     def observe(self, seconds: float) -> None:
         """One request's response time (reservoir sampling: each request of the interval
@@ -53,7 +55,7 @@ class Monitor:
         if len(self._samples) < SAMPLES_PER_PROBE:
             self._samples.append(seconds)
             return
-        slot = secrets.randbelow(self._seen)
+        slot = self._random.randrange(self._seen)
         if slot < SAMPLES_PER_PROBE:
             self._samples[slot] = seconds
 

@@ -19,7 +19,9 @@ from reelforge.cli.console import bad_input, fail, out
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 queue_app = typer.Typer(help="The render queue.", no_args_is_help=True)
-cache_app = typer.Typer(help="The artifact cache and render work folders.", no_args_is_help=True)
+cache_app = typer.Typer(
+    help="The artifact cache, render work folders and deleted renders' files.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -53,15 +55,17 @@ def cache_prune(
         float | None, typer.Option(min=0, help="Remove what was unused this long.")
     ] = None,
 ) -> None:
-    """Cut the cache back (least recently used first), remove abandoned work folders and old
-    webhook deliveries."""
+    """Cut the cache back (least recently used first), remove abandoned work folders, old
+    webhook deliveries and the files of deleted renders and projects whose grace has passed."""
     max_bytes = int(max_size_gib * 2**30) if max_size_gib is not None else None
     pruned = context.platform().prune(max_bytes, max_age_days)
-    done = pruned.cache
+    done, deleted = pruned.cache, pruned.deleted
     out.print(
         f"cache: removed {done.entries} artifacts ({done.freed_bytes / 2**20:.1f} MiB), "
         f"{done.kept_bytes / 2**20:.1f} MiB kept; abandoned work folders removed: "
-        f"{pruned.work_dirs}; old webhook deliveries removed: {pruned.webhook_deliveries}"
+        f"{pruned.work_folders}; old webhook deliveries removed: {pruned.webhook_deliveries}; "
+        f"deleted renders' files removed: {deleted.files} (from {deleted.folders} renders)"
+        + (f", {deleted.failed} left for the next prune (storage failed)" if deleted.failed else "")
     )
 
 
@@ -118,7 +122,8 @@ def _work(stale_after_s: float, metrics_port: int = 0) -> None:
 
     platform = context.platform()
     _yield_cpu(platform.settings.workers.nice)
-    platform.prune()
+    pruner = platform.prune_loop()  # prunes now, then every `prune_interval_minutes`
+    pruner.start()
     metrics = None
     if metrics_port:
         from prometheus_client import REGISTRY, start_http_server
@@ -142,6 +147,7 @@ def _work(stale_after_s: float, metrics_port: int = 0) -> None:
         worker.run()
     finally:
         sender.stop(platform.settings.webhooks.timeout_s * 2)
+        pruner.stop(platform.settings.workers.shutdown_timeout_s)
 
 
 def worker(

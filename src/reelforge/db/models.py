@@ -270,6 +270,26 @@ class RenderJob(Base):
     """The client's `Idempotency-Key`: a repeated submit returns this job, not a new one."""
 
 
+class BlobTombstone(Base):
+    """A folder of the blob store whose owner was deleted (a render, or each render of a
+    deleted project): its files are removed once `purge_after` has passed, by the prune
+    (`platform/retention.py`). Written in the deletion's transaction, so a deletion that
+    commits never leaves its files behind, and one that rolls back never loses them."""
+
+    __tablename__ = "blob_tombstones"
+    __table_args__ = (Index("ix_blob_tombstones_due", "purge_after"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    prefix: Mapped[str] = mapped_column(String(512))
+    """The blob-store folder to remove, e.g. `renders/<id>`."""
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    """Whose files they were; no foreign key: the tombstone outlives a deleted user."""
+    reason: Mapped[str] = mapped_column(String(40))
+    """`render_deleted` or `project_deleted`."""
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    purge_after: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Event(Base):
     """Append-only log of what happened to a user's jobs; its id orders events per user."""
 

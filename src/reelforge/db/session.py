@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+POOL_CONNECTIONS = 15
+"""Connections a process keeps, all of them: SQLAlchemy's default (5, and 10 more "overflow"
+ones) has the same ceiling, but closed each overflow connection as soon as it was handed
+back, so a busy API process opened and closed connections all the time (on PostgreSQL a
+server process each; on SQLite the file and its PRAGMAs)."""
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -38,6 +43,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # Never put bound parameters in error messages: they reach the logs, and a failed
     # sign-up once logged the new user's Argon2 hash that way (issue #22).
     kwargs.setdefault("hide_parameters", True)
+    if not url.startswith("sqlite") or not _in_memory(url):
+        kwargs.setdefault("pool_size", POOL_CONNECTIONS)
+        kwargs.setdefault("max_overflow", 0)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
@@ -46,6 +54,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # (measured on procrastinate's pool, shared/notes/queue.md); callers retry on a dead
     # connection instead (the worker loop does).
     return create_engine(url, **kwargs)
+
+
+def _in_memory(url: str) -> bool:
+    """An in-memory SQLite database (its pool holds one connection: no pool sizes)."""
+    database = make_url(url).database
+    return database in (None, "", ":memory:") or "mode=memory" in url
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

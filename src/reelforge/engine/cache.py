@@ -74,6 +74,10 @@ class ArtifactCache:
     def path_for(self, key: str) -> Path:
         return self.root / key[:2] / key
 
+    def has(self, stage: str, key: str) -> bool:
+        """Whether `fetch` would find artifact `key` (and not rebuild it)."""
+        return self.path_for(key).is_dir() and stage not in self.refresh
+
     def fetch(self, stage: str, key: str, build: Callable[[Path], None]) -> Path:
         """The directory holding artifact `key`, calling `build(tmp_dir)` on a miss.
 

@@ -6,7 +6,10 @@ split into short, evenly sized chunks of words so no cue overflows two lines.
 
 from __future__ import annotations
 
+import functools
 import html
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from reelforge.model.storyboard import Aspect, CaptionPosition, Captions, CaptionStyle
@@ -121,22 +124,31 @@ def _ass_text(text: str) -> str:
     return text.replace("\\", "\\\\").replace("{", "(").replace("}", ")")
 
 
-def _ass_time(seconds: float) -> str:
-    centis = max(0, round(seconds * 100))
-    hours, rest = divmod(centis, 360_000)
+def _ass_time(centis: int) -> str:
+    hours, rest = divmod(max(0, centis), 360_000)
     minutes, rest = divmod(rest, 6000)
     secs, centis = divmod(rest, 100)
     return f"{hours:d}:{minutes:02d}:{secs:02d}.{centis:02d}"
 
 
-def _dialogue(start: float, end: float, text: str) -> str:
-    return f"Dialogue: 0,{_ass_time(start)},{_ass_time(end)},Caption,,0,0,0,,{text}"
+def _dialogue(start_cs: int, end_cs: int, text: str) -> str:
+    return f"Dialogue: 0,{_ass_time(start_cs)},{_ass_time(end_cs)},Caption,,0,0,0,,{text}"
 
 
-def to_ass(
-    cues: list[Cue], captions: Captions, aspect: Aspect, size: tuple[int, int], shift_s: float
-) -> str:
-    """An ASS script for libass; times are shifted by `-shift_s` (a segment's start)."""
+def frame_centis(seconds: float, fps: int, at_frame: int) -> int:
+    """ASS time (centiseconds) at which a change due at `seconds` of a scene shows, when the
+    scene starts at frame `at_frame` of the script's clock: on the first frame at or after
+    `seconds`, wherever the scene sits, so a segment's captions are the same frames whatever
+    run of segments it was encoded in.
+
+    Frame K shows an event starting at floor(K·100/fps) cs: that is at most K/fps and, as a
+    frame lasts over 1 cs (fps < 100), later than frame K-1.
+    """
+    frame = math.ceil(seconds * fps - 1e-6) + at_frame
+    return max(0, (frame * 100) // fps)
+
+
+def _header(captions: Captions, aspect: Aspect, size: tuple[int, int]) -> str:
     width, height = size
     box = layout(captions, aspect, size)
     boxed = captions.style is CaptionStyle.BOX
@@ -150,8 +162,7 @@ def to_ass(
         )
     )
     primary = f"&H00{ass_colour(captions.color)}"
-    highlight = ass_colour(captions.highlight_color)
-    header = "\n".join(
+    return "\n".join(
         [
             "[Script Info]",
             "ScriptType: v4.00+",
@@ -174,18 +185,50 @@ def to_ass(
             "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
         ]
     )
-    lines = [header]
+
+
+def _events(cues: Sequence[Cue], captions: Captions, centis: Callable[[float], int]) -> list[str]:
+    highlight = ass_colour(captions.highlight_color)
+    lines = []
     for cue in cues:
-        start, end = cue.start_s - shift_s, cue.end_s - shift_s
+        start, end = centis(cue.start_s), centis(cue.end_s)
         if captions.style is not CaptionStyle.WORD_HIGHLIGHT:
             lines.append(_dialogue(start, end, _ass_text(cue.text)))
             continue
         for i, word in enumerate(cue.words):
-            word_start = start if i == 0 else word.start_s - shift_s
-            word_end = end if i == len(cue.words) - 1 else cue.words[i + 1].start_s - shift_s
+            word_start = start if i == 0 else centis(word.start_s)
+            word_end = end if i == len(cue.words) - 1 else centis(cue.words[i + 1].start_s)
             text = " ".join(
                 f"{{\\c&H{highlight}&}}{_ass_text(w.text)}{{\\r}}" if j == i else _ass_text(w.text)
                 for j, w in enumerate(cue.words)
             )
             lines.append(_dialogue(word_start, word_end, text))
+    return lines
+
+
+def to_ass(
+    cues: list[Cue], captions: Captions, aspect: Aspect, size: tuple[int, int], shift_s: float
+) -> str:
+    """An ASS script for libass; times are shifted by `-shift_s` (a segment's start)."""
+    lines = _events(cues, captions, lambda seconds: round((seconds - shift_s) * 100))
+    return "\n".join([_header(captions, aspect, size), *lines]) + "\n"
+
+
+def _at_frame(seconds: float, *, fps: int, at: int) -> int:
+    return frame_centis(seconds, fps, at)
+
+
+def run_ass(
+    scenes: Sequence[tuple[Sequence[Cue], int]],
+    captions: Captions,
+    aspect: Aspect,
+    size: tuple[int, int],
+    fps: int,
+) -> str:
+    """One ASS script for a run of segments: each scene's cues (timed from the scene's start)
+    placed at the frame where that scene starts in the run (negative: it began earlier),
+    frame-exact (`frame_centis`)."""
+    lines = [_header(captions, aspect, size)]
+    for cues, at_frame in scenes:
+        lines += _events(cues, captions, functools.partial(_at_frame, fps=fps, at=at_frame))
     return "\n".join(lines) + "\n"

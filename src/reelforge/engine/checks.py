@@ -96,20 +96,62 @@ class Expected:
     caption_lines: int = 2
 
 
-def check_output(video: Path, expected: Expected, watchdog: Watchdog) -> list[CheckResult]:
-    """Every check on `video`; a measurement that cannot be made fails its check."""
+PICTURE_DETECTORS = (
+    f"blackdetect=d={STILL_ALLOWED_S}:pix_th=0.10,freezedetect=n=-60dB:d={STILL_ALLOWED_S}"
+)
+PIECE_FREEZE_MIN_S = 0.1
+PIECE_DETECTORS = f"blackdetect=d=0:pix_th=0.10,freezedetect=n=-60dB:d={PIECE_FREEZE_MIN_S}"
+"""The same detectors for pieces of the video (segments, as they are encoded): short spans
+too, so spans that continue across a cut can be joined (`join_picture_spans`). A freeze is
+only seen once it lasted `PIECE_FREEZE_MIN_S` (at d=0 every frame is its own freeze)."""
+
+
+def picture_spans(log: str) -> dict[str, list[Span]]:
+    """Black and frozen spans from the picture detectors' log (an open one ends at ∞)."""
+    found = _spans(log)
+    return {"black": found["black"], "freeze": found["freeze"]}
+
+
+def join_picture_spans(
+    pieces: Sequence[tuple[float, dict[str, list[Span]]]], gap_s: float
+) -> dict[str, list[Span]]:
+    """The video's black and frozen spans from its pieces' (each at its start time, spans
+    relative to it): a span ending where the next one starts (within `gap_s`) is one span."""
+    joined: dict[str, list[Span]] = {"black": [], "freeze": []}
+    for kind, spans in joined.items():
+        for start_s, piece in sorted(pieces, key=lambda p: p[0]):
+            for begin, end in sorted(piece.get(kind, [])):
+                begin, end = begin + start_s, end + start_s
+                if spans and begin - spans[-1][1] <= gap_s:
+                    spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+                else:
+                    spans.append((begin, end))
+    return joined
+
+
+def check_output(
+    video: Path,
+    expected: Expected,
+    watchdog: Watchdog,
+    picture: dict[str, list[Span]] | None = None,
+) -> list[CheckResult]:
+    """Every check on `video`; a measurement that cannot be made fails its check.
+
+    `picture`: black and frozen spans already measured on the video's frames as they were
+    encoded (`PIECE_DETECTORS`); the picture is then not decoded again, only the sound.
+    """
+    picture_filters = ["-vf", PICTURE_DETECTORS] if picture is None else ["-vn"]
     grab = _caption_grab(video, expected)
     extra: list[str] = []
     if grab is not None:  # a second output of the same decoding: the sampled frames, raw luma
         chosen = "+".join(f"eq(n,{n})" for n in grab.numbers)
         extra = ["-map", "0:v:0", "-vf", f"select='{chosen}',format=gray",
-                 "-fps_mode", "passthrough", "-f", "rawvideo", "-y", str(grab.path)]  # fmt: skip
+                 "-fps_mode", "passthrough", "-frames:v", str(len(grab.numbers)),
+                 "-f", "rawvideo", "-y", str(grab.path)]  # fmt: skip
     try:
         log = run(
             [
-                ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video),
-                "-vf", f"blackdetect=d={STILL_ALLOWED_S}:pix_th=0.10,"
-                       f"freezedetect=n=-60dB:d={STILL_ALLOWED_S}",
+                ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video), *picture_filters,
                 "-af", f"ebur128=peak=true:framelog=verbose,"
                        f"silencedetect=n=-45dB:d={SILENCE_ALLOWED_S}",
                 "-f", "null", "-", *extra,
@@ -121,6 +163,8 @@ def check_output(video: Path, expected: Expected, watchdog: Watchdog) -> list[Ch
         if grab is not None:
             grab.path.unlink(missing_ok=True)
     events = _spans(log)
+    if picture is not None:
+        events = {**events, **picture}
     return [
         _container(video),
         _durations(video, expected),

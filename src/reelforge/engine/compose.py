@@ -1,14 +1,15 @@
 """Composition: encode scene segments, mix the audio, join everything into the final MP4.
 
-Each scene is its own H.264 segment (bounded memory, re-encoded only when
-the scene or its predecessor changes); the final step joins the segments
-without re-encoding and adds the loudness-normalised audio.
+Each scene is one or two H.264 segments (its fade-in, then the rest): re-encoded only when
+what they show changes. Runs of segments to encode go through one x264 process each, cut
+into per-segment files at IDR frames; the final step joins the segments without
+re-encoding and adds the loudness-normalised audio.
 """
 
 from __future__ import annotations
 
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +25,42 @@ from reelforge.engine.compile import (
     mux_argv,
     segment_argv,
 )
-from reelforge.engine.frames import FrameSource, black_frame, blend
+from reelforge.engine.frames import Frame, FrameSource, black_frame, blend
 from reelforge.engine.timeline import FADE_FROM_BLACK_S, FADE_TO_BLACK_S, SceneSlot, Timeline
 from reelforge.errors import RenderError
 
 
 @dataclass(frozen=True, slots=True)
-class SegmentPlan:
-    """Everything one segment's pixels depend on (its cache key is derived from this)."""
+class Part:
+    """Frames [start, end) of scene `scene`: one segment of the video.
+
+    A scene that fades in from the previous one is two segments, the fade and the rest,
+    so a change to one scene re-encodes that scene and the two fades it takes part in,
+    never the whole of its neighbour.
+    """
+
+    scene: int
+    start: int
+    end: int
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+
+def split_parts(timeline: Timeline) -> list[Part]:
+    """The video's segments, in order: each scene's fade-in (if any), then the rest of it."""
+    parts = []
+    for slot in timeline.slots:
+        if slot.fade_in_frames:
+            parts.append(Part(slot.index, 0, slot.fade_in_frames))
+        parts.append(Part(slot.index, slot.fade_in_frames, slot.frames))
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class SceneFrames:
+    """What a scene's pixels depend on: its frames, and the scene it fades in from."""
 
     slot: SceneSlot
     source: FrameSource
@@ -42,50 +71,65 @@ class SegmentPlan:
     last: bool
 
 
-def render_segment(
-    plan: SegmentPlan,
+def part_frames(
+    part: Part, scene: SceneFrames, *, size: tuple[int, int], fps: int
+) -> Iterator[Frame]:
+    """The frames of `part`, with the fade from the previous scene and from/to black."""
+    slot = scene.slot
+    fade_in = slot.fade_in_frames if scene.previous is not None else 0
+    from_black = round(FADE_FROM_BLACK_S * fps) if scene.first else 0
+    to_black = min(round(FADE_TO_BLACK_S * fps), slot.frames) if scene.last else 0
+    black = black_frame(size)
+    previous: Iterator[Frame] = iter(())
+    if scene.previous is not None and part.start < fade_in:
+        count = min(part.end, fade_in) - part.start
+        previous = scene.previous.frames(count, start=scene.previous_frames + part.start)
+    for k, frame in enumerate(scene.source.frames(part.frames, start=part.start), part.start):
+        if k < fade_in:
+            frame = blend(next(previous), frame, (k + 1) / (fade_in + 1))
+        if k < from_black:
+            frame = blend(black, frame, (k + 1) / (from_black + 1))
+        if k >= slot.frames - to_black:
+            frame = blend(frame, black, (k - (slot.frames - to_black) + 1) / to_black)
+        yield frame
+
+
+def encode_run(
+    frames: Iterator[Frame],
+    cuts: list[int],
     *,
+    total: int,
     size: tuple[int, int],
     fps: int,
     encoder: Encoder,
-    out: Path,
+    out_dir: Path,
     subtitles: Path | None,
     fonts_dir: Path | None,
     on_frame: Callable[[int], None] | None = None,
     watchdog: ffmpeg.Watchdog = ffmpeg.DEFAULT_WATCHDOG,
     overlay: Overlay | None = None,
-) -> None:
-    """Stream the scene's frames (with fades) into one ffmpeg encoding `out`."""
-    slot = plan.slot
-    fade_in = slot.fade_in_frames if plan.previous is not None else 0
-    from_black = round(FADE_FROM_BLACK_S * fps) if plan.first else 0
-    to_black = min(round(FADE_TO_BLACK_S * fps), slot.frames) if plan.last else 0
-    black = black_frame(size)
-    previous = (
-        plan.previous.frames(fade_in, start=plan.previous_frames) if plan.previous else iter(())
-    )
+    detect: str | None = None,
+) -> tuple[list[Path], str]:
+    """Stream `total` frames into one ffmpeg that writes a segment file per part (cut
+    before each frame in `cuts`); returns the segment files in order and ffmpeg's log (what
+    the `detect` filters found)."""
+    pattern = out_dir / "part%04d.mp4"
     argv = segment_argv(
-        ffmpeg.ffmpeg_exe(),
-        size=size,
-        fps=fps,
-        out=out,
-        encoder=encoder,
-        subtitles=subtitles,
-        fonts_dir=fonts_dir,
-        overlay=overlay,
-    )
-    timeout_s = watchdog.timeout_s(slot.frames / fps)
-    with ffmpeg.FrameWriter(argv, stage="compose", cwd=out.parent, timeout_s=timeout_s) as writer:
-        for k, frame in enumerate(plan.source.frames(slot.frames)):
-            if k < fade_in:
-                frame = blend(next(previous), frame, (k + 1) / (fade_in + 1))
-            if k < from_black:
-                frame = blend(black, frame, (k + 1) / (from_black + 1))
-            if k >= slot.frames - to_black:
-                frame = blend(frame, black, (k - (slot.frames - to_black) + 1) / to_black)
+        ffmpeg.ffmpeg_exe(), size=size, fps=fps, out_pattern=pattern, cuts=cuts,
+        encoder=encoder, subtitles=subtitles, fonts_dir=fonts_dir, overlay=overlay,
+        detect=detect,
+    )  # fmt: skip
+    timeout_s = watchdog.timeout_s(total / fps)
+    with ffmpeg.FrameWriter(argv, stage="compose", cwd=out_dir, timeout_s=timeout_s) as writer:
+        for k, frame in enumerate(frames):
             writer.write(*(plane.data for plane in frame))
             if on_frame is not None:
                 on_frame(k)
+    files = [out_dir / f"part{j:04d}.mp4" for j in range(len(cuts) + 1)]
+    if not all(f.is_file() for f in files):
+        raise RenderError(f"ffmpeg wrote {len(list(out_dir.glob('part*.mp4')))} segments, "
+                          f"expected {len(files)}", stage="compose")  # fmt: skip
+    return files, writer.log
 
 
 def _read_mono(path: Path) -> tuple[NDArray[np.int16], int]:

@@ -144,6 +144,8 @@ class FrameWriter:
             self._argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err, cwd=cwd
         )
         self._watchdog = _Timer(self._proc, timeout_s)
+        self.log = ""
+        """ffmpeg's whole stderr, once it has finished (what its filters logged)."""
 
     def write(self, *planes: memoryview | bytes) -> None:
         assert self._proc.stdin is not None
@@ -159,9 +161,11 @@ class FrameWriter:
                 self._proc.stdin.close()
         code = self._proc.wait()
         self._watchdog.cancel()
-        tail = _tail(self._err)
+        self._err.seek(0)
+        self.log = self._err.read().decode(errors="replace")
         self._err.close()
         if code != 0:
+            tail = self.log[-STDERR_TAIL_CHARS:]
             raise self._watchdog.error(self._argv, code, tail, self._stage)
 
     def __enter__(self) -> FrameWriter:

@@ -7,10 +7,12 @@ to one scene redoes only that scene's artifacts and its two segments.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,12 @@ from PIL import Image
 
 from reelforge.engine import captions as cap
 from reelforge.engine import checks
-from reelforge.engine.cache import ArtifactCache
+from reelforge.engine.cache import ArtifactCache, artifact_key, file_digest
 from reelforge.engine.compile import Encoder
 from reelforge.engine.context import ProgressCallback, RenderContext, no_progress
 from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
 from reelforge.engine.frames import fill_crop
-from reelforge.engine.stages.captions import segment_ass, timed_cues
+from reelforge.engine.stages.captions import scene_captions, timed_cues
 from reelforge.engine.stages.compose import compose_video
 from reelforge.engine.stages.music import music_bed
 from reelforge.engine.stages.scenes import plan_scenes
@@ -201,16 +203,25 @@ def _render(
     max_duration_s: float | None,
 ) -> RenderResult:
     settings, scenes = storyboard.settings, storyboard.scenes
-    with ctx.stage("visuals"):
-        visuals = []
-        for i, scene in enumerate(scenes):
-            visuals.append(make_visual(ctx, scene, i, settings))
-            ctx.each("visuals", len(scenes), i + 1)
-    with ctx.stage("voice"):
-        voices = []
-        for i, scene in enumerate(scenes):
-            voices.append(speak(ctx, scene, settings))
-            ctx.each("voice", len(scenes), i + 1)
+    # The voice is spoken while the visuals are made: onnxruntime and the image code leave
+    # each other's core idle when run one after the other. Its progress is reported in the
+    # voice stage, in order, as each scene's clip is collected.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as speaker:
+        spoken = [speaker.submit(speak, ctx, scene, settings) for scene in scenes]
+        try:
+            with ctx.stage("visuals"):
+                visuals = []
+                for i, scene in enumerate(scenes):
+                    visuals.append(make_visual(ctx, scene, i, settings))
+                    ctx.each("visuals", len(scenes), i + 1)
+            with ctx.stage("voice"):
+                voices = []
+                for i, clip in enumerate(spoken):
+                    voices.append(clip.result())
+                    ctx.each("voice", len(scenes), i + 1)
+        except BaseException:
+            speaker.shutdown(wait=True, cancel_futures=True)
+            raise
     speeches = [speech for _, speech in voices]
     timeline = build_timeline(storyboard, [s.duration_s for s in speeches])
     check_duration(timeline.duration_s, max_duration_s, stage="timeline")
@@ -218,18 +229,20 @@ def _render(
         cues = timed_cues(speeches, timeline, settings)
         (work / "captions.srt").write_text(cap.to_srt(cues), encoding="utf-8")
         (work / "captions.vtt").write_text(cap.to_vtt(cues), encoding="utf-8")
-        ass_scripts = [
-            segment_ass(speech, slot, settings)
+        burned = [
+            scene_captions(speech, slot, settings)
             for speech, slot in zip(speeches, timeline.slots, strict=True)
         ]
     with ctx.stage("music"):
         music = music_bed(ctx, settings, timeline.duration_s)
     with ctx.stage("compose"):
-        compose_video(ctx, settings, timeline, visuals, voices, ass_scripts, music, encoder, work)
+        _, picture = compose_video(
+            ctx, settings, timeline, visuals, voices, burned, music, encoder, work
+        )
         _thumbnail(visuals, settings, work / "thumb.jpg")
     with ctx.stage("checks"):
         expected = _expected(storyboard, timeline, speeches, cues)
-        results = checks.check_output(work / "final.mp4", expected, ctx.watchdog)
+        results = _checked(ctx, work / "final.mp4", expected, picture)
     manifest = _manifest(
         storyboard, timeline, ctx, [s.duration_s for s in speeches], visuals, results
     )
@@ -257,6 +270,32 @@ def _render(
         topic_only=topic_only, usage=ctx.providers.meter.summary()["providers"],
         checks=checks.as_manifest(results),
     )  # fmt: skip
+
+
+def _checked(
+    ctx: RenderContext,
+    video: Path,
+    expected: checks.Expected,
+    picture: dict[str, list[tuple[float, float]]] | None,
+) -> list[checks.CheckResult]:
+    """The output checks of `video`, run once per distinct video: the same bytes held to the
+    same expectations by the same checks pass or fail the same way, so an unchanged
+    storyboard (whose join is byte-identical) does not decode its whole video again.
+    `picture`: the black and frozen spans compose measured on the frames it encoded."""
+    key = artifact_key(
+        "checks",
+        f"checks@{file_digest(Path(checks.__file__))}",
+        {"video": file_digest(video), "expected": dataclasses.asdict(expected),
+         "picture": picture},
+    )  # fmt: skip
+
+    def build(out: Path) -> None:
+        results = checks.check_output(video, expected, ctx.watchdog, picture)
+        (out / "checks.json").write_text(json.dumps(checks.as_manifest(results)), "utf-8")
+
+    folder = ctx.cache.fetch("checks", key, build)
+    found = json.loads((folder / "checks.json").read_text(encoding="utf-8"))
+    return [checks.CheckResult(**result) for result in found]
 
 
 def _thumbnail(visuals: list[Visual], settings: VideoSettings, out: Path) -> None:

@@ -81,7 +81,12 @@ def _newest_mtime(folder: Path) -> float:
 
 
 def render_blob_key(job_id: object, name: str) -> str:
-    return f"renders/{job_id}/{name}"
+    return f"{render_blob_folder(job_id)}/{name}"
+
+
+def render_blob_folder(job_id: object) -> str:
+    """The blob-store folder holding every file a render published."""
+    return f"renders/{job_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,13 +22,13 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from reelforge.db.crud.product_events import Fact
 from reelforge.db.models import FINAL_STATES, JobState, RenderJob, User, utcnow
 from reelforge.db.session import is_sqlite
 from reelforge.jobs import queries as q
-from reelforge.jobs.manager_pg import PgClaims, Success
+from reelforge.jobs.manager_pg import PgClaims, Success, insert_job
 from reelforge.jobs.policy import Candidate, SchedulingPolicy, rank
 from reelforge.jobs.position import queue_position
 from reelforge.jobs.retry import ErrorClass, RetryDecision, decide
@@ -43,6 +43,10 @@ OUTCOME_FACTS: dict[str, Fact] = {
 }
 CANDIDATES_PER_CLAIM = 500
 """Users' head jobs considered per claim (oldest first); ageing covers the rest."""
+
+
+class KeyTaken(Exception):
+    """`enqueue` was given an idempotency key its owner already used: nothing was added."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,18 +128,37 @@ class JobManager:
         payload: dict[str, Any] | None = None,
         project_id: UUID | None = None,
         max_attempts: int = 3,
+        idempotency_key: str | None = None,
     ) -> RenderJob:
-        """Add a job in the caller's transaction (the caller commits), with its event."""
+        """Add a job in the caller's transaction (the caller commits), with its event.
+
+        The row goes in as one Core statement (PostgreSQL: one round trip with the event and
+        the wake-up, `queries_pg.ENQUEUE`), and the `RenderJob` returned is made of the same
+        values and put in `session` as loaded: no ORM flush, no reload.
+
+        Raises:
+            KeyTaken: the owner already has a job with this `idempotency_key` (nothing added).
+        """
         now = self._enqueue_time()
-        job = RenderJob(
-            owner_id=owner.id, project_id=project_id, kind=kind, plan=Plan(owner.plan),
-            payload=payload or {}, max_attempts=max_attempts, enqueued_at=now,
-            run_after=self.clock(),
+        row = q.job_row(
+            id=uuid4(), owner_id=owner.id, project_id=project_id, kind=kind,
+            plan=Plan(owner.plan), payload=payload or {}, max_attempts=max_attempts,
+            enqueued_at=now, run_after=self.clock(), idempotency_key=idempotency_key,
         )  # fmt: skip
+        data = {"kind": kind}
+        session.flush()  # rows the job refers to (its project, its owner) go in first
+        connection = session.connection()
+        if self._pg is not None:
+            added = insert_job(connection, row, data, NOTIFY_CHANNEL)
+        else:
+            added = connection.execute(q.insert_job_once(row)).rowcount == 1
+            if added:
+                connection.execute(q.append_event(owner.id, row["id"], "queued", data, now))
+        if not added:
+            raise KeyTaken(idempotency_key)
+        job = RenderJob(**row)
+        make_transient_to_detached(job)  # as if loaded: its attributes are the row's
         session.add(job)
-        session.flush()
-        event = q.event_row(owner.id, job.id, "queued", {"kind": kind}, now)
-        session.execute(q.log_queued(event, self._notify_channel))
         self._woken()
         return job
 

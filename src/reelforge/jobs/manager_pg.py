@@ -27,12 +27,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg.types.json import Json
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from reelforge.jobs import queries_pg as qp
@@ -217,3 +218,39 @@ class PgClaims:
             "now": now, "worker": worker_id,
         }  # fmt: skip
         return conn.execute(qp.CLAIM, params, prepare=True)
+
+
+def insert_job(
+    connection: Connection, row: dict[str, Any], event: dict[str, Any], channel: str
+) -> bool:
+    """`queries_pg.ENQUEUE` in the caller's transaction on `connection`: the job `row` (a
+    `queries.job_row`), its `queued` event (`event`: the event's data) and a wake-up on
+    `channel`. Sent pipelined: when it is the transaction's first statement, psycopg's BEGIN
+    travels with it (one round trip, not two). psycopg's errors are reported as
+    SQLAlchemy's, as the ORM's insert reported them (`IntegrityError` for a missing owner).
+
+    Returns:
+        False if nothing was added: the owner already used the row's idempotency key.
+    """
+    fairy = connection.connection
+    conn: psycopg.Connection[Any] = fairy.driver_connection  # type: ignore[assignment]
+    params = {key: _bindable(value) for key, value in row.items()}
+    params |= {"event": Json(event), "channel": channel}
+    try:
+        with conn.pipeline():
+            cursor = conn.execute(qp.ENQUEUE, params, prepare=True)
+        return cursor.fetchone() is not None
+    except psycopg.Error as exc:
+        if conn.closed or conn.broken:
+            connection.invalidate(exc)
+        raise DBAPIError.instance("enqueue", None, exc, psycopg.Error) from exc
+
+
+def _bindable(value: Any) -> Any:
+    """A row value as psycopg binds it: JSON columns as JSON, enums by value (psycopg's own
+    enum adapter sends an enum's name)."""
+    if isinstance(value, dict | list):
+        return Json(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value

@@ -8,6 +8,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import Integer, Select, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import Insert, Update
 
 from reelforge.db.crud.product_events import Fact
@@ -236,6 +237,32 @@ def fail_stale(job_id: UUID, now: datetime, error: dict[str, Any]) -> Update:
 def insert_jobs() -> Insert:
     """Many jobs at once (a list of column dicts); columns left out take their defaults."""
     return insert(jobs)
+
+
+def job_row(**given: Any) -> dict[str, Any]:
+    """A whole `render_jobs` row: `given` columns, the others at their column defaults.
+    `enqueue` inserts it and hands back a `RenderJob` made of the same values, so the object
+    needs no reload and matches the row exactly."""
+    row: dict[str, Any] = {}
+    for column in jobs.columns:
+        if column.key in given:
+            row[column.key] = given[column.key]
+        elif column.default is None:
+            row[column.key] = None
+        else:
+            default: Any = column.default
+            row[column.key] = default.arg(None) if default.is_callable else default.arg
+    return row
+
+
+def insert_job_once(row: dict[str, Any]) -> Insert:
+    """One job (a `job_row`), unless its owner already used its idempotency key: then no row
+    is inserted (rowcount 0). SQLite's form; PostgreSQL's is `queries_pg.ENQUEUE`."""
+    return (
+        sqlite_insert(jobs)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=[jobs.c.owner_id, jobs.c.idempotency_key])
+    )
 
 
 def append_event(

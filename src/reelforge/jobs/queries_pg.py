@@ -22,6 +22,8 @@ starts twice.
 
 from __future__ import annotations
 
+from reelforge.jobs.queries import jobs
+
 HEADS = """
 WITH RECURSIVE firsts AS (
     (SELECT j.owner_id, j.id, j.enqueued_at, j.run_after FROM render_jobs j
@@ -112,3 +114,29 @@ SELECT owner_id FROM done
 """
 """`queries.finish` for a success, with its event and its product fact (renders only): matches
 nothing if this worker lost the job."""
+
+
+def _enqueue() -> str:
+    """`ENQUEUE`, its column list read from the table (a column added later is not missed)."""
+    names = [column.name for column in jobs.columns]
+    columns, values = ", ".join(names), ", ".join(f"%({name})s" for name in names)
+    # The names are the table's own columns; every value is a parameter.
+    return f"""
+WITH job AS (
+    INSERT INTO render_jobs ({columns})
+    VALUES ({values})
+    ON CONFLICT ON CONSTRAINT uq_render_jobs_idempotency DO NOTHING
+    RETURNING id, owner_id, enqueued_at
+), logged AS (
+    INSERT INTO events (user_id, job_id, type, data, created_at)
+    SELECT owner_id, id, 'queued', %(event)s, enqueued_at FROM job
+)
+SELECT pg_notify(%(channel)s, '') FROM job
+"""  # nosec B608
+
+
+ENQUEUE = _enqueue()
+"""Add one job (every column of a `queries.job_row`) with its `queued` event and a wake-up
+(sent when the transaction commits), in one statement: one round trip, where the ORM's
+insert, then the event's, took two. No row if the owner already used the job's
+idempotency key (then nothing is added and nobody is woken)."""

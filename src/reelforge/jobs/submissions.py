@@ -13,14 +13,13 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from reelforge.db.crud import assets, batches, quota, users
 from reelforge.db.crud.renders import by_idempotency_key
 from reelforge.db.models import Asset, JobState, Project, RenderJob, User
 from reelforge.errors import Conflict, InvalidInput, LimitExceeded, RateLimited
-from reelforge.jobs.manager import JobManager
+from reelforge.jobs.manager import JobManager, KeyTaken
 from reelforge.model.durations import (
     FASTEST_WORDS_PER_SECOND,
     MIN_SCENE_S,
@@ -258,10 +257,10 @@ def submit(
     payload = job_payload(user, snapshot)
     quota.ensure_room(session, user, adding_bytes=json_bytes(payload))
     try:
-        with session.begin_nested():
-            job = manager.enqueue(session, user, payload=payload, project_id=project.id)
-            job.idempotency_key = idempotency_key
-    except IntegrityError:  # the same key submitted concurrently: theirs won
+        job = manager.enqueue(
+            session, user, payload=payload, project_id=project.id, idempotency_key=idempotency_key
+        )
+    except KeyTaken:  # the same key submitted concurrently: theirs won
         earlier = by_idempotency_key(session, user.id, idempotency_key or "")
         if earlier is None:
             raise

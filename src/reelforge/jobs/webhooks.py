@@ -26,7 +26,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from reelforge.db.models import (
     utcnow,
 )
 from reelforge.errors import InvalidInput
+from reelforge.jobs.loops import BackgroundLoop
 from reelforge.jobs.webhook_http import Outcome, Transport, post
 from reelforge.jobs.webhook_retry import next_attempt_at
 from reelforge.security.addresses import check_url
@@ -68,8 +68,6 @@ EVENT_TYPES = {**JOB_EVENT_TYPES, "batch_finished": "batch.finished"}
 an `events` row of type `batch_finished` whose `data` is what the receiver gets."""
 FAN_OUT_BATCH = 500
 CLAIM_BATCH = 10
-PRUNE_EVERY_S = 3600.0
-"""How often a running sender removes deliveries past their retention (start-up prunes too)."""
 SETTLE_S = 2.0
 """PostgreSQL hands out event ids before commit, so a transaction may commit an id below one
 already read: fan-out leaves events younger than this for the next pass (SQLite has one writer
@@ -131,15 +129,6 @@ class WebhookSender:
         for delivery in claimed:
             self.record(delivery, self.attempt(delivery))
         return len(claimed)
-
-    def prune(self, keep_s: float) -> int:
-        """Remove finished deliveries untouched for `keep_s` (the log's retention).
-
-        Returns:
-            How many were removed.
-        """
-        with self._session() as session, session.begin():
-            return crud.prune_deliveries(session, self.clock() - timedelta(seconds=keep_s))
 
     def fan_out(self) -> int:
         """Turn the final job events since the cursor into deliveries. Returns how many."""
@@ -306,43 +295,10 @@ def _public_data(data: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-class WebhookLoop:
-    """The sender on a thread of a process that runs workers; stops with them."""
+class WebhookLoop(BackgroundLoop):
+    """The sender on a thread of a process that runs workers; stops with them. A stop waits
+    for the attempt in flight (bounded by the send timeout)."""
 
-    def __init__(
-        self, sender: WebhookSender, poll_s: float = 1.0, *, keep_s: float | None = None,
-        prune_every_s: float = PRUNE_EVERY_S,
-    ) -> None:  # fmt: skip
-        """`keep_s`: the delivery log's retention, applied every `prune_every_s` (None: never,
-        the process's start-up prune aside)."""
+    def __init__(self, sender: WebhookSender, poll_s: float = 1.0) -> None:
+        super().__init__("webhook sender", lambda: sender.run_once() > 0, poll_s)
         self.sender = sender
-        self.poll_s = poll_s
-        self.keep_s = keep_s
-        self.prune_every_s = prune_every_s
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float | None = None) -> bool:
-        """Stop after the attempt in flight (bounded by the send timeout). True if stopped
-        (also when it never started)."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        pruned_at = time.monotonic()  # the process pruned as it started
-        while not self._stopping.is_set():
-            busy = False
-            try:
-                if self.keep_s is not None and time.monotonic() - pruned_at >= self.prune_every_s:
-                    pruned_at = time.monotonic()
-                    self.sender.prune(self.keep_s)
-                busy = self.sender.run_once() > 0
-            except Exception:  # a database outage or a bug: logged, tried again next poll
-                log.exception("webhook sender pass failed")
-            if not busy:
-                self._stopping.wait(self.poll_s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -21,7 +22,6 @@ from reelforge.db.crud import secrets, webhooks
 from reelforge.db.crud.auth import SessionTimeouts
 from reelforge.db.models import WebhookDelivery, utcnow
 from reelforge.db.session import make_engine, session_factory
-from reelforge.engine.cache import Pruned
 from reelforge.engine.cache import prune as prune_cache
 from reelforge.engine.ffmpeg import Watchdog
 from reelforge.jobs.alerts import WebhookAlert
@@ -31,6 +31,7 @@ from reelforge.jobs.policy import SchedulingPolicy
 from reelforge.jobs.webhooks import WebhookLoop, WebhookSender
 from reelforge.jobs.worker import WorkerTimings
 from reelforge.model.plans import Plan
+from reelforge.platform import retention
 from reelforge.platform.providers import USER_KEY_NAMES, build_providers, reachable_voice_vendors
 from reelforge.providers.registry import Providers
 from reelforge.security.crypto import SecretBox
@@ -122,16 +123,6 @@ def blob_store_for(settings: Settings) -> BlobStore:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Pruning:
-    """What one `Platform.prune` removed."""
-
-    cache: Pruned
-    work_dirs: int
-    """Abandoned render work folders."""
-    webhook_deliveries: int
-
-
 @dataclass
 class Platform:
     """Built once per process; cheap attributes are created on first use."""
@@ -196,8 +187,7 @@ class Platform:
             base_delay_s=hooks.base_delay_s, retry_window_s=hooks.retry_window_s,
             timeout_s=hooks.timeout_s,
         )  # fmt: skip
-        keep_s = self.settings.retention.webhook_deliveries_days * 86400
-        return WebhookLoop(sender, hooks.poll_s, keep_s=keep_s)
+        return WebhookLoop(sender, hooks.poll_s)
 
     @cached_property
     def ws_tickets(self) -> WsTickets:
@@ -219,10 +209,11 @@ class Platform:
         max_bytes: int | None = None,
         max_age_days: float | None = None,
         now: datetime | None = None,
-    ) -> Pruning:
+    ) -> retention.Pruned:
         """Retention (`settings.retention`, or the values given): the artifact cache cut back,
-        abandoned render work folders removed, old webhook deliveries removed. Run at
-        start-up and by `reelforge cache prune`."""
+        abandoned render work folders removed, old webhook deliveries removed, deleted
+        renders' files removed once their grace has passed. Run at start-up, every
+        `retention.prune_interval_minutes` where renders run, and by `reelforge cache prune`."""
         keep = self.settings.retention
         cache = prune_cache(
             self.settings.cache_dir,
@@ -230,13 +221,27 @@ class Platform:
             max_age_s=(keep.cache_max_age_days if max_age_days is None else max_age_days) * 86400,
         )
         work = prune_abandoned_work(self.settings.data_dir, keep.abandoned_work_hours * 3600)
-        deliveries = 0
         # `cache prune` may run on a data folder whose database was never set up.
-        if inspect(self.engine).has_table(WebhookDelivery.__tablename__):
-            before = (now or utcnow()) - timedelta(days=keep.webhook_deliveries_days)
-            with self.writer_sessions() as session, session.begin():
-                deliveries = webhooks.prune_deliveries(session, before)
-        return Pruning(cache, work, deliveries)
+        if not inspect(self.engine).has_table(WebhookDelivery.__tablename__):
+            return retention.Pruned(cache, work, 0, retention.Purged(0, 0))
+        before = (now or utcnow()) - timedelta(days=keep.webhook_deliveries_days)
+        with self.writer_sessions() as session, session.begin():
+            deliveries = webhooks.prune_deliveries(session, before)
+        return retention.Pruned(cache, work, deliveries, self.purge_deleted())
+
+    def prune_loop(self) -> retention.PruneLoop:
+        """The periodic prune for a process that runs workers (not started yet)."""
+        return retention.PruneLoop(self.prune, self.settings.retention.prune_interval_minutes * 60)
+
+    @property
+    def deleted_files_keep_s(self) -> float:
+        """How long a deleted render's files stay in the blob store."""
+        return self.settings.retention.deleted_files_hours * 3600
+
+    def purge_deleted(self, ids: Sequence[uuid.UUID] | None = None) -> retention.Purged:
+        """Remove the files of deleted renders and projects whose grace has passed (only
+        the tombstones `ids` if given: right after a deletion, when there is no grace)."""
+        return retention.purge(self.writer_sessions, self.blobs, utcnow(), ids=ids)
 
     def work_dirs(self) -> dict[str, Path]:
         """Where renders write (finished files, then the artifact cache): watched for space."""

@@ -94,13 +94,13 @@ def test_a_project_without_prompt_or_storyboard_cannot_render(client: TestClient
     assert response.status_code == 422 and "no prompt or storyboard" in response.json()["detail"]
 
 
-def test_deleting_a_project_keeps_its_renders(client: TestClient) -> None:
+def test_deleting_a_project_cancels_and_deletes_its_renders(client: TestClient) -> None:
     headers = sign_up(client)
     project = new_project(client, headers)
     render = client.post(f"/api/v1/projects/{project['id']}/renders", headers=headers).json()
-    client.delete(f"/api/v1/projects/{project['id']}", headers=headers)
-    kept = client.get(f"/api/v1/renders/{render['id']}", headers=headers)
-    assert kept.status_code == 200 and kept.json()["project_id"] is None
+    assert client.delete(f"/api/v1/projects/{project['id']}", headers=headers).status_code == 204
+    assert client.get(f"/api/v1/renders/{render['id']}", headers=headers).status_code == 404
+    assert client.get("/api/v1/renders", headers=headers).json()["total"] == 0
 
 
 def test_settings_patches_merge_and_a_storyboard_without_settings_keeps_them(

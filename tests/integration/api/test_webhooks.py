@@ -28,6 +28,7 @@ from reelforge.db.models import (
 from reelforge.jobs.retry import ErrorClass
 from reelforge.jobs.webhook_http import Outcome, post
 from reelforge.jobs.webhooks import EVENT_TYPES, WebhookLoop, WebhookSender
+from reelforge.platform.retention import PruneLoop
 from reelforge.platform.services import Platform
 from reelforge.security.addresses import check_url
 from reelforge.security.webhooks import verify_webhook
@@ -448,11 +449,11 @@ def test_old_finished_deliveries_leave_the_log_when_the_platform_prunes(
     assert platform.prune().webhook_deliveries == 0
 
 
-def test_a_running_sender_prunes_the_log_as_it_goes(
+def test_a_running_server_prunes_the_log_as_it_goes(
     client: TestClient, receiver: StubServer
 ) -> None:
-    """A server that runs for weeks is not pruned by its start-up alone: the sender's loop
-    applies the retention every hour (here every 50 ms)."""
+    """A server that runs for weeks is not pruned by its start-up alone: the prune loop of a
+    process that runs workers applies the retention every hour (here every 50 ms)."""
     headers = sign_up(client)
     hook = _register(client, headers, receiver.url + "/hook")
     _job(client, _owner(client, headers), "canceled")
@@ -461,7 +462,7 @@ def test_a_running_sender_prunes_the_log_as_it_goes(
     with _platform(client).engine.begin() as conn:
         conn.execute(update(WebhookDelivery).values(created_at=long_ago))
         conn.execute(update(WebhookAttempt).values(attempted_at=long_ago))
-    loop = WebhookLoop(_sender(client), poll_s=0.02, keep_s=30 * 86400, prune_every_s=0.05)
+    loop = PruneLoop(_platform(client).prune, interval_s=0.05)
     loop.start()
     try:
         deadline = time.monotonic() + 5

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from reelforge.db.models import Event, JobState, ProductEvent, RenderJob, User
 from reelforge.jobs.alerts import WebhookAlert
-from reelforge.jobs.manager import JobManager, NewJob
+from reelforge.jobs.manager import JobManager, KeyTaken, NewJob
 from reelforge.jobs.policy import DEFAULT_CONCURRENCY, SchedulingPolicy
 from reelforge.jobs.retry import ErrorClass
 from reelforge.model.plans import Plan
@@ -343,6 +343,28 @@ def test_enqueue_many_queues_in_order_with_events(engine: Engine, manager: JobMa
     assert all(events(engine, job_id) == ["queued"] for job_id in ids)
     claimed = manager.claim("w", limit=3)
     assert [j.id for j in claimed] == [ids[0], ids[2], ids[1]]  # pro (limit 4) first
+
+
+def test_enqueue_returns_the_row_as_stored_and_keeps_idempotency_keys(
+    engine: Engine, manager: JobManager
+) -> None:
+    """The job `enqueue` hands back is not reloaded: every attribute must be the row's. A key
+    the owner already used adds nothing (no job, no event); another owner may use it."""
+    alice, bob = add_user(engine, Plan.PRO), add_user(engine, Plan.FREE)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        job = manager.enqueue(session, alice, kind="noop", payload={"n": 1}, idempotency_key="k")
+        assert session.get(RenderJob, job.id) is job  # in the session, as if loaded
+    stored = state(engine, job.id)
+    for column in RenderJob.__table__.columns:
+        assert getattr(job, column.key) == getattr(stored, column.key), column.key
+    with Session(engine) as session, session.begin(), pytest.raises(KeyTaken):
+        manager.enqueue(session, alice, kind="noop", idempotency_key="k")
+    with Session(engine) as session:
+        keyed = select(func.count()).where(RenderJob.idempotency_key == "k")
+        assert session.scalar(keyed) == 1
+        assert session.scalar(select(func.count()).select_from(Event)) == 1
+    [other] = submit(manager, bob, idempotency_key="k")
+    assert events(engine, other) == ["queued"]
 
 
 def test_render_outcomes_are_product_facts_beside_their_events(

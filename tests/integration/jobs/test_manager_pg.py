@@ -51,7 +51,7 @@ def running(engine: Engine, owner_id: UUID) -> int:
 PARAMETER = re.compile(r"%\((\w+)\)[sb]")
 
 
-@pytest.mark.parametrize("name", ["HEADS", "CLAIM", "SUCCEED"])
+@pytest.mark.parametrize("name", ["HEADS", "CLAIM", "SUCCEED", "ENQUEUE"])
 def test_each_statement_prepares_against_the_schema(pg_engine: Engine, name: str) -> None:
     """A server-side PREPARE checks every table, column, function and type a statement names."""
     numbers: dict[str, str] = {}

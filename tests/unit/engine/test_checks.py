@@ -41,6 +41,17 @@ def test_detector_logs_become_spans_and_an_open_one_runs_to_the_end() -> None:
                      "silence": [(1.2, 3.7)]}  # fmt: skip
 
 
+def test_spans_of_pieces_join_across_their_cuts() -> None:
+    pieces = [
+        (0.0, {"black": [(0.0, 0.1)], "freeze": [(1.5, 2.0)]}),
+        (2.0, {"black": [], "freeze": [(0.0, 0.6)]}),  # continues the freeze before the cut
+        (4.0, checks.picture_spans(LOG)),  # black 2.5–4.25 and an open freeze from 7
+    ]
+    joined = checks.join_picture_spans(pieces, gap_s=0.15)
+    assert joined["black"] == [(0.0, 0.1), (6.5, 8.25)]
+    assert joined["freeze"] == [(1.5, 2.6), (11.0, float("inf"))]
+
+
 def test_black_or_silent_where_the_video_moves_and_speaks_fails() -> None:
     spans = checks._spans(LOG)
     picture = checks._picture(spans, expected())

@@ -17,23 +17,49 @@ from reelforge.engine.compile import (
 )
 
 X264 = [
-    "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
+    "-c:v", "libx264", "-preset", "superfast", "-crf", "23", "-profile:v", "high",
     "-pix_fmt", "yuv420p", "-g", "60", "-colorspace", "bt709", "-color_primaries", "bt709",
     "-color_trc", "bt709", "-color_range", "tv",
 ]  # fmt: skip
 
 
-def test_segment_with_captions() -> None:
+SEGMENTS = ["-an", "-f", "segment", "-segment_format", "mp4"]
+
+
+def test_segments_with_captions_are_cut_at_forced_idr_frames() -> None:
     argv = segment_argv(
-        "ffmpeg", size=(1280, 720), fps=30, out=Path("/w/seg.mp4"), encoder=Encoder(),
-        subtitles=Path("/w/captions.ass"), fonts_dir=Path("/fonts"),
+        "ffmpeg", size=(1280, 720), fps=30, out_pattern=Path("/w/part%04d.mp4"), cuts=[15, 131],
+        encoder=Encoder(), subtitles=Path("/w/captions.ass"), fonts_dir=Path("/fonts"),
     )  # fmt: skip
     assert argv == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30", "-i", "pipe:0",
         "-vf", "subtitles=filename=/w/captions.ass:fontsdir=/fonts",
-        *X264, "-an", "-movflags", "+faststart", "/w/seg.mp4",
+        *X264, "-force_key_frames", "expr:eq(n,15)+eq(n,131)", "-forced-idr", "1",
+        *SEGMENTS, "-segment_frames", "15,131", "-reset_timestamps", "1", "/w/part%04d.mp4",
     ]  # fmt: skip
+
+
+def test_detectors_see_the_finished_frames_beside_the_encoder() -> None:
+    argv = segment_argv(
+        "ffmpeg", size=(480, 480), fps=30, out_pattern=Path("p%04d.mp4"), cuts=[],
+        encoder=Encoder(), subtitles=Path("c.ass"), detect="blackdetect",
+    )  # fmt: skip
+    assert argv[argv.index("-loglevel") + 1] == "info"
+    assert argv[argv.index("-filter_complex") + 1] == (
+        "[0:v]subtitles=filename=c.ass[v];[v]split=2[enc][det];[det]blackdetect[checked]"
+    )
+    assert argv[argv.index("-map") + 1] == "[enc]"
+    assert argv[-5:] == ["-map", "[checked]", "-f", "null", "-"]
+
+
+def test_one_segment_is_never_cut() -> None:
+    argv = segment_argv(
+        "ffmpeg", size=(480, 480), fps=30, out_pattern=Path("p%04d.mp4"), cuts=[],
+        encoder=Encoder(),
+    )  # fmt: skip
+    assert "-force_key_frames" not in argv
+    assert argv[argv.index("-segment_frames") + 1] == str(2**30)
 
 
 def test_preview_still_burns_captions_then_scales_to_even_sides() -> None:
@@ -51,30 +77,33 @@ def test_preview_still_burns_captions_then_scales_to_even_sides() -> None:
 
 def test_segment_without_captions_has_no_filter() -> None:
     argv = segment_argv(
-        "ffmpeg", size=(480, 480), fps=30, out=Path("s.mp4"), encoder=Encoder(), subtitles=None
-    )
+        "ffmpeg", size=(480, 480), fps=30, out_pattern=Path("p%04d.mp4"), cuts=[],
+        encoder=Encoder(), subtitles=None,
+    )  # fmt: skip
     assert "-vf" not in argv
 
 
 def test_segment_with_a_watermark_overlays_the_logo_under_the_captions() -> None:
     logo = Overlay(Path("/in/logo.png"), "bottom-right", width_px=128, margin_px=14, opacity=0.5)
     argv = segment_argv(
-        "ffmpeg", size=(1280, 720), fps=30, out=Path("/w/seg.mp4"), encoder=Encoder(),
-        subtitles=Path("/w/captions.ass"), overlay=logo,
+        "ffmpeg", size=(1280, 720), fps=30, out_pattern=Path("/w/p%04d.mp4"), cuts=[],
+        encoder=Encoder(), subtitles=Path("/w/captions.ass"), overlay=logo,
     )  # fmt: skip
     assert argv == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30", "-i", "pipe:0",
         "-i", "/in/logo.png", "-filter_complex",
         "[1:v]scale=128:-1,format=rgba,colorchannelmixer=aa=0.500[logo];"
         "[0:v][logo]overlay=x=W-w-14:y=H-h-14:format=auto[marked];"
         "[marked]subtitles=filename=/w/captions.ass[v]",
-        "-map", "[v]", *X264, "-an", "-movflags", "+faststart", "/w/seg.mp4",
+        "-map", "[v]", *X264, *SEGMENTS, "-segment_frames", str(2**30),
+        "-reset_timestamps", "1", "/w/p%04d.mp4",
     ]  # fmt: skip
     top_left = Overlay(Path("l.png"), "top-left", width_px=64, margin_px=5, opacity=1.0)
     plain = segment_argv(
-        "ffmpeg", size=(480, 480), fps=30, out=Path("s.mp4"), encoder=Encoder(), overlay=top_left
-    )
+        "ffmpeg", size=(480, 480), fps=30, out_pattern=Path("p%04d.mp4"), cuts=[],
+        encoder=Encoder(), overlay=top_left,
+    )  # fmt: skip
     assert "overlay=x=5:y=5:format=auto[marked];[marked]null[v]" in plain[plain.index("-map") - 1]
 
 

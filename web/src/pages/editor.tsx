@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { type Asset, type Estimate, type Me, type Page, Problem, type Project, type Render, type Scene, type Settings, type Storyboard, type Template, type Watermark, call, json } from "../api";
+import { type Asset, type Estimate, type Me, type Page, Problem, type Project, type Render, type Scene, type Settings, type Storyboard, type Template, type Watermark, call, fieldErrors, json } from "../api";
 import { ErrorBanner, Field, NotFoundPage, describedBy, useTitle } from "../components";
 import { navigate } from "../router";
 import { SettingsForm } from "../settings-form";
@@ -411,9 +411,7 @@ function SaveTemplateDialog({ project, dirty, save, onClose }: { project: Projec
       const body = { name: name.trim(), description: description.trim(), from_project: project.id };
       setCreated(await json<Template>("/templates", { method: "POST", body }));
     } catch (problem) {
-      const p = problem instanceof Problem ? problem : null;
-      const field = p?.field === "name" || p?.field === "description" ? p.field : "form";
-      setErrors({ [field]: p ? p.detail : "Cannot reach the server." });
+      setErrors(fieldErrors(problem, ["name", "description"]));
     } finally {
       setBusy(false);
     }

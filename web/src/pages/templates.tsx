@@ -2,7 +2,7 @@
 // renamed, described, restyled (each save is a new version) and deleted; any can be
 // duplicated into mine or used for a new project (`/new?template=<id>`).
 import { useEffect, useRef, useState } from "preact/hooks";
-import { Problem, type Template, type TemplateStyle, json } from "../api";
+import { Problem, type Template, type TemplateStyle, fieldErrors, json } from "../api";
 import { ErrorBanner, Field, describedBy, useTitle } from "../components";
 
 const ASPECT_LABEL: Record<string, string> = { "16:9": "Landscape 16:9", "9:16": "Portrait 9:16", "1:1": "Square 1:1" };
@@ -192,9 +192,7 @@ function TemplateForm({ template, onCancel, onSaved }: { template: Template; onC
       };
       await onSaved(await json<Template>(`/templates/${template.id}`, { method: "PATCH", body }));
     } catch (problem) {
-      const p = problem instanceof Problem ? problem : null;
-      const field = p?.field === "name" || p?.field === "description" ? p.field : "form";
-      setErrors({ [field]: p ? p.detail : "Cannot reach the server." });
+      setErrors(fieldErrors(problem, ["name", "description"]));
     } finally {
       setBusy(false);
     }

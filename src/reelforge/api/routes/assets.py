@@ -9,25 +9,23 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Query, Request, Response, status
 
 from reelforge.api import schemas, uploads
 from reelforge.api.deps import (
     CurrentUser,
     DbSession,
-    Now,
+    DownloadFlag,
     Offset,
     PlatformDep,
+    SignedLinkOrUser,
     UploadingUser,
-    authenticate,
-    bearer,
     db_gate,
 )
 from reelforge.api.routes.renders import send_blob
 from reelforge.db.crud import assets
 from reelforge.db.models import Asset
-from reelforge.errors import Conflict, NotFound, Unauthorized
+from reelforge.errors import Conflict, NotFound
 from reelforge.model.plans import PLAN_LIMITS, Plan
 from reelforge.platform import library
 from reelforge.platform.services import Platform
@@ -187,20 +185,13 @@ def download_asset(
     file: Literal["file", "thumbnail"],
     session: DbSession,
     platform: PlatformDep,
-    at: Now,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    download: Annotated[bool, Query(description="Save instead of showing inline")] = False,
-    expires: Annotated[int | None, Query(description="From a signed link")] = None,
-    sig: Annotated[str | None, Query(max_length=64, description="From a signed link")] = None,
+    caller: SignedLinkOrUser,
+    download: DownloadFlag = False,
 ) -> Response:
-    path = f"/api/v1/assets/{asset_id}/{file}"
-    if expires is not None and sig is not None and platform.url_signer.verify(path, expires, sig):
+    if caller is None:  # a link signed for this file
         asset = session.get(Asset, asset_id)
-    elif credentials is None:
-        raise Unauthorized("sign in, or use the signed link from the asset", stage="auth")
     else:
-        owner = authenticate(platform, credentials.credentials, at).user
-        asset = assets.owned(session, owner.id, asset_id)
+        asset = assets.owned(session, caller, asset_id)
     if asset is None or (file == "thumbnail" and asset.thumbnail_key is None):
         raise NotFound(f"asset {file} not found", stage="input")
     if file == "thumbnail":

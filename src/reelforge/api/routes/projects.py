@@ -1,20 +1,21 @@
 """Projects, their editable storyboard, and submitting a render of one.
 
 Every route names the role it needs (`projects.accessible`): viewers read, editors write
-and submit (charged to the owner: the job is the owner's), the owner alone deletes."""
+and submit (charged to the owner: the job is the owner's), the owner alone deletes (the
+project with its renders and their files)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Response, status
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from reelforge.api import schemas
 from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
-from reelforge.api.routes.renders import render_out
+from reelforge.api.routes.renders import purge_after_commit, render_out
 from reelforge.db.crud import activity, assets, product_events, projects, quota, templates
 from reelforge.db.crud.product_events import Fact
 from reelforge.db.models import Project, Role
@@ -22,6 +23,7 @@ from reelforge.errors import InvalidInput, NotFound
 from reelforge.jobs import submissions
 from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
 from reelforge.model.templates import apply
+from reelforge.platform import retention
 from reelforge.platform.providers import narrates_the_prompt
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -136,10 +138,22 @@ def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_project(project_id: uuid.UUID, user: CurrentUser, session: DbSession) -> None:
-    """Deletes the project; its renders stay listed (and downloadable) under /renders."""
-    session.delete(projects.accessible(session, user.id, project_id, need=Role.OWNER).project)
+@router.delete(
+    "/{project_id}", status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "A render of the project is running"}},
+)  # fmt: skip
+def delete_project(
+    project_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now,
+    background: BackgroundTasks,
+) -> None:  # fmt: skip
+    """Deletes the project and its renders (queued ones are canceled): what they stored
+    stops counting against the storage quota at once, and their files are removed from
+    storage (after `REELFORGE_RETENTION__DELETED_FILES_HOURS`). A running render must be
+    canceled first. Uploaded assets stay in the library."""
+    project = projects.accessible(session, user.id, project_id, need=Role.OWNER).project
+    keep_s = platform.deleted_files_keep_s
+    buried = retention.delete_project(session, platform.jobs, project, at=at, keep_s=keep_s)
+    purge_after_commit(background, platform, buried)
 
 
 IfMatch = Annotated[

@@ -9,9 +9,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -19,21 +18,22 @@ from reelforge.api import schemas
 from reelforge.api.deps import (
     CurrentUser,
     DbSession,
+    DownloadFlag,
     Now,
     Offset,
     PlatformDep,
-    authenticate,
-    bearer,
+    SignedLinkOrUser,
     limit_submit,
 )
 from reelforge.db.crud import product_events, projects, ratings, renders
 from reelforge.db.crud.product_events import Fact
 from reelforge.db.crud.projects import Page
 from reelforge.db.models import JobState, RenderJob, Role, User
-from reelforge.errors import Conflict, NotFound, Unauthorized
+from reelforge.errors import Conflict, NotFound
 from reelforge.jobs import submissions
 from reelforge.jobs.kinds import RENDER_FILES, render_blob_key
 from reelforge.logs import get_logger
+from reelforge.platform import retention
 from reelforge.platform.services import Platform
 from reelforge.security.signing import UrlSigner
 
@@ -181,18 +181,27 @@ def cancel_render(
     responses={409: {"description": "Still queued or running"}},
 )  # fmt: skip
 def delete_render(
-    render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep
-) -> None:
-    """Deletes a finished render and its files: what it stored stops counting against the
-    storage quota. Its signed links stop working; cancel a queued or running one first."""
+    render_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now,
+    background: BackgroundTasks,
+) -> None:  # fmt: skip
+    """Deletes a finished render: what it stored stops counting against the storage quota
+    and its links stop working at once; its files are removed from storage (after
+    `REELFORGE_RETENTION__DELETED_FILES_HOURS`). Cancel a queued or running one first."""
     job = renders.accessible(session, user.id, render_id, need=Role.OWNER)
-    if job.state not in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED):
-        raise Conflict(f"cancel this render before deleting it (it is {job.state})")
-    session.delete(job)
-    session.flush()
-    # Files go before the commit: if the store fails (503), the row stays and the same
-    # DELETE can be sent again (removing what is already gone is not an error).
-    platform.blobs.delete_prefix(render_blob_key(job.id, "").rstrip("/"))
+    keep_s = platform.deleted_files_keep_s
+    purge_after_commit(
+        background, platform, retention.delete_render(session, job, at=at, keep_s=keep_s)
+    )
+
+
+def purge_after_commit(
+    background: BackgroundTasks, platform: Platform, tombstones: list[uuid.UUID]
+) -> None:
+    """With no grace period, remove a deletion's files once the response is sent: after the
+    request's transaction committed (a rolled-back deletion has no tombstones to find). A
+    store that fails then leaves them to the prune."""
+    if tombstones and platform.deleted_files_keep_s == 0:
+        background.add_task(platform.purge_deleted, tombstones)
 
 
 @router.post(
@@ -213,21 +222,14 @@ def retry_render(
     return render_out(session, job, at, platform)
 
 
-def _downloadable(
-    render_id: uuid.UUID, path: str, session: DbSession, platform: Platform, at: datetime,
-    credentials: HTTPAuthorizationCredentials | None, expires: int | None, sig: str | None,
-) -> tuple[RenderJob, uuid.UUID | None]:  # fmt: skip
-    """The render, if the link is signed for it or the caller may read it, and the caller
-    (unknown behind a signed link)."""
-    if expires is not None and sig is not None and platform.url_signer.verify(path, expires, sig):
-        job = session.get(RenderJob, render_id)
-        if job is None or job.kind != "render":
-            raise NotFound("render not found", stage="input")
-        return job, None
-    if credentials is None:
-        raise Unauthorized("sign in, or use the signed link from the render's status", stage="auth")
-    user_id = authenticate(platform, credentials.credentials, at).user.id
-    return renders.accessible(session, user_id, render_id, need=Role.VIEWER), user_id
+def _downloadable(session: DbSession, render_id: uuid.UUID, caller: uuid.UUID | None) -> RenderJob:
+    """The render, if the link is signed for it (`caller` None) or the caller may read it."""
+    if caller is not None:
+        return renders.accessible(session, caller, render_id, need=Role.VIEWER)
+    job = session.get(RenderJob, render_id)
+    if job is None or job.kind != "render":
+        raise NotFound("render not found", stage="input")
+    return job
 
 
 def record_viewing(
@@ -268,19 +270,15 @@ def download(
     file: Literal["video", "thumbnail", "subtitles.srt", "subtitles.vtt", "manifest.json"],
     session: DbSession,
     platform: PlatformDep,
-    at: Now,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    download: Annotated[bool, Query(description="Save instead of showing inline")] = False,
-    expires: Annotated[int | None, Query(description="From a signed link")] = None,
-    sig: Annotated[str | None, Query(max_length=64, description="From a signed link")] = None,
+    caller: SignedLinkOrUser,
+    download: DownloadFlag = False,
     range_header: Annotated[str | None, Header(alias="Range", include_in_schema=False)] = None,
 ) -> Response:
-    path = f"/api/v1/renders/{render_id}/{file}"
-    job, user_id = _downloadable(render_id, path, session, platform, at, credentials, expires, sig)
+    job = _downloadable(session, render_id, caller)
     if job.state != JobState.SUCCEEDED or not (job.result or {}).get("blobs"):
         raise Conflict(f"this render has no files yet ({job.state})")
     if file == "video":
-        record_viewing(platform, job, user_id, download=download, range_header=range_header)
+        record_viewing(platform, job, caller, download=download, range_header=range_header)
     blob_name, content_type = RENDER_FILES[DOWNLOADS[file]]
     filename = f"reelforge-{str(job.id)[:8]}-{blob_name}"
     return send_blob(platform, render_blob_key(job.id, blob_name), content_type, filename, download)

@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import ValidationError
 
 from reelforge.api import schemas
-from reelforge.api.deps import CurrentUser, DbSession, Now, PlatformDep, authenticate, bearer
+from reelforge.api.deps import CurrentUser, DbSession, PlatformDep, SignedLinkOrUser
 from reelforge.api.routes.projects import deep_merge
 from reelforge.db.crud import projects, templates
 from reelforge.db.models import Role
-from reelforge.errors import InvalidInput, NotFound, Unauthorized
+from reelforge.errors import InvalidInput, NotFound
 from reelforge.model.storyboard import VideoSettings, describe_validation_error
 from reelforge.model.templates import BUILTIN_TEMPLATES, Template, TemplateStyle, style_of
 from reelforge.platform.services import Platform
@@ -159,32 +156,15 @@ def preview(
     template_id: str,
     session: DbSession,
     platform: PlatformDep,
-    at: Now,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    caller: SignedLinkOrUser,
     version: Version = None,
-    expires: Annotated[int | None, Query(description="From a signed link")] = None,
-    sig: Annotated[str | None, Query(max_length=64, description="From a signed link")] = None,
     if_none_match: Annotated[str | None, Header(max_length=500)] = None,
 ) -> Response:
     """A frame in the template's style; `preview_url` in a template is a signed link to it."""
-    owner = _viewer(platform, template_id, at, credentials, expires, sig)
-    template = templates.get(session, owner, template_id, version)
+    template = templates.get(session, caller, template_id, version)  # any, by a signed link
     key, data = _cached_preview(platform, template)
     etag = '"' + key.rsplit("-", 1)[-1].removesuffix(".png") + '"'
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE if version else REVALIDATE}
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(data, media_type=PREVIEW_CONTENT_TYPE, headers=headers)
-
-
-def _viewer(
-    platform: Platform, template_id: str, at: datetime,
-    credentials: HTTPAuthorizationCredentials | None, expires: int | None, sig: str | None,
-) -> uuid.UUID | None:  # fmt: skip
-    """Whose templates the caller may see: None (any) with a link signed for this one."""
-    path = _preview_path(template_id)
-    if expires is not None and sig is not None and platform.url_signer.verify(path, expires, sig):
-        return None
-    if credentials is None:
-        raise Unauthorized("sign in, or use the template's signed preview_url", stage="auth")
-    return authenticate(platform, credentials.credentials, at).user.id

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import Project, ProjectMember, Role, utcnow
@@ -157,9 +157,10 @@ def listing(
         where.append(func.lower(Project.name).contains(search.lower(), autoescape=True))
     column = getattr(Project, sort.lstrip("-"))
     order = column.desc() if sort.startswith("-") else column.asc()
-    role = case((Project.owner_id == user_id, Role.OWNER.value), else_=ProjectMember.role)
+    # The caller's role is worked out here, not by a CASE: SQLAlchemy's `case()` formats
+    # an error message it then discards, every time (a tenth of this listing's CPU).
     rows = session.execute(
-        select(Project, role)
+        select(Project, ProjectMember.role)
         .outerjoin(ProjectMember, membership)
         .where(*where)
         .order_by(order, Project.id)
@@ -169,4 +170,8 @@ def listing(
     total = session.scalar(
         select(func.count()).select_from(Project).outerjoin(ProjectMember, membership).where(*where)
     )
-    return Page([Access(project, Role(role)) for project, role in rows], total or 0)
+    items = [
+        Access(project, Role.OWNER if project.owner_id == user_id else Role(role))
+        for project, role in rows
+    ]
+    return Page(items, total or 0)

@@ -90,3 +90,13 @@ def cost_since(session: Session, owner_id: uuid.UUID, since: datetime) -> float:
         )
     )
     return sum(float((result or {}).get("cost_usd", 0.0)) for result in results)
+
+
+def of_project(session: Session, project_id: uuid.UUID) -> list[RenderJob]:
+    """Every render of the project, locked to the end of the transaction (a worker's claim
+    skips locked rows on PostgreSQL; on SQLite the writer holds the database lock)."""
+    return list(
+        session.scalars(
+            select(RenderJob).where(RenderJob.project_id == project_id).with_for_update()
+        ).all()
+    )

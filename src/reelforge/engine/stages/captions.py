@@ -20,14 +20,22 @@ def timed_cues(
     return cap.settle(cues, timeline.duration_s)
 
 
-def segment_ass(speech: Speech, slot: SceneSlot, settings: VideoSettings) -> str:
-    """The ASS script burned into one scene's segment ('' when captions are off).
+def scene_captions(speech: Speech, slot: SceneSlot, settings: VideoSettings) -> list[cap.Cue]:
+    """The cues burned into one scene, timed from the scene's start (none when captions are
+    off).
 
-    Built from scene-relative times only (the scene's speech, its lead and length), so
-    it — and the segment's cache key — stays the same when other scenes change.
+    Scene-relative times only (the scene's speech, its lead and length), so they — and the
+    scene's segment cache keys — stay the same when other scenes change.
     """
     if not settings.captions.enabled:
-        return ""
+        return []
     cues = cap.scene_cues(speech, slot.voice_lead_s, settings.captions.max_words_per_cue)
-    settled = cap.settle(cues, slot.frames / slot.fps)
-    return cap.to_ass(settled, settings.captions, settings.aspect, settings.size, shift_s=0.0)
+    return cap.settle(cues, slot.frames / slot.fps)
+
+
+def segment_ass(speech: Speech, slot: SceneSlot, settings: VideoSettings) -> str:
+    """The ASS script of one scene on its own ('' when captions are off)."""
+    if not settings.captions.enabled:
+        return ""
+    cues = scene_captions(speech, slot, settings)
+    return cap.to_ass(cues, settings.captions, settings.aspect, settings.size, shift_s=0.0)

@@ -1,36 +1,48 @@
-"""Compose: encode the scene segments (two at a time) while the audio is mixed, then join.
+"""Compose: encode the scene segments (one x264 per run of missing segments) while the audio
+is mixed, then join.
 
-Segment *i* depends on scene *i*, the motion of scene *i-1* it fades in
-from, its captions and the encoder: exactly what its cache key holds.
+A scene's fade-in segment depends on the scene, the motion of the scene before it and its
+captions; the rest of the scene only on the scene itself and its captions: exactly what
+each segment's cache key holds. One encoder at a time: x264's own threads already use
+both cores, frames are made in this process alongside it, and memory stays one encoder's.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import shutil
 import threading
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
 from reelforge.assets import font_path
+from reelforge.engine import captions as cap
+from reelforge.engine import checks
 from reelforge.engine.cache import artifact_key, file_digest
+from reelforge.engine.captions import Cue
 from reelforge.engine.compile import RECIPE_VERSION, Encoder, Overlay
-from reelforge.engine.compose import SegmentPlan, mix_audio, mux, place_narration, render_segment
+from reelforge.engine.compose import (
+    Part,
+    SceneFrames,
+    encode_run,
+    mix_audio,
+    mux,
+    part_frames,
+    place_narration,
+    split_parts,
+)
 from reelforge.engine.context import RenderContext
+from reelforge.engine.frames import Frame, FrameSource
 from reelforge.engine.stages.music import MusicBed
 from reelforge.engine.stages.visuals import Visual
 from reelforge.engine.timeline import Timeline
+from reelforge.errors import RenderError
 from reelforge.model.storyboard import VideoSettings
 from reelforge.providers.base import Speech
-
-PARALLEL_SEGMENTS = 2
-"""Two encoders overlap one's frame making with the other's encoding on 2 cores."""
-PARALLEL_MAX_PIXELS = 1280 * 720
-"""Above this frame size one encoder at a time: each x264 at 1080p holds ~340 MiB."""
-
-
-def parallel_segments(size: tuple[int, int]) -> int:
-    return PARALLEL_SEGMENTS if size[0] * size[1] <= PARALLEL_MAX_PIXELS else 1
-
 
 MUX_SHARE = 0.05
 """Part of the compose progress bar left for joining."""
@@ -74,6 +86,17 @@ def _span(timeline: Timeline, index: int) -> int:
     return slots[index].frames + following
 
 
+def _runs(indexes: list[int]) -> list[list[int]]:
+    """Consecutive indexes grouped: each group is one encoder's run."""
+    runs: list[list[int]] = []
+    for index in indexes:
+        if runs and runs[-1][-1] + 1 == index:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
 class _Segments:
     def __init__(
         self,
@@ -81,10 +104,17 @@ class _Segments:
         settings: VideoSettings,
         timeline: Timeline,
         visuals: list[Visual],
+        captions: list[list[Cue]],
         encoder: Encoder,
     ) -> None:
         self.ctx, self.settings, self.timeline = ctx, settings, timeline
-        self.visuals, self.encoder = visuals, encoder
+        self.visuals, self.captions, self.encoder = visuals, captions, encoder
+        self.parts = split_parts(timeline)
+        self.ass = [
+            cap.to_ass(cues, settings.captions, settings.aspect, settings.size, shift_s=0.0)
+            if settings.captions.enabled else ""
+            for cues in captions
+        ]  # fmt: skip
         self.progress = _FrameCounter(ctx, timeline.total_frames, settings.fps)
         self.overlay = watermark_overlay(settings)
         self.watermark = None  # in the key only when set, so other keys stay as they were
@@ -94,10 +124,11 @@ class _Segments:
                 "margin": self.overlay.margin_px, "opacity": self.overlay.opacity,
             }  # fmt: skip
 
-    def key(self, index: int, ass: str) -> str:
+    def key(self, part: Part) -> str:
+        index = part.scene
         slot, settings = self.timeline.slots[index], self.settings
         previous = None
-        if index > 0 and slot.fade_in_frames:
+        if index > 0 and part.start < slot.fade_in_frames:
             previous = {
                 "visual": self.visuals[index - 1].key,
                 "frames": self.timeline.slots[index - 1].frames,
@@ -109,45 +140,136 @@ class _Segments:
             f"frames+x264@{RECIPE_VERSION}",
             marked | {"visual": self.visuals[index].key, "index": index, "seed": settings.seed,
              "size": settings.size, "fps": settings.fps, "frames": slot.frames,
-             "fade_in": slot.fade_in_frames, "span": _span(self.timeline, index),
-             "previous": previous, "last": index + 1 == len(self.timeline.slots), "ass": ass,
+             "part": [part.start, part.end], "fade_in": slot.fade_in_frames,
+             "span": _span(self.timeline, index), "previous": previous,
+             "last": index + 1 == len(self.timeline.slots), "ass": self.ass[index],
              "encoder": asdict(self.encoder)},
         )  # fmt: skip
 
-    def build(self, index: int, ass: str, out: Path) -> None:
-        slots, settings = self.timeline.slots, self.settings
-        subtitles = None
-        if ass:
-            subtitles = out / "captions.ass"
-            subtitles.write_text(ass, encoding="utf-8")
-        previous = None
-        if index > 0:
-            previous = self.visuals[index - 1].source(
-                settings, index - 1, _span(self.timeline, index - 1), self.ctx.watchdog
-            )
-        plan = SegmentPlan(
-            slot=slots[index],
-            source=self.visuals[index].source(
-                settings, index, _span(self.timeline, index), self.ctx.watchdog
-            ),
-            previous=previous,
-            previous_frames=slots[index - 1].frames if index > 0 else 0,
-            first=index == 0,
-            last=index + 1 == len(slots),
+    def _source(self, index: int) -> FrameSource:
+        return self.visuals[index].source(
+            self.settings, index, _span(self.timeline, index), self.ctx.watchdog
         )
-        step = settings.fps
-        render_segment(
-            plan, size=settings.size, fps=settings.fps, encoder=self.encoder,
-            out=out / "segment.mp4", subtitles=subtitles, fonts_dir=font_path(bold=True).parent,
-            on_frame=lambda k: self.progress.add(step) if (k + 1) % step == 0 else None,
-            watchdog=self.ctx.watchdog, overlay=self.overlay,
-        )  # fmt: skip
-        self.progress.add(slots[index].frames % step)
 
-    def fetch(self, index: int, ass: str) -> Path:
-        key = self.key(index, ass)
-        folder = self.ctx.cache.fetch("segment", key, lambda out: self.build(index, ass, out))
-        return folder / "segment.mp4"
+    def _frames(self, run: list[Part], loader: ThreadPoolExecutor) -> Iterator[Frame]:
+        """The run's frames; each scene's source is prepared (still decoded, colour-converted)
+        on `loader` while the scene before it is still being made."""
+        slots, settings = self.timeline.slots, self.settings
+        needed = sorted({p.scene for p in run} | {p.scene - 1 for p in run if p.start == 0
+                                                   and slots[p.scene].fade_in_frames})  # fmt: skip
+        sources = {index: loader.submit(self._source, index) for index in needed[:2]}
+        for part in run:
+            for done in [i for i in sources if i < part.scene - 1]:
+                del sources[done]
+            for index in needed:  # keep one scene ahead
+                if index not in sources and index <= part.scene + 1:
+                    sources[index] = loader.submit(self._source, index)
+            index = part.scene
+            previous = None
+            if index > 0 and part.start < slots[index].fade_in_frames:
+                previous = sources[index - 1].result()
+            scene = SceneFrames(
+                slot=slots[index], source=sources[index].result(), previous=previous,
+                previous_frames=slots[index - 1].frames if index > 0 else 0,
+                first=index == 0, last=index + 1 == len(slots),
+            )  # fmt: skip
+            yield from part_frames(part, scene, size=settings.size, fps=settings.fps)
+
+    def _encode(self, run: list[Part], keys: list[str]) -> list[Path]:
+        """Encode `run` with one ffmpeg; returns the segments' cache folders."""
+        settings, slots = self.settings, self.timeline.slots
+        run_start = slots[run[0].scene].start_frame + run[0].start
+        cuts, at = [], 0
+        for part in run[:-1]:
+            at += part.frames
+            cuts.append(at)
+        total = at + run[-1].frames
+        folder = self.ctx.cache.root / "tmp" / f"run.{uuid.uuid4().hex}"
+        folder.mkdir(parents=True)
+        try:
+            subtitles = None
+            if settings.captions.enabled:
+                scenes = sorted({p.scene for p in run})
+                subtitles = folder / "captions.ass"
+                subtitles.write_text(
+                    cap.run_ass(
+                        [(self.captions[i], slots[i].start_frame - run_start) for i in scenes],
+                        settings.captions, settings.aspect, settings.size, settings.fps,
+                    ),
+                    encoding="utf-8",
+                )  # fmt: skip
+            step = settings.fps
+            with ThreadPoolExecutor(max_workers=1) as loader:
+                files, log = encode_run(
+                    self._frames(run, loader), cuts, total=total, size=settings.size,
+                    fps=settings.fps, encoder=self.encoder, out_dir=folder, subtitles=subtitles,
+                    fonts_dir=font_path(bold=True).parent,
+                    on_frame=lambda k: self.progress.add(step) if (k + 1) % step == 0 else None,
+                    watchdog=self.ctx.watchdog, overlay=self.overlay,
+                    detect=checks.PIECE_DETECTORS,
+                )  # fmt: skip
+            self.progress.add(total % step)
+            found = checks.picture_spans(log)
+            published, at = [], 0
+            for key, file, part in zip(keys, files, run, strict=True):
+                within = _clip(found, at / settings.fps, (at + part.frames) / settings.fps)
+                at += part.frames
+                build = functools.partial(_publish, file, within)
+                published.append(self.ctx.cache.fetch("segment", key, build))
+            return published
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def fetch_all(self) -> tuple[list[Path], Spans | None]:
+        """Every segment's file (cached ones as they are, the rest encoded run by run), and
+        the black and frozen spans of the whole video, measured as its segments were encoded
+        (None if a segment lacks them)."""
+        keys = [self.key(part) for part in self.parts]
+        cache = self.ctx.cache
+        missing = [i for i, key in enumerate(keys) if not cache.has("segment", key)]
+        found: dict[int, Path] = {}
+        for run in _runs(missing):
+            encoded = self._encode([self.parts[i] for i in run], [keys[i] for i in run])
+            found.update(zip(run, encoded, strict=True))
+        for i, key in enumerate(keys):
+            if i not in found:
+                found[i] = cache.fetch("segment", key, _never_built)
+                self.progress.add(self.parts[i].frames)
+        folders = [found[i] for i in range(len(keys))]
+        pieces = []
+        for part, folder in zip(self.parts, folders, strict=True):
+            spans = folder / PICTURE_FILE
+            if not spans.is_file():
+                return [f / "segment.mp4" for f in folders], None
+            start_s = (self.timeline.slots[part.scene].start_frame + part.start) / self.settings.fps
+            loaded = json.loads(spans.read_text(encoding="utf-8"))
+            pieces.append((start_s, {k: [(a, b) for a, b in v] for k, v in loaded.items()}))
+        gap_s = checks.PIECE_FREEZE_MIN_S + 1.5 / self.settings.fps
+        joined = checks.join_picture_spans(pieces, gap_s=gap_s)
+        return [f / "segment.mp4" for f in folders], joined
+
+
+PICTURE_FILE = "picture.json"
+"""A segment's black and frozen spans, from the start of the segment."""
+Spans = dict[str, list[tuple[float, float]]]
+
+
+def _clip(found: Spans, start_s: float, end_s: float) -> Spans:
+    """The spans inside [start_s, end_s), from start_s (an open span ends at end_s)."""
+    return {
+        kind: [(max(a, start_s) - start_s, min(b, end_s) - start_s)
+               for a, b in spans if a < end_s and b > start_s]
+        for kind, spans in found.items()
+    }  # fmt: skip
+
+
+def _publish(segment: Path, spans: Spans, out: Path) -> None:
+    segment.replace(out / "segment.mp4")
+    (out / PICTURE_FILE).write_text(json.dumps(spans), encoding="utf-8")
+
+
+def _never_built(out: Path) -> None:
+    raise RenderError("a cached segment vanished while the render ran", stage="compose")
 
 
 def _audio(
@@ -187,23 +309,25 @@ def compose_video(
     timeline: Timeline,
     visuals: list[Visual],
     voices: list[tuple[str, Speech]],
-    ass_scripts: list[str],
+    captions: list[list[Cue]],
     music: MusicBed,
     encoder: Encoder,
     work: Path,
-) -> Path:
-    """Encode (or reuse) every segment and the audio, then join them into `work/final.mp4`."""
-    segments = _Segments(ctx, settings, timeline, visuals, encoder)
-    with (
-        ThreadPoolExecutor(max_workers=1) as mixer,
-        ThreadPoolExecutor(max_workers=parallel_segments(settings.size)) as encoders,
-    ):
+) -> tuple[Path, Spans | None]:
+    """Encode (or reuse) every segment while the audio is mixed, then join them into
+    `work/final.mp4`. `captions` are each scene's cues, timed from the scene's start.
+
+    Returns the video and its black and frozen spans, measured on its frames as they were
+    encoded (for the output checks; None if they could not be gathered).
+    """
+    segments = _Segments(ctx, settings, timeline, visuals, captions, encoder)
+    with ThreadPoolExecutor(max_workers=1) as mixer:
         audio: Future[Path] = mixer.submit(
             _audio, ctx, settings, timeline, voices, music, encoder, work
         )
-        parts = list(encoders.map(segments.fetch, range(len(ass_scripts)), ass_scripts))
+        parts, picture = segments.fetch_all()
         audio_path = audio.result()
     ctx.on_progress("compose", 1 - MUX_SHARE, "joining segments")
     final = work / "final.mp4"
     mux(parts, audio_path, timeline, work, final, ctx.watchdog)
-    return final
+    return final, picture

@@ -1,6 +1,6 @@
 """How an API process learns, on PostgreSQL, that events were appended: a dedicated
 connection LISTENing on `events.NOTIFY_CHANNEL`, which a trigger on `events` NOTIFYs when a
-transaction that appended any commits (migration 0010), whoever wrote them.
+transaction that appended any commits (migration 0011), whoever wrote them.
 
 A notification is a wake-up, not the news: the hub then asks the database who got events,
 as it did when it polled. So a lost one costs latency, never an event (the hub polls slowly

@@ -14,7 +14,7 @@ from reelforge.db.models import Event, ProjectMember, RenderJob
 
 NOTIFY_CHANNEL = "reelforge_events"
 """On PostgreSQL, every transaction that appends events NOTIFYs this channel when it commits
-(a trigger on `events`, migration 0010: whoever writes them); the payload is empty."""
+(a trigger on `events`, migration 0011: whoever writes them); the payload is empty."""
 
 
 def _shared_jobs(user_id: uuid.UUID) -> ColumnElement[bool]:

@@ -1,8 +1,8 @@
 """events_notify: on PostgreSQL, every transaction that appends events sends a NOTIFY on
 `reelforge_events` (delivered when it commits), so API processes listen instead of polling
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 14:00:00
 
 A trigger, not a `pg_notify` beside each writer: events are appended by the ORM (sharing),
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

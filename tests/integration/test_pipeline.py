@@ -48,6 +48,7 @@ def test_unchanged_storyboard_re_renders_from_cache(tmp_path: Path) -> None:
     again = render(sb, output=tmp_path / "b.mp4", cache_dir=tmp_path / "cache")
     assert first.cache_misses
     assert again.cache_misses == {}
+    assert (first.scenes_reused, again.scenes_reused) == (0, 2)
     assert again.duration_s == first.duration_s
     assert (tmp_path / "b.mp4").stat().st_size > 0
 
@@ -69,6 +70,7 @@ def test_editing_one_scene_redoes_only_that_scene_and_its_neighbour(tmp_path: Pa
     assert misses.get("segment") == 3
     assert misses.get("audio") == 1
     assert edited.cache_hits["voice"] == 3
+    assert edited.scenes_reused == len(NARRATIONS) - 2  # what the render page shows
 
 
 def test_a_narration_of_another_length_shifts_later_scenes_without_re_encoding_them(

@@ -73,6 +73,8 @@ class RenderResult:
     """Per provider: calls, units and cost (`Meter.summary`), for the manifest and metrics."""
     checks: list[dict[str, Any]] = field(default_factory=list)
     """The output checks it passed (`engine/checks.py`), as the manifest lists them."""
+    scenes_reused: int = 0
+    """Scenes whose every segment came from the cache (an edit's untouched scenes)."""
 
 
 def plan(prompt: str, settings: VideoSettings, providers: Providers) -> tuple[Storyboard, Script]:
@@ -236,13 +238,13 @@ def _render(
     with ctx.stage("music"):
         music = music_bed(ctx, settings, timeline.duration_s)
     with ctx.stage("compose"):
-        _, picture = compose_video(
+        composed = compose_video(
             ctx, settings, timeline, visuals, voices, burned, music, encoder, work
         )
         _thumbnail(visuals, settings, work / "thumb.jpg")
     with ctx.stage("checks"):
         expected = _expected(storyboard, timeline, speeches, cues)
-        results = _checked(ctx, work / "final.mp4", expected, picture)
+        results = _checked(ctx, composed.video, expected, composed.picture)
     manifest = _manifest(
         storyboard, timeline, ctx, [s.duration_s for s in speeches], visuals, results
     )
@@ -268,7 +270,7 @@ def _render(
         cache_hits=dict(ctx.cache.hits),
         cache_misses=dict(ctx.cache.misses), stills=tuple(v.still for v in visuals),
         topic_only=topic_only, usage=ctx.providers.meter.summary()["providers"],
-        checks=checks.as_manifest(results),
+        checks=checks.as_manifest(results), scenes_reused=composed.scenes_reused,
     )  # fmt: skip
 
 

@@ -130,7 +130,7 @@ class RenderKind:
         summary: dict[str, Any] = {
             "duration_s": result.duration_s, "stage_seconds": result.stage_seconds,
             "cost_usd": result.cost_usd, "usage": result.usage, "checks": result.checks,
-            "scenes_reused": result.cache_hits.get("segment", 0),
+            "scenes_reused": result.scenes_reused,
             "scenes_total": len(result.storyboard.scenes),
             "bytes": sum(path.stat().st_size for path in files.values()),  # storage quota
         }  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 from starlette.websockets import WebSocketDisconnect
 from structlog.testing import capture_logs
 
@@ -150,7 +151,7 @@ def test_the_event_poller_survives_an_unexpected_error(monkeypatch: pytest.Monke
     monkeypatch.setattr(live_module, "POLL_ERROR_BACKOFF_S", 0.0)
 
     async def scenario() -> bool:
-        hub = EventHub(engine=None, sessions=None, timeouts=None, poll_s=0.001)  # type: ignore[arg-type]
+        hub = EventHub(create_engine("sqlite://"), sessions=None, timeouts=None, poll_s=0.001)  # type: ignore[arg-type]
         with hub.subscribe(user) as subscription:
             hub.start()
             assert await subscription.wait(10)  # the anchoring wake-up

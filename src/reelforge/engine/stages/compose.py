@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from reelforge.assets import font_path
@@ -110,6 +110,8 @@ class _Segments:
         self.ctx, self.settings, self.timeline = ctx, settings, timeline
         self.visuals, self.captions, self.encoder = visuals, captions, encoder
         self.parts = split_parts(timeline)
+        self.scenes_reused = 0
+        """Scenes none of whose segments had to be encoded (set by `fetch_all`)."""
         self.ass = [
             cap.to_ass(cues, settings.captions, settings.aspect, settings.size, shift_s=0.0)
             if settings.captions.enabled else ""
@@ -227,6 +229,7 @@ class _Segments:
         keys = [self.key(part) for part in self.parts]
         cache = self.ctx.cache
         missing = [i for i, key in enumerate(keys) if not cache.has("segment", key)]
+        self.scenes_reused = len(self.timeline.slots) - len({self.parts[i].scene for i in missing})
         found: dict[int, Path] = {}
         for run in _runs(missing):
             encoded = self._encode([self.parts[i] for i in run], [keys[i] for i in run])
@@ -247,6 +250,16 @@ class _Segments:
         gap_s = checks.PIECE_FREEZE_MIN_S + 1.5 / self.settings.fps
         joined = checks.join_picture_spans(pieces, gap_s=gap_s)
         return [f / "segment.mp4" for f in folders], joined
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    video: Path
+    picture: Spans | None
+    """Its black and frozen spans, measured on its frames as they were encoded (for the
+    output checks; None if they could not be gathered)."""
+    scenes_reused: int
+    """Scenes whose every segment came from the cache (what an edit did not touch)."""
 
 
 PICTURE_FILE = "picture.json"
@@ -313,13 +326,9 @@ def compose_video(
     music: MusicBed,
     encoder: Encoder,
     work: Path,
-) -> tuple[Path, Spans | None]:
+) -> Composed:
     """Encode (or reuse) every segment while the audio is mixed, then join them into
-    `work/final.mp4`. `captions` are each scene's cues, timed from the scene's start.
-
-    Returns the video and its black and frozen spans, measured on its frames as they were
-    encoded (for the output checks; None if they could not be gathered).
-    """
+    `work/final.mp4`. `captions` are each scene's cues, timed from the scene's start."""
     segments = _Segments(ctx, settings, timeline, visuals, captions, encoder)
     with ThreadPoolExecutor(max_workers=1) as mixer:
         audio: Future[Path] = mixer.submit(
@@ -330,4 +339,4 @@ def compose_video(
     ctx.on_progress("compose", 1 - MUX_SHARE, "joining segments")
     final = work / "final.mp4"
     mux(parts, audio_path, timeline, work, final, ctx.watchdog)
-    return final, picture
+    return Composed(final, picture, segments.scenes_reused)

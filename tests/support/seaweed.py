@@ -86,8 +86,9 @@ def weed_command(
         "-s3.autoCreateBucket=false",  # like AWS: a bucket exists only once created
         f"-filer.localSocket={sock_dir / 'filer.sock'}",
         f"-s3.localSocket={sock_dir / 's3.sock'}",
-        # Every bucket grows its own volumes: allow many, keep each small.
-        "-volume.max=100",
+        # Every bucket grows its own volumes (7 at once): a session's worth of buckets
+        # (tests make one each) needs hundreds; files are sparse, so allow many.
+        "-volume.max=2000",
         "-master.volumeSizeLimitMB=64",
         "-volume.preStopSeconds=0",
         "-master.telemetry=false",

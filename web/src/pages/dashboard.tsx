@@ -19,6 +19,8 @@ export function Dashboard({ session }: { session: Session }) {
   const [sort, setSort] = useState<keyof typeof SORTS>("-updated_at");
   const [projects, setProjects] = useState<Project[] | null>(null);
   const [latest, setLatest] = useState<Record<string, Render>>({});
+  // Cards wait for the renders: one shown before them would say "Draft" for a rendered project.
+  const [rendersLoaded, setRendersLoaded] = useState(false);
   const [error, setError] = useState("");
   const [joined, setJoined] = useState(0);
 
@@ -53,7 +55,7 @@ export function Dashboard({ session }: { session: Session }) {
   }, [query, sort, joined]);
 
   useEffect(() => {
-    loadRenders().catch(() => undefined);
+    loadRenders().catch(() => undefined).finally(() => setRendersLoaded(true));
     return subscribe((event) => {
       if (event.type === "access_revoked") setJoined((n) => n + 1); // its card goes
       if (["started", "succeeded", "failed", "canceled"].includes(event.type)) {
@@ -102,7 +104,7 @@ export function Dashboard({ session }: { session: Session }) {
         </label>
       </div>
       {error && <div class="banner bad" role="alert">{error}</div>}
-      {projects === null ? (
+      {projects === null || !rendersLoaded ? (
         <p class="muted" aria-busy="true">Loading…</p>
       ) : projects.length === 0 ? (
         query ? <p class="empty">No project matches “{query}”.</p> : (

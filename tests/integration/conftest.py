@@ -17,9 +17,28 @@ from sqlalchemy import Engine, create_engine, text
 from reelforge.db.migrate import upgrade
 from reelforge.db.models import Base
 from reelforge.db.session import make_engine
+from reelforge.jobs.worker import Worker
 from tests.support.seaweed import S3Endpoint, seaweed_s3
 
 PG_SERVER = os.environ.get("REELFORGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+@pytest.fixture(autouse=True)
+def _workers_stop_with_their_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every worker a test starts is stopped when the test ends, even a failed one: a worker
+    thread left running would claim the next tests' jobs (they share the database) and fail
+    those tests too, hiding which one really failed."""
+    started: list[Worker] = []
+    run = Worker.run
+
+    def tracked(worker: Worker) -> None:
+        started.append(worker)
+        run(worker)
+
+    monkeypatch.setattr(Worker, "run", tracked)
+    yield
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,8 @@ from reelforge.engine.compile import (
 )
 
 X264 = [
-    "-c:v", "libx264", "-preset", "superfast", "-crf", "23", "-profile:v", "high",
+    "-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "cabac=1:deblock=0,0:bframes=3",
+    "-crf", "23", "-profile:v", "high",
     "-pix_fmt", "yuv420p", "-g", "60", "-colorspace", "bt709", "-color_primaries", "bt709",
     "-color_trc", "bt709", "-color_range", "tv",
 ]  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 LOUDNESS_TARGET_LUFS = -14.0
 TRUE_PEAK_LIMIT_DB = -1.5
 AUDIO_RATE_HZ = 48_000
-RECIPE_VERSION = "4"
+RECIPE_VERSION = "5"
 """Part of every composed artifact's cache key: bump it when a command line below changes."""
 
 

@@ -62,7 +62,7 @@ LOUDNESS_TARGET_LUFS, LOUDNESS_TOLERANCE_LU = -14.0, 1.0
 TRUE_PEAK_MAX_DB = -1.0
 DRIFT_MAX_MS = 40.0
 SSIM_MIN = 0.98
-PREVIOUS_ENCODER = Encoder(preset="veryfast")
+PREVIOUS_ENCODER = Encoder(preset="veryfast", x264_params="")
 """The x264 settings outputs were made with before: SSIM is measured against them."""
 QUIET_SHARE = NOISY_CPU_PCT / 100
 """Other processes' CPU share under which the machine counts as quiet."""

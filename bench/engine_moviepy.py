@@ -144,14 +144,16 @@ def build(
 
 
 def write(video: CompositeVideoClip, out: Path, fps: int, temp_dir: Path) -> None:
-    """Encode with the engine's settings: x264 veryfast CRF 23 high, AAC 160k 48 kHz."""
+    """Encode with the engine's settings: its x264 preset, options and CRF, AAC 160k 48 kHz."""
     encoder = Encoder()
+    tuned = ("-x264-params", encoder.x264_params) if encoder.x264_params else ()
     video.write_videofile(
         str(out),
         fps=fps,
         codec="libx264",
         preset=encoder.preset,
         ffmpeg_params=[
+            *tuned,
             *("-crf", str(encoder.crf), "-profile:v", "high", "-g", str(fps * 2)),
             *("-pix_fmt", "yuv420p", "-movflags", "+faststart"),
         ],

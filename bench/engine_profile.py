@@ -22,7 +22,7 @@ from reelforge.assets import font_path
 from reelforge.engine import captions as cap
 from reelforge.engine import ffmpeg
 from reelforge.engine.cache import ArtifactCache
-from reelforge.engine.compile import Encoder, escape_filter_value
+from reelforge.engine.compile import BT709_TAGS, Encoder, escape_filter_value
 from reelforge.engine.compose import mux
 from reelforge.engine.context import RenderContext
 from reelforge.engine.stages import compose as stage
@@ -66,7 +66,7 @@ def _ffmpeg(*args: str) -> None:
 def _raw_input(size: tuple[int, int], fps: int, raw: Path) -> list[str]:
     width, height = size
     return ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", str(fps),
-            "-i", str(raw)]  # fmt: skip
+            *BT709_TAGS, "-i", str(raw)]  # fmt: skip
 
 
 def x264_floor(

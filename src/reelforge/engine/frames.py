@@ -34,16 +34,22 @@ _BT709 = np.array(
     [[0.2126, 0.7152, 0.0722], [-0.1146, -0.3854, 0.5], [0.5, -0.4542, -0.0458]],
     dtype=np.float32,
 )
+_BT709_LIMITED = np.hstack(
+    [_BT709 * np.array([[219 / 255], [224 / 255], [224 / 255]]), [[16], [128], [128]]]
+).astype(np.float32)
+"""RGB → limited-range Y, U, V (BT.709), as `cv2.transform` takes it (offsets last)."""
 
 
 def rgb_to_yuv420(rgb: NDArray[np.uint8]) -> Frame:
-    """BT.709 limited-range yuv420p planes of an RGB image with even sides."""
-    yuv = rgb.astype(np.float32) @ _BT709.T
-    y = np.clip(yuv[..., 0] * (219 / 255) + 16, 0, 255).astype(np.uint8)
-    height, width = y.shape
-    chroma = cv2.resize(yuv[..., 1:], (width // 2, height // 2), interpolation=cv2.INTER_AREA)
-    u = np.clip(chroma[..., 0] * (224 / 255) + 128, 0, 255).astype(np.uint8)
-    v = np.clip(chroma[..., 1] * (224 / 255) + 128, 0, 255).astype(np.uint8)
+    """BT.709 limited-range yuv420p planes of an RGB image with even sides.
+
+    Chroma is converted from the RGB averaged at half size (both steps are linear): a
+    quarter of the pixels. `cv2.transform` rounds and saturates straight into uint8.
+    """
+    height, width = rgb.shape[:2]
+    y = np.asarray(cv2.transform(rgb, _BT709_LIMITED[:1]), np.uint8)
+    half = cv2.resize(rgb, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    u, v = (np.asarray(p, np.uint8) for p in cv2.split(cv2.transform(half, _BT709_LIMITED[1:])))
     return y, u, v
 
 

@@ -17,10 +17,13 @@ from reelforge.engine.compile import (
 )
 
 X264 = [
-    "-c:v", "libx264", "-preset", "superfast", "-crf", "23", "-profile:v", "high",
+    "-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "cabac=1:deblock=0,0:bframes=3",
+    "-crf", "23", "-profile:v", "high",
     "-pix_fmt", "yuv420p", "-g", "60", "-colorspace", "bt709", "-color_primaries", "bt709",
     "-color_trc", "bt709", "-color_range", "tv",
 ]  # fmt: skip
+BT709 = X264[-8:]
+"""The raw frames are tagged as what they are, so ffmpeg converts nothing."""
 
 
 SEGMENTS = ["-an", "-f", "segment", "-segment_format", "mp4"]
@@ -33,7 +36,8 @@ def test_segments_with_captions_are_cut_at_forced_idr_frames() -> None:
     )  # fmt: skip
     assert argv == [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30", "-i", "pipe:0",
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30",
+        *BT709, "-i", "pipe:0",
         "-vf", "subtitles=filename=/w/captions.ass:fontsdir=/fonts",
         *X264, "-force_key_frames", "expr:eq(n,15)+eq(n,131)", "-forced-idr", "1",
         *SEGMENTS, "-segment_frames", "15,131", "-reset_timestamps", "1", "/w/part%04d.mp4",
@@ -91,7 +95,8 @@ def test_segment_with_a_watermark_overlays_the_logo_under_the_captions() -> None
     )  # fmt: skip
     assert argv == [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30", "-i", "pipe:0",
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30",
+        *BT709, "-i", "pipe:0",
         "-i", "/in/logo.png", "-filter_complex",
         "[1:v]scale=128:-1,format=rgba,colorchannelmixer=aa=0.500[logo];"
         "[0:v][logo]overlay=x=W-w-14:y=H-h-14:format=auto[marked];"

@@ -159,13 +159,15 @@ class _Segments:
         slots, settings = self.timeline.slots, self.settings
         needed = sorted({p.scene for p in run} | {p.scene - 1 for p in run if p.start == 0
                                                    and slots[p.scene].fade_in_frames})  # fmt: skip
-        sources = {index: loader.submit(self._source, index) for index in needed[:2]}
+        sources: dict[int, Future[FrameSource]] = {}
+        ahead = iter(needed)  # each source is prepared once, in order
+        upcoming = next(ahead, None)
         for part in run:
             for done in [i for i in sources if i < part.scene - 1]:
                 del sources[done]
-            for index in needed:  # keep one scene ahead
-                if index not in sources and index <= part.scene + 1:
-                    sources[index] = loader.submit(self._source, index)
+            while upcoming is not None and upcoming <= part.scene + 1:  # one scene ahead
+                sources[upcoming] = loader.submit(self._source, upcoming)
+                upcoming = next(ahead, None)
             index = part.scene
             previous = None
             if index > 0 and part.start < slots[index].fade_in_frames:

@@ -18,9 +18,9 @@ The caption pixels are found by difference, so that neither the caption's colour
 matters: where one cue hands over to the next within a narration, a frame just before and one
 just after differ in the caption (other words) and where the picture moves (Ken Burns motion
 of a headline's edges). Two more frames, a little earlier and a little later, show where the
-picture moves without the caption changing: what changed there is not counted. The frames are
-written aside (raw luma) by the same ffmpeg pass that measures picture and sound: nothing is
-decoded twice.
+picture moves without the caption changing: what changed there is not counted. Each hand-over's
+frames are decoded from the keyframe before them (one every 2 s), not by decoding the whole
+video: an edit re-checks its video, and decoding all of it was most of the checks' time.
 """
 
 from __future__ import annotations
@@ -141,27 +141,17 @@ def check_output(
     encoded (`PIECE_DETECTORS`); the picture is then not decoded again, only the sound.
     """
     picture_filters = ["-vf", PICTURE_DETECTORS] if picture is None else ["-vn"]
+    log = run(
+        [
+            ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video), *picture_filters,
+            "-af", f"ebur128=peak=true:framelog=verbose,"
+                   f"silencedetect=n=-45dB:d={SILENCE_ALLOWED_S}",
+            "-f", "null", "-",
+        ],
+        stage="checks", timeout_s=watchdog.timeout_s(expected.duration_s),
+    )  # fmt: skip
     grab = _caption_grab(video, expected)
-    extra: list[str] = []
-    if grab is not None:  # a second output of the same decoding: the sampled frames, raw luma
-        chosen = "+".join(f"eq(n,{n})" for n in grab.numbers)
-        extra = ["-map", "0:v:0", "-vf", f"select='{chosen}',format=gray",
-                 "-fps_mode", "passthrough", "-frames:v", str(len(grab.numbers)),
-                 "-f", "rawvideo", "-y", str(grab.path)]  # fmt: skip
-    try:
-        log = run(
-            [
-                ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video), *picture_filters,
-                "-af", f"ebur128=peak=true:framelog=verbose,"
-                       f"silencedetect=n=-45dB:d={SILENCE_ALLOWED_S}",
-                "-f", "null", "-", *extra,
-            ],
-            stage="checks", timeout_s=watchdog.timeout_s(expected.duration_s),
-        )  # fmt: skip
-        sampled = grab.boxes() if grab is not None else []
-    finally:
-        if grab is not None:
-            grab.path.unlink(missing_ok=True)
+    sampled = grab.boxes() if grab is not None else []
     events = _spans(log)
     if picture is not None:
         events = {**events, **picture}
@@ -381,32 +371,51 @@ def caption_handovers(expected: Expected, frame_s: float) -> list[tuple[float, .
 
 @dataclass(frozen=True, slots=True)
 class _CaptionGrab:
-    """Frames the checks' ffmpeg pass writes aside (raw 8-bit luma, in frame order)."""
+    """The hand-overs' frames to sample from a video."""
 
-    path: Path
-    size: tuple[int, int]
+    video: Path
     rate: float
     samples: list[tuple[int, ...]]
     """The frame numbers of each hand-over's four frames."""
 
-    @property
-    def numbers(self) -> list[int]:
-        return sorted({n for sample in self.samples for n in sample})
-
     def boxes(self) -> list[tuple[float, Box | None]]:
         """For each hand-over: its time and the box of the pixels the caption changed (None
         when nothing changed enough to be told from noise)."""
-        width, height = self.size
-        raw = np.fromfile(self.path, dtype=np.uint8) if self.path.is_file() else np.empty(0)
-        count = raw.size // (width * height)
-        written = raw[: count * width * height].reshape(count, height, width)
-        frames: dict[int, np.ndarray] = {n: written[i] for i, n in enumerate(self.numbers[:count])}
         found: list[tuple[float, Box | None]] = []
-        for sample in self.samples:
-            if all(n in frames for n in sample):  # frames past the end: not sampled
+        for sample, frames in zip(self.samples, _luma_frames(self), strict=True):
+            if len(frames) == len(sample):  # frames past the end: not sampled
                 at = (sample[1] + sample[2]) / 2 / self.rate
-                found.append((at, _caption_box([frames[n] for n in sample])))
+                found.append((at, _caption_box(frames)))
         return found
+
+
+def _luma_frames(grab: _CaptionGrab) -> list[list[np.ndarray]]:
+    """Each sample's frames as 8-bit luma (fewer where the video ends first), decoded from the
+    keyframe at or before the sample's first frame; frames are numbered by their time."""
+    import av
+
+    found: list[list[np.ndarray]] = []
+    try:
+        with av.open(str(grab.video)) as container:
+            stream = container.streams.video[0]
+            start, base = stream.start_time or 0, stream.time_base
+            if base is None:
+                raise RenderError("the video stream has no time base", stage="checks")
+            for sample in grab.samples:
+                frames: dict[int, np.ndarray] = {}
+                container.seek(start + int((sample[0] - 0.5) / grab.rate / base), stream=stream)
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        continue
+                    number = round(float((frame.pts - start) * base) * grab.rate)
+                    if number in sample:
+                        frames[number] = frame.to_ndarray(format="gray")
+                    if number >= sample[-1]:
+                        break
+                found.append([frames[n] for n in sample if n in frames])
+    except (av.error.FFmpegError, OSError) as exc:
+        raise RenderError(f"cannot decode the sampled frames: {exc}", stage="checks") from exc
+    return found
 
 
 def _caption_grab(video: Path, expected: Expected) -> _CaptionGrab | None:
@@ -419,7 +428,6 @@ def _caption_grab(video: Path, expected: Expected) -> _CaptionGrab | None:
         with av.open(str(video)) as container:
             stream = container.streams.video[0]
             rate = float(stream.average_rate or 0)
-            size = (stream.codec_context.width, stream.codec_context.height)
     except (av.error.FFmpegError, OSError, IndexError):
         return None  # the container check says why
     if rate <= 0:
@@ -431,7 +439,7 @@ def _caption_grab(video: Path, expected: Expected) -> _CaptionGrab | None:
     ]
     if not samples:
         return None
-    return _CaptionGrab(video.with_name(f"{video.stem}.caption-frames.gray"), size, rate, samples)
+    return _CaptionGrab(video, rate, samples)
 
 
 def _changed(first: np.ndarray, second: np.ndarray) -> np.ndarray:

@@ -215,9 +215,10 @@ def timed_render(
         cache_hits=result.cache_hits,
         cache_misses=result.cache_misses,
         other_cpu_pct=round(100 * measured.other_cpu_share, 1),
+        cpu_s=round(measured.cpu_s, 2),
     )
     say(
-        f"    wall {run.wall_s:.2f} s, {run.realtime_x:.2f}x realtime, "
+        f"    wall {run.wall_s:.2f} s, CPU {run.cpu_s:.2f} s, {run.realtime_x:.2f}x realtime, "
         f"peak {run.peak_rss_mib:.0f} MiB"
     )
     return result, run

@@ -38,6 +38,8 @@ class RenderRun:
     cache_misses: dict[str, int]
     other_cpu_pct: float
     """CPU share other processes used meanwhile: above a few percent, the wall time is inflated."""
+    cpu_s: float = 0.0
+    """CPU seconds of the render and its ffmpeg children (0 in results from before it was kept)."""
 
     @property
     def realtime_x(self) -> float:

@@ -113,6 +113,9 @@ class Measured(Generic[T]):
     baseline_rss_bytes: int
     other_cpu_share: float
     """Share of the CPUs other processes used meanwhile (0 = the machine was ours)."""
+    cpu_s: float = 0.0
+    """CPU seconds of this process and the children it waited for (ffmpeg) during the call:
+    on a shared machine the wall time swings, this much less."""
 
     @property
     def peak_rss_mib(self) -> float:
@@ -131,5 +134,6 @@ def measure(call: Callable[[], T]) -> Measured[T]:
         started = time.perf_counter()
         value = call()
         wall_s = time.perf_counter() - started
-    other = other_cpu_share(system_busy_s() - busy, own_cpu_s() - own, wall_s)
-    return Measured(value, wall_s, rss.peak_bytes, rss.baseline_bytes, other)
+    used = own_cpu_s() - own
+    other = other_cpu_share(system_busy_s() - busy, used, wall_s)
+    return Measured(value, wall_s, rss.peak_bytes, rss.baseline_bytes, other, used)

@@ -8,14 +8,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
 import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from reelforge import Providers, ReelforgeError, Storyboard, render
-from reelforge.engine import captions, pipeline
+from reelforge.engine import captions, checks, pipeline
 from reelforge.engine.captions import Cue
 from reelforge.engine.checks import CHECKS
 from reelforge.model.storyboard import Scene, VideoSettings
@@ -134,3 +136,30 @@ def test_a_caption_drawn_outside_the_safe_area_fails_the_captions_check(
     bottom = int(re.findall(r"y \d+–(\d+)", message)[0])
     assert bottom > 480 * 0.95  # the caption reaches into the bottom margin
     assert not (tmp_path / "edge.mp4").exists()
+
+
+def test_sampled_caption_frames_are_the_numbered_frames_of_the_whole_decode(
+    tmp_path: Path,
+) -> None:
+    """Seeking to each hand-over gives exactly the frames a full decode numbers so (only those
+    before the end), whether the sample starts on a keyframe or between two."""
+    video = tmp_path / "counter.mp4"
+    ffmpeg = checks.ffmpeg_exe()
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=6",
+         "-c:v", "libx264", "-g", "60", "-pix_fmt", "yuv420p", str(video)],
+        check=True,
+    )  # fmt: skip
+    samples = [(0, 3, 6, 9), (58, 61, 64, 67), (150, 153, 156, 159), (178, 181, 184, 187)]
+    grab = checks._CaptionGrab(video, 30.0, samples)
+    full = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(video), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    every = np.frombuffer(full, np.uint8).reshape(-1, 240, 320)
+    assert len(every) == 180
+    got = checks._luma_frames(grab)
+    for sample, frames in zip(samples[:3], got, strict=False):
+        assert [f.tobytes() for f in frames] == [every[n].tobytes() for n in sample]
+    assert [f.tobytes() for f in got[3]] == [every[178].tobytes()]
+    assert [at for at, _ in grab.boxes()] == pytest.approx([4.5 / 30, 62.5 / 30, 154.5 / 30])

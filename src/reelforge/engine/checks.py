@@ -18,10 +18,9 @@ The caption pixels are found by difference, so that neither the caption's colour
 matters: where one cue hands over to the next within a narration, a frame just before and one
 just after differ in the caption (other words) and where the picture moves (Ken Burns motion
 of a headline's edges). Two more frames, a little earlier and a little later, show where the
-picture moves without the caption changing: what changed there is not counted. Only those
-frames are decoded (PyAV, from the key frame before each hand-over): the picture was measured
-as it was encoded, so the ffmpeg pass decodes only the sound; decoding the whole picture for a
-dozen frames cost more than the rest of the checks (~11 CPU-s at 1080x1920 for 60 s).
+picture moves without the caption changing: what changed there is not counted. Each hand-over's
+frames are decoded from the keyframe before them (one every 2 s), not by decoding the whole
+video: an edit re-checks its video, and decoding all of it was most of the checks' time.
 """
 
 from __future__ import annotations
@@ -372,47 +371,51 @@ def caption_handovers(expected: Expected, frame_s: float) -> list[tuple[float, .
 
 @dataclass(frozen=True, slots=True)
 class _CaptionGrab:
-    """The hand-overs' frames to sample, and the video to read them from."""
+    """The hand-overs' frames to sample from a video."""
 
     video: Path
     rate: float
     samples: list[tuple[int, ...]]
     """The frame numbers of each hand-over's four frames."""
 
-    def _luma(self) -> dict[int, np.ndarray]:
-        """8-bit luma of the sampled frames, each hand-over decoded from the key frame before
-        it (a frame past the end of the video, or one that would not decode, is missing)."""
-        import av
-
-        frames: dict[int, np.ndarray] = {}
-        try:
-            with av.open(str(self.video)) as container:
-                stream = container.streams.video[0]
-                if stream.time_base is None:
-                    return frames
-                for sample in self.samples:
-                    at = round(min(sample) / self.rate / stream.time_base)
-                    container.seek(at, stream=stream)
-                    for frame in container.decode(stream):
-                        number = round((frame.time or 0.0) * self.rate)
-                        if number in sample:
-                            frames[number] = frame.to_ndarray(format="gray")
-                        if number >= max(sample):
-                            break
-        except (av.error.FFmpegError, OSError):
-            pass  # the frames it had are judged; the container check says what is wrong
-        return frames
-
     def boxes(self) -> list[tuple[float, Box | None]]:
         """For each hand-over: its time and the box of the pixels the caption changed (None
         when nothing changed enough to be told from noise)."""
-        frames = self._luma()
         found: list[tuple[float, Box | None]] = []
-        for sample in self.samples:
-            if all(n in frames for n in sample):  # frames past the end: not sampled
+        for sample, frames in zip(self.samples, _luma_frames(self), strict=True):
+            if len(frames) == len(sample):  # frames past the end: not sampled
                 at = (sample[1] + sample[2]) / 2 / self.rate
-                found.append((at, _caption_box([frames[n] for n in sample])))
+                found.append((at, _caption_box(frames)))
         return found
+
+
+def _luma_frames(grab: _CaptionGrab) -> list[list[np.ndarray]]:
+    """Each sample's frames as 8-bit luma (fewer where the video ends first), decoded from the
+    keyframe at or before the sample's first frame; frames are numbered by their time."""
+    import av
+
+    found: list[list[np.ndarray]] = []
+    try:
+        with av.open(str(grab.video)) as container:
+            stream = container.streams.video[0]
+            start, base = stream.start_time or 0, stream.time_base
+            if base is None:
+                raise RenderError("the video stream has no time base", stage="checks")
+            for sample in grab.samples:
+                frames: dict[int, np.ndarray] = {}
+                container.seek(start + int((sample[0] - 0.5) / grab.rate / base), stream=stream)
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        continue
+                    number = round(float((frame.pts - start) * base) * grab.rate)
+                    if number in sample:
+                        frames[number] = frame.to_ndarray(format="gray")
+                    if number >= sample[-1]:
+                        break
+                found.append([frames[n] for n in sample if n in frames])
+    except (av.error.FFmpegError, OSError) as exc:
+        raise RenderError(f"cannot decode the sampled frames: {exc}", stage="checks") from exc
+    return found
 
 
 def _caption_grab(video: Path, expected: Expected) -> _CaptionGrab | None:

@@ -7,6 +7,7 @@ inside a sentence are spread over the detected speech span by word length.
 
 from __future__ import annotations
 
+import json
 import wave
 from functools import lru_cache
 from pathlib import Path
@@ -73,9 +74,20 @@ def estimate_word_times(text: str, start_s: float, end_s: float) -> tuple[Word, 
 
 @lru_cache(maxsize=2)
 def _load(model: Path) -> Any:
-    from piper import PiperVoice  # heavy (onnxruntime): load only when speaking
+    """The voice, its onnxruntime threads sleeping rather than spinning between calls: the
+    visuals are made alongside on the same two cores, and a spinning thread took a third
+    more CPU for the same speech (measured on a busy 2-core machine)."""
+    import onnxruntime  # heavy: load only when speaking
+    from piper import PiperVoice
+    from piper.config import PiperConfig
 
-    return PiperVoice.load(str(model))
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    config = json.loads(Path(f"{model}.json").read_text(encoding="utf-8"))
+    session = onnxruntime.InferenceSession(
+        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(config=PiperConfig.from_dict(config), session=session)
 
 
 class PiperVoices:

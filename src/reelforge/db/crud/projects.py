@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, select, union, update
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import Project, ProjectMember, Role, utcnow
@@ -146,13 +146,17 @@ def listing(
     sort: ProjectSort,
     search: str | None,
 ) -> Page:
-    """The user's projects and those shared with them (accepted), as `Access` items."""
-    membership = and_(
-        ProjectMember.project_id == Project.id,
-        ProjectMember.user_id == user_id,
-        ProjectMember.accepted_at.is_not(None),
+    """The user's projects and those shared with them (accepted), as `Access` items.
+
+    Visible ids come from a union of two index lookups (owner, membership): an OR across
+    the outer join could use neither index, so every listing scanned all users' projects."""
+    accepted = (ProjectMember.user_id == user_id, ProjectMember.accepted_at.is_not(None))
+    membership = and_(ProjectMember.project_id == Project.id, *accepted)
+    visible = union(
+        select(Project.id).where(Project.owner_id == user_id),
+        select(ProjectMember.project_id).where(*accepted),
     )
-    where = [or_(Project.owner_id == user_id, ProjectMember.id.is_not(None))]
+    where: list[ColumnElement[bool]] = [Project.id.in_(visible)]
     if search:
         where.append(func.lower(Project.name).contains(search.lower(), autoescape=True))
     column = getattr(Project, sort.lstrip("-"))
@@ -167,9 +171,7 @@ def listing(
         .limit(limit)
         .offset(offset)
     ).all()
-    total = session.scalar(
-        select(func.count()).select_from(Project).outerjoin(ProjectMember, membership).where(*where)
-    )
+    total = session.scalar(select(func.count()).select_from(Project).where(*where))
     items = [
         Access(project, Role.OWNER if project.owner_id == user_id else Role(role))
         for project, role in rows

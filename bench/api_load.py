@@ -141,7 +141,10 @@ async def fixed_rate(
     await asyncio.gather(*(client.aclose() for client in clients))
     result.wall_s = time.perf_counter() - start
     late_ms.sort()
-    result.extra = {"target_rps": rate, "send_late_p99_ms": round(percentile(late_ms, 99), 2)}
+    result.extra = {
+        "target_rps": rate, "send_late_p99_ms": round(percentile(late_ms, 99), 2),
+        "client": "httpx",
+    }  # fmt: skip
     return result
 
 

@@ -10,7 +10,7 @@ the next due time and waits for it (or sends at once when it is already past, as
 every connection was busy). Each request carries its due time in `X-Request-ID`, which
 the server echoes, so its latency is timed from when it was due, not from when it went
 out (no coordinated omission), as in `api_load.fixed_rate`. A request with no answer by
-the end counts as status 0.
+the end counts as status 0, having waited at least `DRAIN_S`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ end
 
 local rate, total, path, out, start
 local auth = {}
-local handed, sent, answered = 0, 0, 0
+local handed, sent = 0, 0
 local due_times, first, last = {}, 1, 0
 
 function init(args)
@@ -48,6 +48,7 @@ function init(args)
   for line in io.lines(args[4]) do auth[#auth + 1] = line end
   out = io.open(args[5], "w")
   start = now_us() + 2e5
+  out:write("S ", start, "\n")
 end
 
 function delay()
@@ -73,9 +74,13 @@ function request()
 end
 
 function response(status, headers, body)
-  local due = tonumber(string.sub(headers["x-request-id"], 4))
-  answered = answered + 1
-  out:write("R ", status, " ", (now_us() - due) / 1e3, "\n")
+  local echoed = headers["x-request-id"]
+  if echoed == nil then
+    out:write("X ", status, "\n")
+  else
+    local due, now = tonumber(string.sub(echoed, 4)), now_us()
+    out:write("R ", status, " ", (now - due) / 1e3, " ", now, "\n")
+  end
   out:flush()
 end
 """
@@ -110,14 +115,12 @@ def fixed_rate(
             "--timeout", f"{DRAIN_S:.0f}s", "-s", str(work / "pace.lua"), base_url, "--",
             f"{rate:g}", str(total), path, str(work / "auth.txt"), str(out),
         ]  # fmt: skip
-        started = time.perf_counter()
         child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = started + duration_s + DRAIN_S
+        deadline = time.perf_counter() + duration_s + DRAIN_S
         while child.poll() is None and time.perf_counter() < deadline:
             if _answers(out) >= total:
                 break
             time.sleep(0.2)
-        result.wall_s = time.perf_counter() - started
         if child.poll() is None:
             child.send_signal(signal.SIGINT)  # wrk stops, reports, and flushes the output
         report = child.communicate(timeout=30)[0].decode(errors="replace")
@@ -127,7 +130,9 @@ def fixed_rate(
     unanswered = total - len(result.latencies_ms)
     if unanswered > 0:
         result.statuses[0] += unanswered
-        result.latencies_ms += [DRAIN_S * 1000 + duration_s * 1000] * unanswered
+        # Every request was due by `duration_s`, and the run ended `DRAIN_S` later.
+        result.latencies_ms += [DRAIN_S * 1000] * unanswered
+        result.wall_s = max(result.wall_s, duration_s + DRAIN_S)
     late_ms.sort()
     result.extra = {
         "target_rps": rate, "send_late_p99_ms": round(percentile(late_ms, 99), 2),
@@ -144,13 +149,21 @@ def _answers(out: Path) -> int:
 
 
 def _read(out: Path, result: Latencies) -> list[float]:
-    """Fills `result` from wrk's output lines; returns how late each request went out."""
+    """Fills `result` from wrk's output lines (its wall time: from the first request's due
+    time to the last answer); returns how late each request went out."""
     late_ms = []
+    start_us = last_us = 0.0
     for line in out.read_text().splitlines():
         kind, *fields = line.split()
-        if kind == "L":
+        if kind == "S":
+            start_us = last_us = float(fields[0])
+        elif kind == "L":
             late_ms.append(float(fields[0]))
         elif kind == "R":
             result.statuses[int(fields[0])] += 1
             result.latencies_ms.append(float(fields[1]))
+            last_us = max(last_us, float(fields[2]))
+        else:
+            raise RuntimeError(f"an answer ({fields[0]}) without the X-Request-ID it was sent")
+    result.wall_s = (last_us - start_us) / 1e6
     return late_ms

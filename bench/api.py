@@ -236,7 +236,8 @@ async def measure(server: Server, seeded: Seeded, *, quick: bool) -> list[dict[s
         with CpuMeter(server.process) as cpu:
             measured = await run()
         summary = measured.summary() | {"key": key}
-        requests = max(summary["requests"], 1)
+        # Per answered request: unanswered ones (status 0) cost the server little or nothing.
+        requests = max(summary["requests"] - summary["statuses"].get("0", 0), 1)
         summary["server_cpu_ms_per_request"] = round(1000 * cpu.server_s / requests, 2)
         summary["client_cpu_s"] = round(cpu.client_s, 2)
         summary["server_cpu_s"] = round(cpu.server_s, 2)

@@ -143,7 +143,10 @@ CHANGES = (
     "SQLAlchemy cache keys cost more CPU than running them), and counts only when the page "
     "does not show the end of the list. SQLite's BEGIN goes straight to the driver. "
     "Auth, session revocation on the very next request, rate limits, headers, request ids "
-    "and metrics are unchanged."
+    "and metrics are unchanged. On a machine this busy the gain (in-process, serial: "
+    "about 9-12 → 8.8 ms of CPU per read) is within the noise of the paired runs; the "
+    "rest of a read's CPU is the framework (about 1.5 ms), authentication on its own "
+    "session (about 1 ms), the ORM and four thread-pool hand-offs."
 )
 
 

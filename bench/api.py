@@ -4,7 +4,8 @@ For each backend (SQLite in a fresh data folder; PostgreSQL in a database made f
 run plus Redis for rate limits, when both answer on 127.0.0.1) it starts the server with
 no render workers, seeds users and projects through the API, then measures
 `GET /api/v1/projects` and `POST /api/v1/projects/{id}/renders` with 50 concurrent
-clients, reads at a fixed `READ_RATE` req/s, and WebSocket event delivery. One API process
+clients, reads at a fixed `READ_RATE` req/s (sent by `wrk` when it is installed:
+bench/api_wrk.py), and WebSocket event delivery. One API process
 by default: the target is what one process serves (`--processes N` for more). Rate limits are raised
 through `REELFORGE_API__*`; seeded users are put on the enterprise plan in the database
 (200 waiting renders each), so plan limits don't stop the submits.
@@ -35,8 +36,8 @@ import httpx
 import psutil
 from sqlalchemy import create_engine, update
 
-from bench import api_load, pg
-from bench.api_load import Call, WsUser
+from bench import api_load, api_wrk, pg
+from bench.api_load import Call, Latencies, WsUser
 from bench.api_report import render_section, results_json, write_results
 from bench.measure import own_cpu_s, system_busy_s
 from reelforge.db.models import User
@@ -224,9 +225,8 @@ async def measure(server: Server, seeded: Seeded, *, quick: bool) -> list[dict[s
         ("submits", lambda: api_load.closed_loop(
             server.base_url, "POST /projects/{id}/renders, 50 clients", submit, clients=CLIENTS,
             total=int(2000 * scale)), int(2000 * scale)),
-        ("fixed_rate", lambda: api_load.fixed_rate(
-            server.base_url, f"GET /projects at {READ_RATE:g} req/s", read, rate=READ_RATE,
-            duration_s=20 * scale), int(READ_RATE * 20 * scale)),
+        ("fixed_rate", lambda: fixed_rate_reads(server, seeded, duration_s=20 * scale),
+            int(READ_RATE * 20 * scale)),
         ("websocket", lambda: api_load.event_delivery(
             server.base_url, seeded.ws_users, rounds=max(2, int(10 * scale)), round_s=1.0), 0),
     ]  # fmt: skip
@@ -236,7 +236,8 @@ async def measure(server: Server, seeded: Seeded, *, quick: bool) -> list[dict[s
         with CpuMeter(server.process) as cpu:
             measured = await run()
         summary = measured.summary() | {"key": key}
-        requests = max(summary["requests"], 1)
+        # Per answered request: unanswered ones (status 0) cost the server little or nothing.
+        requests = max(summary["requests"] - summary["statuses"].get("0", 0), 1)
         summary["server_cpu_ms_per_request"] = round(1000 * cpu.server_s / requests, 2)
         summary["client_cpu_s"] = round(cpu.client_s, 2)
         summary["server_cpu_s"] = round(cpu.server_s, 2)
@@ -244,6 +245,25 @@ async def measure(server: Server, seeded: Seeded, *, quick: bool) -> list[dict[s
         say(f"  {summary['label']}: {json.dumps(summary)}")
         results.append(summary)
     return results
+
+
+async def fixed_rate_reads(server: Server, seeded: Seeded, *, duration_s: float) -> Latencies:
+    """`READ_RATE` reads a second, sent by wrk when it is installed (its CPU per request is a
+    fraction of httpx's, which competed with the server for the same cores), else by httpx."""
+    label = f"GET /projects at {READ_RATE:g} req/s"
+    path = "/api/v1/projects"
+    if api_wrk.available():
+        authorizations = [headers["Authorization"] for headers in seeded.headers]
+        return await asyncio.to_thread(
+            api_wrk.fixed_rate, server.base_url, label, path, authorizations, rate=READ_RATE,
+            duration_s=duration_s,
+        )  # fmt: skip
+    say("wrk is not installed (Debian: apt-get install wrk): httpx sends the fixed-rate reads")
+    users = len(seeded.headers)
+    return await api_load.fixed_rate(
+        server.base_url, label, lambda i: Call("GET", path, seeded.headers[i % users]),
+        rate=READ_RATE, duration_s=duration_s,
+    )  # fmt: skip
 
 
 def redis_available() -> bool:
@@ -276,11 +296,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--processes", type=int, default=1,
         help="API processes (default: one, the target's; deployments run one per CPU)",
     )  # fmt: skip
+    parser.add_argument(
+        "--baseline", type=Path,
+        help="a JSON this bench printed with --no-write, e.g. of the code before a change, "
+        "run just before: its server CPU per request is shown beside this run's",
+    )  # fmt: skip
+    parser.add_argument(
+        "--baseline-label", default="the baseline", help="what the baseline ran (its commit)"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    baseline = json.loads(args.baseline.read_text()) if args.baseline else None  # fail early
     backends = [
         {
             "name": "SQLite",
@@ -297,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
             backends.append({"name": name, "phases": phases})
     payload = results_json(backends, quick=args.quick)
     payload["processes"] = args.processes
+    if baseline is not None:
+        payload["baseline"] = {
+            "label": args.baseline_label, "run_at": baseline["run_at"],
+            "backends": baseline["backends"],
+        }  # fmt: skip
     if args.no_write:
         print(json.dumps(payload, indent=2))
     else:

@@ -48,13 +48,14 @@ class Latencies:
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_ms)
         ok = sum(n for status, n in self.statuses.items() if 200 <= status < 300)
+        answered = len(ordered) - self.statuses[0]  # status 0: no answer
         return {
             "label": self.label,
             "requests": len(ordered),
             "ok": ok,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "wall_s": round(self.wall_s, 2),
-            "throughput_rps": round(len(ordered) / self.wall_s, 1) if self.wall_s else 0.0,
+            "throughput_rps": round(answered / self.wall_s, 1) if self.wall_s else 0.0,
             "p50_ms": round(percentile(ordered, 50), 2),
             "p90_ms": round(percentile(ordered, 90), 2),
             "p99_ms": round(percentile(ordered, 99), 2),
@@ -141,7 +142,10 @@ async def fixed_rate(
     await asyncio.gather(*(client.aclose() for client in clients))
     result.wall_s = time.perf_counter() - start
     late_ms.sort()
-    result.extra = {"target_rps": rate, "send_late_p99_ms": round(percentile(late_ms, 99), 2)}
+    result.extra = {
+        "target_rps": rate, "send_late_p99_ms": round(percentile(late_ms, 99), 2),
+        "client": "httpx",
+    }  # fmt: skip
     return result
 
 

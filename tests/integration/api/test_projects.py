@@ -41,6 +41,22 @@ def test_pagination_sorting_and_search(client: TestClient) -> None:
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.limit"
 
 
+def test_search_is_literal_and_totals_hold_past_the_end(client: TestClient) -> None:
+    """`q` matches its characters literally (LIKE's `%`, `_` and the escape are not
+    wildcards), and the total is right whether the page shows the end of the list or not."""
+    headers = sign_up(client)
+    for name in ("50% off", "500 off", "a_b", "axb", "x/y", "xy"):
+        new_project(client, headers, name=name)
+    for q, names in (("0%", ["50% off"]), ("a_", ["a_b"]), ("x/", ["x/y"])):
+        found = client.get("/api/v1/projects", params={"q": q}, headers=headers).json()
+        assert [p["name"] for p in found["items"]] == names and found["total"] == 1
+    for limit, offset in ((2, 0), (6, 0), (4, 4), (2, 8)):
+        page = client.get(
+            "/api/v1/projects", params={"limit": limit, "offset": offset}, headers=headers
+        ).json()
+        assert page["total"] == 6 and len(page["items"]) == max(0, min(limit, 6 - offset))
+
+
 def test_storyboard_round_trip(client: TestClient) -> None:
     headers = sign_up(client)
     project = new_project(client, headers)

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.api_load import Latencies, percentile
+from bench.api_load import Latencies, fixed_rate_extra
 
 DRAIN_S = 10.0
 """How long answers may still come once the last request was due."""
@@ -133,11 +133,7 @@ def fixed_rate(
         # Every request was due by `duration_s`, and the run ended `DRAIN_S` later.
         result.latencies_ms += [DRAIN_S * 1000] * unanswered
         result.wall_s = max(result.wall_s, duration_s + DRAIN_S)
-    late_ms.sort()
-    result.extra = {
-        "target_rps": rate, "send_late_p99_ms": round(percentile(late_ms, 99), 2),
-        "client": "wrk",
-    }  # fmt: skip
+    result.extra = fixed_rate_extra(rate, late_ms, "wrk")
     return result
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 LOUDNESS_TARGET_LUFS = -14.0
 TRUE_PEAK_LIMIT_DB = -1.5
 AUDIO_RATE_HZ = 48_000
-RECIPE_VERSION = "5"
+RECIPE_VERSION = "6"
 """Part of every composed artifact's cache key: bump it when a command line below changes."""
 
 
@@ -92,14 +92,12 @@ def segment_argv(
     out_pattern: Path,
     cuts: list[int],
     encoder: Encoder,
-    subtitles: Path | None = None,
-    fonts_dir: Path | None = None,
     overlay: Overlay | None = None,
     detect: str | None = None,
 ) -> list[str]:
-    """Encode raw yuv420p frames from stdin into one MP4 per segment, cut before each frame
-    in `cuts` (each cut an IDR frame, so every file decodes alone and the files join by
-    stream copy), with a logo `overlay` under ASS captions burnt in with libass, if given.
+    """Encode raw yuv420p frames (captions already in them) from stdin into one MP4 per
+    segment, cut before each frame in `cuts` (each cut an IDR frame, so every file decodes
+    alone and the files join by stream copy), with a logo `overlay`, if given.
 
     One encoder for a run of segments keeps x264's threads busy across scene boundaries
     (no process start, lookahead fill and flush per scene) and holds one encoder's memory.
@@ -113,21 +111,14 @@ def segment_argv(
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}",
         "-r", str(fps), *BT709_TAGS, "-i", "pipe:0",
     ]  # fmt: skip
-    burn = None
-    if subtitles is not None:
-        burn = f"subtitles=filename={escape_filter_value(str(subtitles))}"
-        if fonts_dir is not None:
-            burn += f":fontsdir={escape_filter_value(str(fonts_dir))}"
     video = "[v]"
     if overlay is not None:
-        graph = overlay.graph("0:v", "marked")
-        graph += f";[marked]{burn}[v]" if burn else ";[marked]null[v]"
+        graph = overlay.graph("0:v", "v")
         argv += ["-i", str(overlay.path)]
     elif detect:
-        graph = f"[0:v]{burn or 'null'}[v]"
+        graph = "[0:v]null[v]"
     else:
         graph, video = "", ""
-        argv += ["-vf", burn] if burn else []
     if detect:
         graph += f";[v]split=2[enc][det];[det]{detect}[checked]"
         video = "[enc]"
@@ -143,6 +134,29 @@ def segment_argv(
         "-reset_timestamps", "1", str(out_pattern),
     ]  # fmt: skip
     return [*argv, "-map", "[checked]", "-f", "null", "-"] if detect else argv
+
+
+def caption_sprites_argv(
+    ffmpeg: str, *, backgrounds: Path, size: tuple[int, int], subtitles: Path, fonts_dir: Path,
+    frames: int,
+) -> list[str]:  # fmt: skip
+    """`frames` raw frames of ASS captions burnt by libass into the two frames of
+    `backgrounds` in turn, frame N drawn at N seconds (caption sprites: sprites.py).
+
+    The input is tagged as the segment encoder's is, so libass's colours are converted to
+    YUV exactly as they were when it burnt the captions into the video itself.
+    """
+    width, height = size
+    burn = (
+        f"settb=1,setpts=N,subtitles=filename={escape_filter_value(str(subtitles))}"
+        f":fontsdir={escape_filter_value(str(fonts_dir))}"
+    )
+    return [
+        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-stream_loop", "-1",
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", "1",
+        *BT709_TAGS, "-i", str(backgrounds), "-vf", burn, "-frames:v", str(frames),
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
+    ]  # fmt: skip
 
 
 def still_captions_argv(

@@ -26,6 +26,7 @@ from reelforge.engine.compile import (
     segment_argv,
 )
 from reelforge.engine.frames import Frame, FrameSource, black_frame, blend
+from reelforge.engine.sprites import CaptionSprites
 from reelforge.engine.timeline import FADE_FROM_BLACK_S, FADE_TO_BLACK_S, SceneSlot, Timeline
 from reelforge.errors import RenderError
 
@@ -103,26 +104,24 @@ def encode_run(
     fps: int,
     encoder: Encoder,
     out_dir: Path,
-    subtitles: Path | None,
-    fonts_dir: Path | None,
+    captions: CaptionSprites | None = None,
     on_frame: Callable[[int], None] | None = None,
     watchdog: ffmpeg.Watchdog = ffmpeg.DEFAULT_WATCHDOG,
     overlay: Overlay | None = None,
     detect: str | None = None,
 ) -> tuple[list[Path], str]:
-    """Stream `total` frames into one ffmpeg that writes a segment file per part (cut
-    before each frame in `cuts`); returns the segment files in order and ffmpeg's log (what
-    the `detect` filters found)."""
+    """Stream `total` frames, with their `captions` blended in, into one ffmpeg that writes a
+    segment file per part (cut before each frame in `cuts`); returns the segment files in
+    order and ffmpeg's log (what the `detect` filters found)."""
     pattern = out_dir / "part%04d.mp4"
     argv = segment_argv(
         ffmpeg.ffmpeg_exe(), size=size, fps=fps, out_pattern=pattern, cuts=cuts,
-        encoder=encoder, subtitles=subtitles, fonts_dir=fonts_dir, overlay=overlay,
-        detect=detect,
+        encoder=encoder, overlay=overlay, detect=detect,
     )  # fmt: skip
     timeout_s = watchdog.timeout_s(total / fps)
     with ffmpeg.FrameWriter(argv, stage="compose", cwd=out_dir, timeout_s=timeout_s) as writer:
         for k, frame in enumerate(frames):
-            writer.write(*(plane.data for plane in frame))
+            writer.write(*(captions.planes(frame, k) if captions else [p.data for p in frame]))
             if on_frame is not None:
                 on_frame(k)
     files = [out_dir / f"part{j:04d}.mp4" for j in range(len(cuts) + 1)]

@@ -8,6 +8,7 @@ from reelforge.engine.compile import (
     Encoder,
     Overlay,
     audio_mix_argv,
+    caption_sprites_argv,
     clip_decode_argv,
     escape_filter_value,
     loudness_argv,
@@ -29,16 +30,15 @@ BT709 = X264[-8:]
 SEGMENTS = ["-an", "-f", "segment", "-segment_format", "mp4"]
 
 
-def test_segments_with_captions_are_cut_at_forced_idr_frames() -> None:
+def test_segments_are_cut_at_forced_idr_frames() -> None:
     argv = segment_argv(
         "ffmpeg", size=(1280, 720), fps=30, out_pattern=Path("/w/part%04d.mp4"), cuts=[15, 131],
-        encoder=Encoder(), subtitles=Path("/w/captions.ass"), fonts_dir=Path("/fonts"),
+        encoder=Encoder(),
     )  # fmt: skip
     assert argv == [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30",
         *BT709, "-i", "pipe:0",
-        "-vf", "subtitles=filename=/w/captions.ass:fontsdir=/fonts",
         *X264, "-force_key_frames", "expr:eq(n,15)+eq(n,131)", "-forced-idr", "1",
         *SEGMENTS, "-segment_frames", "15,131", "-reset_timestamps", "1", "/w/part%04d.mp4",
     ]  # fmt: skip
@@ -47,11 +47,11 @@ def test_segments_with_captions_are_cut_at_forced_idr_frames() -> None:
 def test_detectors_see_the_finished_frames_beside_the_encoder() -> None:
     argv = segment_argv(
         "ffmpeg", size=(480, 480), fps=30, out_pattern=Path("p%04d.mp4"), cuts=[],
-        encoder=Encoder(), subtitles=Path("c.ass"), detect="blackdetect",
+        encoder=Encoder(), detect="blackdetect",
     )  # fmt: skip
     assert argv[argv.index("-loglevel") + 1] == "info"
     assert argv[argv.index("-filter_complex") + 1] == (
-        "[0:v]subtitles=filename=c.ass[v];[v]split=2[enc][det];[det]blackdetect[checked]"
+        "[0:v]null[v];[v]split=2[enc][det];[det]blackdetect[checked]"
     )
     assert argv[argv.index("-map") + 1] == "[enc]"
     assert argv[-5:] == ["-map", "[checked]", "-f", "null", "-"]
@@ -79,19 +79,34 @@ def test_preview_still_burns_captions_then_scales_to_even_sides() -> None:
     ]  # fmt: skip
 
 
-def test_segment_without_captions_has_no_filter() -> None:
+def test_segment_without_a_watermark_or_detectors_has_no_filter() -> None:
     argv = segment_argv(
         "ffmpeg", size=(480, 480), fps=30, out_pattern=Path("p%04d.mp4"), cuts=[],
-        encoder=Encoder(), subtitles=None,
+        encoder=Encoder(),
     )  # fmt: skip
     assert "-vf" not in argv
+    assert "-filter_complex" not in argv
 
 
-def test_segment_with_a_watermark_overlays_the_logo_under_the_captions() -> None:
+def test_caption_sprites_are_drawn_over_tagged_backgrounds_one_per_second() -> None:
+    argv = caption_sprites_argv(
+        "ffmpeg", backgrounds=Path("/w/bg.yuv"), size=(1280, 720), subtitles=Path("/w/c.ass"),
+        fonts_dir=Path("/fonts"), frames=6,
+    )  # fmt: skip
+    assert argv == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-stream_loop", "-1",
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "1", *BT709,
+        "-i", "/w/bg.yuv",
+        "-vf", "settb=1,setpts=N,subtitles=filename=/w/c.ass:fontsdir=/fonts",
+        "-frames:v", "6", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
+    ]  # fmt: skip
+
+
+def test_segment_with_a_watermark_overlays_the_logo() -> None:
     logo = Overlay(Path("/in/logo.png"), "bottom-right", width_px=128, margin_px=14, opacity=0.5)
     argv = segment_argv(
         "ffmpeg", size=(1280, 720), fps=30, out_pattern=Path("/w/p%04d.mp4"), cuts=[],
-        encoder=Encoder(), subtitles=Path("/w/captions.ass"), overlay=logo,
+        encoder=Encoder(), overlay=logo,
     )  # fmt: skip
     assert argv == [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
@@ -99,8 +114,7 @@ def test_segment_with_a_watermark_overlays_the_logo_under_the_captions() -> None
         *BT709, "-i", "pipe:0",
         "-i", "/in/logo.png", "-filter_complex",
         "[1:v]scale=128:-1,format=rgba,colorchannelmixer=aa=0.500[logo];"
-        "[0:v][logo]overlay=x=W-w-14:y=H-h-14:format=auto[marked];"
-        "[marked]subtitles=filename=/w/captions.ass[v]",
+        "[0:v][logo]overlay=x=W-w-14:y=H-h-14:format=auto[v]",
         "-map", "[v]", *X264, *SEGMENTS, "-segment_frames", str(2**30),
         "-reset_timestamps", "1", "/w/p%04d.mp4",
     ]  # fmt: skip
@@ -109,7 +123,7 @@ def test_segment_with_a_watermark_overlays_the_logo_under_the_captions() -> None
         "ffmpeg", size=(480, 480), fps=30, out_pattern=Path("p%04d.mp4"), cuts=[],
         encoder=Encoder(), overlay=top_left,
     )  # fmt: skip
-    assert "overlay=x=5:y=5:format=auto[marked];[marked]null[v]" in plain[plain.index("-map") - 1]
+    assert plain[plain.index("-map") - 1].endswith("overlay=x=5:y=5:format=auto[v]")
 
 
 def test_filter_values_are_escaped_twice() -> None:

@@ -27,7 +27,7 @@ def test_a_saturated_colour_comes_out_of_the_encoder_as_it_went_in(tmp_path: Pat
     orange = rgb_to_yuv420(np.full((SIZE[1], SIZE[0], 3), (240, 120, 20), np.uint8))
     files, _ = encode_run(
         iter([orange] * 10), [5], total=10, size=SIZE, fps=30, encoder=Encoder(),
-        out_dir=tmp_path, subtitles=None, fonts_dir=None,
+        out_dir=tmp_path,
     )  # fmt: skip
     sent = np.concatenate([plane.ravel() for plane in orange]).astype(int)
     for segment in files:

@@ -37,6 +37,7 @@ from reelforge.engine.compose import (
 )
 from reelforge.engine.context import RenderContext
 from reelforge.engine.frames import Frame, FrameSource
+from reelforge.engine.sprites import render as render_sprites
 from reelforge.engine.stages.music import MusicBed
 from reelforge.engine.stages.visuals import Visual
 from reelforge.engine.timeline import Timeline
@@ -191,23 +192,23 @@ class _Segments:
         folder = self.ctx.cache.root / "tmp" / f"run.{uuid.uuid4().hex}"
         folder.mkdir(parents=True)
         try:
-            subtitles = None
+            sprites = None
             if settings.captions.enabled:
                 scenes = sorted({p.scene for p in run})
-                subtitles = folder / "captions.ass"
-                subtitles.write_text(
-                    cap.run_ass(
-                        [(self.captions[i], slots[i].start_frame - run_start) for i in scenes],
-                        settings.captions, settings.aspect, settings.size, settings.fps,
-                    ),
-                    encoding="utf-8",
+                script = cap.run_ass(
+                    [(self.captions[i], slots[i].start_frame - run_start) for i in scenes],
+                    settings.captions, settings.aspect, settings.size, settings.fps,
+                )  # fmt: skip
+                sprites = render_sprites(
+                    script, size=settings.size, fps=settings.fps, frames=total,
+                    fonts_dir=font_path(bold=True).parent, work=folder, stage="compose",
+                    timeout_s=self.ctx.watchdog.timeout_s(total / settings.fps),
                 )  # fmt: skip
             step = settings.fps
             with ThreadPoolExecutor(max_workers=1) as loader:
                 files, log = encode_run(
                     self._frames(run, loader), cuts, total=total, size=settings.size,
-                    fps=settings.fps, encoder=self.encoder, out_dir=folder, subtitles=subtitles,
-                    fonts_dir=font_path(bold=True).parent,
+                    fps=settings.fps, encoder=self.encoder, out_dir=folder, captions=sprites,
                     on_frame=lambda k: self.progress.add(step) if (k + 1) % step == 0 else None,
                     watchdog=self.ctx.watchdog, overlay=self.overlay,
                     detect=checks.PIECE_DETECTORS,

@@ -142,6 +142,8 @@ def profile_compose(
                 sprites = render_sprites(
                     script, size=size, fps=fps, frames=timeline.total_frames,
                     fonts_dir=font_path(bold=True).parent, work=work, stage="bench",
+                    rows=cap.caption_rows(cap.layout(settings.captions, settings.aspect, size),
+                                          size[1]),
                 )  # fmt: skip
             width, height = size
             frame_bytes = width * height * 3 // 2

@@ -114,6 +114,19 @@ def layout(captions: Captions, aspect: Aspect, size: tuple[int, int]) -> Caption
     return CaptionLayout(font_px, round(height * margin_v), round(width * 0.07), alignment)
 
 
+def caption_rows(box: CaptionLayout, height: int) -> tuple[int, int]:
+    """The band of rows (top, bottom; even) that captions laid out by `box` fall in, with room
+    for three lines and more: where their sprites are drawn (sprites.py draws them again on
+    whole frames if one reaches further)."""
+    f = box.font_px
+    anchor, above, below = {
+        2: (height - box.margin_v_px, 4 * f, f),
+        5: (height // 2, 5 * f // 2, 5 * f // 2),
+        8: (box.margin_v_px, f, 4 * f),
+    }[box.alignment]
+    return max(0, (anchor - above) // 2 * 2), min(height, -(-(anchor + below) // 2) * 2)
+
+
 def ass_colour(hex_rgb: str) -> str:
     """`#RRGGBB` as ASS writes a colour: blue, green, red (alpha comes before, when given)."""
     rgb = hex_rgb.lstrip("#").upper()

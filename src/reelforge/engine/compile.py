@@ -137,19 +137,21 @@ def segment_argv(
 
 
 def caption_sprites_argv(
-    ffmpeg: str, *, backgrounds: Path, size: tuple[int, int], subtitles: Path, fonts_dir: Path,
-    frames: int,
+    ffmpeg: str, *, backgrounds: Path, size: tuple[int, int], rows: tuple[int, int],
+    subtitles: Path, fonts_dir: Path, frames: int,
 ) -> list[str]:  # fmt: skip
     """`frames` raw frames of ASS captions burnt by libass into the two frames of
-    `backgrounds` in turn, frame N drawn at N seconds (caption sprites: sprites.py).
+    `backgrounds` in turn, frame N drawn at N seconds (caption sprites: sprites.py), cut to
+    the band `rows` (top, bottom).
 
     The input is tagged as the segment encoder's is, so libass's colours are converted to
     YUV exactly as they were when it burnt the captions into the video itself.
     """
     width, height = size
+    top, bottom = rows
     burn = (
         f"settb=1,setpts=N,subtitles=filename={escape_filter_value(str(subtitles))}"
-        f":fontsdir={escape_filter_value(str(fonts_dir))}"
+        f":fontsdir={escape_filter_value(str(fonts_dir))},crop={width}:{bottom - top}:0:{top}"
     )
     return [
         ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-stream_loop", "-1",

@@ -13,6 +13,7 @@ libass's own.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,9 @@ class Sprite:
     clear: Frame
 
 
-def _sprite(over_black: Frame, over_white: Frame) -> Sprite | None:
-    """The sprite of one caption image drawn over both backgrounds; None if nothing shows."""
+def _sprite(over_black: Frame, over_white: Frame, row: int) -> Sprite | None:
+    """The sprite of one caption image drawn over both backgrounds (a band of the frame from
+    its row `row`); None if nothing shows."""
     corners = []  # each plane's drawn pixels' box, in chroma pixels: left, top, right, bottom
     for n, (black, white) in enumerate(zip(over_black, over_white, strict=True)):
         x, y, w, h = cv2.boundingRect(cv2.bitwise_or(black, cv2.bitwise_not(white)))
@@ -90,7 +92,7 @@ def _sprite(over_black: Frame, over_white: Frame) -> Sprite | None:
         cv2.subtract(white[box], black[box])
         for black, white, box in zip(over_black, over_white, boxes, strict=True)
     )
-    return Sprite(top * 2, left * 2, colour, clear)  # type: ignore[arg-type]
+    return Sprite(row + top * 2, left * 2, colour, clear)  # type: ignore[arg-type]
 
 
 def _planes(data: bytes, size: tuple[int, int]) -> Frame:
@@ -129,6 +131,57 @@ class CaptionSprites:
         return out
 
 
+def _draw(
+    header: list[str],
+    states: list[tuple[tuple[str, str], ...]],
+    *,
+    size: tuple[int, int],
+    rows: tuple[int, int],
+    fonts_dir: Path,
+    work: Path,
+    stage: str,
+    timeout_s: float | None,
+) -> list[Sprite | None] | None:
+    """Each state's sprite, drawn on the band `rows` of the frame only; None if one reaches
+    an edge of the band inside the frame (it may go on beyond)."""
+    lines = list(header)
+    for j, state in enumerate(states):  # state j over frames 2j (black) and 2j+1 (white)
+        start, end = _clock(2 * j), _clock(2 * j + 2)
+        lines += [f"{layer},{start},{end},{rest}" for layer, rest in state]
+    ass = work / "sprites.ass"
+    ass.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    width, height = size
+    top, bottom = rows
+    backgrounds = work / "backgrounds.yuv"
+    frame_bytes = width * height * 3 // 2
+    backgrounds.write_bytes(bytes(frame_bytes) + b"\xff" * frame_bytes)
+    argv = caption_sprites_argv(
+        ffmpeg.ffmpeg_exe(), backgrounds=backgrounds, size=size, rows=rows, subtitles=ass,
+        fonts_dir=fonts_dir, frames=2 * len(states),
+    )  # fmt: skip
+    band = (width, bottom - top)
+    reader = ffmpeg.FrameReader(argv, width * band[1] * 3 // 2, stage=stage, timeout_s=timeout_s)
+    sprites: list[Sprite | None] = []
+    try:
+        for _ in states:
+            over_black, over_white = reader.read(), reader.read()
+            if over_black is None or over_white is None:
+                raise RenderError(
+                    f"ffmpeg drew {len(sprites)} of {len(states)} caption sprites", stage=stage
+                )
+            sprite = _sprite(_planes(over_black, band), _planes(over_white, band), top)
+            if sprite is not None:
+                end = sprite.top + sprite.colour[0].shape[0]
+                if (sprite.top == top and top > 0) or (end == bottom and bottom < height):
+                    return None
+            sprites.append(sprite)
+    finally:
+        reader.close()
+        ass.unlink(missing_ok=True)
+        backgrounds.unlink(missing_ok=True)
+    return sprites
+
+
 def render(
     script: str,
     *,
@@ -138,10 +191,16 @@ def render(
     fonts_dir: Path,
     work: Path,
     stage: str,
+    rows: tuple[int, int] | None = None,
     timeout_s: float | None = None,
 ) -> CaptionSprites:
     """The sprites of an ASS `script` over `frames` frames at `fps`: each distinct set of
-    events showing at once drawn once, by libass in the bundled ffmpeg."""
+    events showing at once drawn once, by libass in the bundled ffmpeg.
+
+    Drawn on the band `rows` (even) of the frame if given: the frames ffmpeg hands over
+    shrink to that band (most of the cost at 1080x1920). A caption reaching beyond it has
+    all of them drawn again on whole frames.
+    """
     header, events = _parse(script)
     now = _frame_times_ms(frames, fps)
     showing: list[list[int]] = [[] for _ in range(frames)]
@@ -159,32 +218,12 @@ def render(
         shown.append(states.setdefault(state, len(states)))
     if not states:
         return CaptionSprites([], shown)
-    lines = list(header)
-    for j, state in enumerate(states):  # state j over frames 2j (black) and 2j+1 (white)
-        start, end = _clock(2 * j), _clock(2 * j + 2)
-        lines += [f"{layer},{start},{end},{rest}" for layer, rest in state]
-    ass = work / "sprites.ass"
-    ass.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    width, height = size
-    backgrounds = work / "backgrounds.yuv"
-    frame_bytes = width * height * 3 // 2
-    backgrounds.write_bytes(bytes(frame_bytes) + b"\xff" * frame_bytes)
-    argv = caption_sprites_argv(
-        ffmpeg.ffmpeg_exe(), backgrounds=backgrounds, size=size, subtitles=ass,
-        fonts_dir=fonts_dir, frames=2 * len(states),
+    draw = functools.partial(
+        _draw, header, list(states), size=size, fonts_dir=fonts_dir, work=work, stage=stage,
+        timeout_s=timeout_s,
     )  # fmt: skip
-    reader = ffmpeg.FrameReader(argv, frame_bytes, stage=stage, timeout_s=timeout_s)
-    sprites: list[Sprite | None] = []
-    try:
-        for _ in states:
-            over_black, over_white = reader.read(), reader.read()
-            if over_black is None or over_white is None:
-                raise RenderError(
-                    f"ffmpeg drew {len(sprites)} of {len(states)} caption sprites", stage=stage
-                )
-            sprites.append(_sprite(_planes(over_black, size), _planes(over_white, size)))
-    finally:
-        reader.close()
-        ass.unlink(missing_ok=True)
-        backgrounds.unlink(missing_ok=True)
+    sprites = draw(rows=rows) if rows is not None else None
+    if sprites is None:
+        sprites = draw(rows=(0, size[1]))
+    assert sprites is not None  # whole frames have no edge inside
     return CaptionSprites(sprites, shown)

@@ -88,16 +88,16 @@ def test_segment_without_a_watermark_or_detectors_has_no_filter() -> None:
     assert "-filter_complex" not in argv
 
 
-def test_caption_sprites_are_drawn_over_tagged_backgrounds_one_per_second() -> None:
+def test_caption_sprites_are_drawn_over_tagged_backgrounds_one_a_second_on_a_band() -> None:
     argv = caption_sprites_argv(
-        "ffmpeg", backgrounds=Path("/w/bg.yuv"), size=(1280, 720), subtitles=Path("/w/c.ass"),
-        fonts_dir=Path("/fonts"), frames=6,
+        "ffmpeg", backgrounds=Path("/w/bg.yuv"), size=(1280, 720), rows=(500, 700),
+        subtitles=Path("/w/c.ass"), fonts_dir=Path("/fonts"), frames=6,
     )  # fmt: skip
     assert argv == [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-stream_loop", "-1",
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "1", *BT709,
         "-i", "/w/bg.yuv",
-        "-vf", "settb=1,setpts=N,subtitles=filename=/w/c.ass:fontsdir=/fonts",
+        "-vf", "settb=1,setpts=N,subtitles=filename=/w/c.ass:fontsdir=/fonts,crop=1280:200:0:500",
         "-frames:v", "6", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
     ]  # fmt: skip
 

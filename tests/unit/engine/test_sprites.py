@@ -4,6 +4,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from reelforge.assets import font_path
 from reelforge.engine import captions as cap
@@ -16,6 +17,8 @@ from reelforge.model.storyboard import Aspect, Captions
 from reelforge.providers.base import Word
 
 SIZE, FPS, FRAMES = (320, 240), 30, 48
+STYLE = Captions(color="#20C0FF", highlight_color="#FF3010")
+LAYOUT = cap.layout(STYLE, Aspect.LANDSCAPE, SIZE)
 
 
 def _frames() -> list[Frame]:
@@ -35,8 +38,7 @@ def _script() -> str:
     on a frame's time (the first at frame 9, 300 ms)."""
     words = [Word(w, 0.1 + i * 0.2, 0.28 + i * 0.2) for i, w in enumerate(["Red", "fox,", "jump!"])]
     cues = [Cue(0.1, 0.48, tuple(words[:2])), Cue(0.5, 0.9, tuple(words[2:]))]
-    style = Captions(color="#20C0FF", highlight_color="#FF3010")
-    return cap.run_ass([(cues, 6)], style, Aspect.LANDSCAPE, SIZE, FPS)
+    return cap.run_ass([(cues, 6)], STYLE, Aspect.LANDSCAPE, SIZE, FPS)
 
 
 def _libass(frames: list[Frame], script: Path) -> list[bytes]:
@@ -55,7 +57,14 @@ def _libass(frames: list[Frame], script: Path) -> list[bytes]:
     return [out[k * size : (k + 1) * size] for k in range(len(frames))]
 
 
-def test_sprites_blend_each_frame_as_libass_burnt_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "rows",
+    [None, cap.caption_rows(LAYOUT, SIZE[1]), (SIZE[1] - 60, SIZE[1] - 30)],
+    ids=["whole frames", "caption band", "band too small"],
+)
+def test_sprites_blend_each_frame_as_libass_burnt_it(
+    tmp_path: Path, rows: tuple[int, int] | None
+) -> None:
     """Same place, same frames, same colours as libass drawing into every frame: within
     a rounding step of its blend, and the frames around each caption change are covered."""
     frames, script = _frames(), _script()
@@ -63,7 +72,7 @@ def test_sprites_blend_each_frame_as_libass_burnt_it(tmp_path: Path) -> None:
     burnt = _libass(frames, tmp_path / "captions.ass")
     sprites = render(
         script, size=SIZE, fps=FPS, frames=FRAMES, fonts_dir=font_path(bold=True).parent,
-        work=tmp_path, stage="compose",
+        work=tmp_path, stage="compose", rows=rows,
     )  # fmt: skip
     captioned = 0
     for k, frame in enumerate(frames):

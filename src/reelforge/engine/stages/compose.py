@@ -202,6 +202,10 @@ class _Segments:
                 sprites = render_sprites(
                     script, size=settings.size, fps=settings.fps, frames=total,
                     fonts_dir=font_path(bold=True).parent, work=folder, stage="compose",
+                    rows=cap.caption_rows(
+                        cap.layout(settings.captions, settings.aspect, settings.size),
+                        settings.size[1],
+                    ),
                     timeout_s=self.ctx.watchdog.timeout_s(total / settings.fps),
                 )  # fmt: skip
             step = settings.fps

@@ -126,7 +126,7 @@ class StillMotion:
         self._motion = motion
         big = still_size(size)
         with Image.open(image) as img:
-            rgb = np.asarray(fill_crop(img.convert("RGB"), big))
+            rgb = np.asarray(fill_crop(img if img.mode == "RGB" else img.convert("RGB"), big))
         self._planes = rgb_to_yuv420(rgb)
         width, height = size
         self._out = (
@@ -157,12 +157,13 @@ class StillMotion:
     def frames(self, count: int, start: int = 0) -> Iterator[Frame]:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         for frame in range(start, start + count):
-            for plane, out, plane_scale in zip(
-                self._planes, self._out, (1.0, 0.5, 0.5), strict=True
+            chroma = self._matrix(frame, 0.5)  # U and V share it
+            for plane, out, matrix in zip(
+                self._planes, self._out, (self._matrix(frame, 1.0), chroma, chroma), strict=True
             ):
                 cv2.warpAffine(
                     plane,
-                    self._matrix(frame, plane_scale),
+                    matrix,
                     (out.shape[1], out.shape[0]),
                     dst=out,
                     flags=flags,
@@ -215,7 +216,10 @@ class ClipFrames:
 
 
 def fill_crop(img: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Scale `img` to cover `size` and crop the centre (no letterboxing)."""
+    """Scale `img` to cover `size` and crop the centre (no letterboxing); `img` itself if it
+    already has that size (cached stills do: no copies)."""
+    if img.size == size:
+        return img
     width, height = size
     scale = max(width / img.width, height / img.height)
     resized = img.resize(

@@ -12,6 +12,7 @@ from reelforge.engine.frames import (
     StillMotion,
     black_frame,
     blend,
+    fill_crop,
     rgb_to_yuv420,
     still_size,
 )
@@ -75,3 +76,11 @@ def test_blend_weights() -> None:
     white = tuple(np.full_like(p, 200) for p in black)
     half = blend(black, white, 0.5)  # type: ignore[arg-type]
     assert half[0][0, 0] == 108
+
+
+def test_fill_crop_keeps_a_fitting_image_and_crops_the_centre_of_a_larger_one() -> None:
+    pixels = np.arange(6 * 8 * 3, dtype=np.uint8).reshape(6, 8, 3)
+    fitting = Image.fromarray(pixels)
+    assert np.array_equal(np.asarray(fill_crop(fitting, (8, 6))), pixels)
+    wider = Image.fromarray(np.pad(pixels, ((0, 0), (2, 2), (0, 0))))
+    assert np.array_equal(np.asarray(fill_crop(wider, (8, 6))), pixels)

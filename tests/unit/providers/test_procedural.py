@@ -49,7 +49,7 @@ def white(pixels: npt.NDArray[np.int16]) -> npt.NDArray[np.bool_]:
 
 def test_satisfies_the_image_provider_protocol() -> None:
     provider: ImageProvider = ProceduralImages()
-    assert (provider.id, provider.version) == ("procedural", "1")
+    assert (provider.id, provider.version) == ("procedural", "2")
 
 
 @pytest.mark.parametrize("aspect", list(Aspect))

@@ -28,6 +28,7 @@ from reelforge.engine.frames import (
     still_size,
 )
 from reelforge.model.storyboard import Scene, VideoSettings, VisualKind
+from reelforge.providers.png import save_png
 from reelforge.providers.registry import provider_id
 from reelforge.providers.visual_chain import order_for
 
@@ -76,7 +77,7 @@ def _from_file(ctx: RenderContext, path: Path, size: tuple[int, int]) -> Visual:
 
     def build(out: Path) -> None:
         with Image.open(path) as img:
-            fill_crop(img.convert("RGB"), size).save(out / "still.png")
+            save_png(fill_crop(img.convert("RGB"), size), out / "still.png")
 
     return Visual(key, ctx.cache.fetch("visuals", key, build) / "still.png", None)
 
@@ -106,7 +107,7 @@ def make_visual(ctx: RenderContext, scene: Scene, index: int, settings: VideoSet
                 shutil.move(asset.path, out / "clip.mp4")
             else:
                 with Image.open(asset.path) as img:
-                    fill_crop(img.convert("RGB"), size).save(out / "still.png")
+                    save_png(fill_crop(img.convert("RGB"), size), out / "still.png")
             credit: dict[str, Any] = {"source": source.id, "attribution": None}
             if asset.attribution is not None:
                 credit["attribution"] = {

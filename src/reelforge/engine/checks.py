@@ -1,7 +1,10 @@
 """Output checks: every finished video is examined before anyone sees it, and a broken one
 fails its render (stage `checks`, a system error naming the check) instead of reaching the
-user. One ffmpeg pass measures the picture (black and frozen stretches) and the sound
-(silences, loudness); PyAV reads the streams; the MP4's boxes show `+faststart`.
+user. The picture (black and frozen stretches) and the sound (silences, loudness) are measured
+by ffmpeg's detectors; PyAV reads the streams; the MP4's boxes show `+faststart`. Compose
+measures both on what it makes, alongside the encoding: the picture segment by segment as
+each is encoded, the sound on the mixed audio. The checks then decode neither, as long as the
+delivered file's audio stream is the measured one, packet for packet (else they measure it).
 
 The checks and what they hold the video to:
 
@@ -25,6 +28,7 @@ video: an edit re-checks its video, and decoding all of it was most of the check
 
 from __future__ import annotations
 
+import hashlib
 import re
 import wave
 from collections.abc import Sequence
@@ -129,38 +133,90 @@ def join_picture_spans(
     return joined
 
 
+SOUND_FILTERS = f"ebur128=peak=true:framelog=verbose,silencedetect=n=-45dB:d={SILENCE_ALLOWED_S}"
+"""What the sound checks read: loudness and true peak (the summary), and silences."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sound:
+    """`SOUND_FILTERS`' log of one audio stream, and that stream's `audio_digest`."""
+
+    log: str
+    stream: str
+
+
+def measure_sound(media: Path, watchdog: Watchdog, duration_s: float) -> Sound:
+    """The sound checks' measurement of `media`'s audio, made where the audio is (compose,
+    while the video is still being encoded): it holds for every file with the same stream."""
+    stream = audio_digest(media)
+    if stream is None:
+        raise RenderError(f"{media.name} has no readable audio stream", stage="checks")
+    log = run(
+        [ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(media), "-vn",
+         "-af", SOUND_FILTERS, "-f", "null", "-"],
+        stage="checks", timeout_s=watchdog.timeout_s(duration_s),
+    )  # fmt: skip
+    return Sound(log, stream)
+
+
+def audio_digest(media: Path) -> str | None:
+    """sha256 of the first audio stream as a decoder gets it: its parameters, timing and every
+    packet's bytes and time (None if there is none to read). A stream copy (the join) keeps it."""
+    import av
+
+    digest = hashlib.sha256()
+    try:
+        with av.open(str(media)) as container:
+            stream = container.streams.audio[0]
+            codec = stream.codec_context
+            head = (codec.name, codec.sample_rate, codec.channels, stream.time_base,
+                    stream.start_time, stream.duration)  # fmt: skip
+            digest.update(repr(head).encode() + bytes(codec.extradata or b""))
+            for packet in container.demux(stream):
+                if packet.size:
+                    digest.update(f"{packet.pts}:{packet.size}:".encode() + bytes(packet))
+    except (av.error.FFmpegError, OSError, IndexError):
+        return None
+    return digest.hexdigest()
+
+
 def check_output(
     video: Path,
     expected: Expected,
     watchdog: Watchdog,
     picture: dict[str, list[Span]] | None = None,
+    sound: Sound | None = None,
 ) -> list[CheckResult]:
     """Every check on `video`; a measurement that cannot be made fails its check.
 
     `picture`: black and frozen spans already measured on the video's frames as they were
-    encoded (`PIECE_DETECTORS`); the picture is then not decoded again, only the sound.
+    encoded (`PIECE_DETECTORS`); the picture is then not decoded again. `sound`: the sound
+    measured on the audio that was joined into `video` (`measure_sound`); it counts only if
+    `video`'s audio stream is that one, else the sound is decoded from `video`.
     """
-    picture_filters = ["-vf", PICTURE_DETECTORS] if picture is None else ["-vn"]
-    log = run(
-        [
-            ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video), *picture_filters,
-            "-af", f"ebur128=peak=true:framelog=verbose,"
-                   f"silencedetect=n=-45dB:d={SILENCE_ALLOWED_S}",
-            "-f", "null", "-",
-        ],
-        stage="checks", timeout_s=watchdog.timeout_s(expected.duration_s),
-    )  # fmt: skip
+    if sound is not None and audio_digest(video) != sound.stream:
+        sound = None
+    log = ""
+    if picture is None or sound is None:
+        log = run(
+            [
+                ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video),
+                *(["-vf", PICTURE_DETECTORS] if picture is None else ["-vn"]),
+                *(["-af", SOUND_FILTERS] if sound is None else ["-an"]),
+                "-f", "null", "-",
+            ],
+            stage="checks", timeout_s=watchdog.timeout_s(expected.duration_s),
+        )  # fmt: skip
     grab = _caption_grab(video, expected)
     sampled = grab.boxes() if grab is not None else []
-    events = _spans(log)
-    if picture is not None:
-        events = {**events, **picture}
+    sound_log = log if sound is None else sound.log
+    events = {**_spans(log), **(picture or {}), "silence": _spans(sound_log)["silence"]}
     return [
         _container(video),
         _durations(video, expected),
         _picture(events, expected),
         _narration(events, expected),
-        _loudness(log),
+        _loudness(sound_log),
         _captions(expected, sampled),
     ]
 

@@ -262,6 +262,8 @@ class Composed:
     output checks; None if they could not be gathered)."""
     scenes_reused: int
     """Scenes whose every segment came from the cache (what an edit did not touch)."""
+    sound: checks.Sound | None = None
+    """The sound of the audio joined in, as the output checks measure it (None: not measured)."""
 
 
 PICTURE_FILE = "picture.json"
@@ -287,6 +289,10 @@ def _never_built(out: Path) -> None:
     raise RenderError("a cached segment vanished while the render ran", stage="compose")
 
 
+SOUND_FILE = "sound.json"
+"""The output checks' measurement of the mixed audio (`checks.measure_sound`), beside it."""
+
+
 def _audio(
     ctx: RenderContext,
     settings: VideoSettings,
@@ -295,7 +301,9 @@ def _audio(
     music: MusicBed,
     encoder: Encoder,
     work: Path,
-) -> Path:
+) -> tuple[Path, checks.Sound | None]:
+    """The mixed audio, and its sound as the output checks measure it: measured here, while
+    the video is encoded, and kept with it, so the checks need not decode the joined file."""
     offsets = [slot.voice_offset_s for slot in timeline.slots]
     key = artifact_key(
         "audio",
@@ -314,8 +322,22 @@ def _audio(
             loop_music=music.loop, duration_s=timeline.duration_s, encoder=encoder, work=work,
             out=out / "audio.m4a", watchdog=ctx.watchdog,
         )  # fmt: skip
+        sound = checks.measure_sound(out / "audio.m4a", ctx.watchdog, timeline.duration_s)
+        kept = {"filters": checks.SOUND_FILTERS} | asdict(sound)
+        (out / SOUND_FILE).write_text(json.dumps(kept), encoding="utf-8")
 
-    return ctx.cache.fetch("audio", key, build) / "audio.m4a"
+    folder = ctx.cache.fetch("audio", key, build)
+    return folder / "audio.m4a", _kept_sound(folder / SOUND_FILE)
+
+
+def _kept_sound(path: Path) -> checks.Sound | None:
+    """The measurement kept beside a mix, if made the way the checks measure now."""
+    if not path.is_file():
+        return None
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    if kept.pop("filters") != checks.SOUND_FILTERS:
+        return None
+    return checks.Sound(**kept)
 
 
 def compose_video(
@@ -325,20 +347,21 @@ def compose_video(
     visuals: list[Visual],
     voices: list[tuple[str, Speech]],
     captions: list[list[Cue]],
-    music: MusicBed,
+    music: Future[MusicBed],
     encoder: Encoder,
     work: Path,
 ) -> Composed:
-    """Encode (or reuse) every segment while the audio is mixed, then join them into
-    `work/final.mp4`. `captions` are each scene's cues, timed from the scene's start."""
+    """Encode (or reuse) every segment while the audio is mixed (once `music`, made alongside,
+    is there), then join them into `work/final.mp4`. `captions` are each scene's cues, timed
+    from the scene's start."""
     segments = _Segments(ctx, settings, timeline, visuals, captions, encoder)
-    with ThreadPoolExecutor(max_workers=1) as mixer:
-        audio: Future[Path] = mixer.submit(
-            _audio, ctx, settings, timeline, voices, music, encoder, work
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mix") as mixer:
+        audio = mixer.submit(
+            lambda: _audio(ctx, settings, timeline, voices, music.result(), encoder, work)
         )
         parts, picture = segments.fetch_all()
-        audio_path = audio.result()
+        audio_path, sound = audio.result()
     ctx.on_progress("compose", 1 - MUX_SHARE, "joining segments")
     final = work / "final.mp4"
     mux(parts, audio_path, timeline, work, final, ctx.watchdog)
-    return Composed(final, picture, segments.scenes_reused)
+    return Composed(final, picture, segments.scenes_reused, sound)

@@ -32,6 +32,7 @@ import hashlib
 import re
 import wave
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -185,15 +186,19 @@ def check_output(
     expected: Expected,
     watchdog: Watchdog,
     picture: dict[str, list[Span]] | None = None,
-    sound: Sound | None = None,
+    measuring: Future[Sound] | None = None,
 ) -> list[CheckResult]:
     """Every check on `video`; a measurement that cannot be made fails its check.
 
     `picture`: black and frozen spans already measured on the video's frames as they were
-    encoded (`PIECE_DETECTORS`); the picture is then not decoded again. `sound`: the sound
-    measured on the audio that was joined into `video` (`measure_sound`); it counts only if
-    `video`'s audio stream is that one, else the sound is decoded from `video`.
+    encoded (`PIECE_DETECTORS`); the picture is then not decoded again. `measuring`: the
+    sound being measured on the audio that was joined into `video` (`measure_sound`), waited
+    for after the captions' frames are sampled; it counts only if `video`'s audio stream is
+    that one, else the sound is decoded from `video`.
     """
+    grab = _caption_grab(video, expected)
+    sampled = grab.boxes() if grab is not None else []
+    sound = measuring.result() if measuring is not None else None
     if sound is not None and audio_digest(video) != sound.stream:
         sound = None
     log = ""
@@ -207,8 +212,6 @@ def check_output(
             ],
             stage="checks", timeout_s=watchdog.timeout_s(expected.duration_s),
         )  # fmt: skip
-    grab = _caption_grab(video, expected)
-    sampled = grab.boxes() if grab is not None else []
     sound_log = log if sound is None else sound.log
     events = {**_spans(log), **(picture or {}), "silence": _spans(sound_log)["silence"]}
     return [
@@ -454,6 +457,7 @@ def _luma_frames(grab: _CaptionGrab) -> list[list[np.ndarray]]:
     try:
         with av.open(str(grab.video)) as container:
             stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # the same frames, decoded on both cores
             start, base = stream.start_time or 0, stream.time_base
             if base is None:
                 raise RenderError("the video stream has no time base", stage="checks")

@@ -235,20 +235,26 @@ def _render(
             scene_captions(speech, slot, settings)
             for speech, slot in zip(speeches, timeline.slots, strict=True)
         ]
-    # The bed is needed only by the audio mix, which runs alongside the segments' encoding:
-    # made on a thread of its own, it keeps the second core busy while compose starts.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="music") as composer:
-        music = ctx.alongside(
-            "music", composer, lambda: music_bed(ctx, settings, timeline.duration_s)
-        )
-        with ctx.stage("compose"):
-            composed = compose_video(
-                ctx, settings, timeline, visuals, voices, burned, music, encoder, work
+    # The audio is made on a thread of its own while compose encodes the segments: the music
+    # bed (needed only by the mix), the mix, then its measurement for the checks, which may
+    # still run while the segments are joined and the picture is checked.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audio") as audio_thread:
+        try:
+            music = ctx.alongside(
+                "music", audio_thread, lambda: music_bed(ctx, settings, timeline.duration_s)
             )
-            _thumbnail(visuals, settings, work / "thumb.jpg")
-    with ctx.stage("checks"):
-        expected = _expected(storyboard, timeline, speeches, cues)
-        results = _checked(ctx, composed, expected)
+            with ctx.stage("compose"):
+                composed = compose_video(
+                    ctx, settings, timeline, visuals, voices, burned, music, encoder, work,
+                    audio_thread,
+                )  # fmt: skip
+                _thumbnail(visuals, settings, work / "thumb.jpg")
+            with ctx.stage("checks"):
+                expected = _expected(storyboard, timeline, speeches, cues)
+                results = _checked(ctx, composed, expected)
+        except BaseException:
+            audio_thread.shutdown(wait=True, cancel_futures=True)
+            raise
     manifest = _manifest(
         storyboard, timeline, ctx, [s.duration_s for s in speeches], visuals, results
     )
@@ -290,7 +296,7 @@ def _checked(
         "checks",
         f"checks@{file_digest(Path(checks.__file__))}",
         {"video": file_digest(video), "expected": dataclasses.asdict(expected),
-         "picture": picture, "sound": dataclasses.asdict(sound) if sound else None},
+         "picture": picture},
     )  # fmt: skip
 
     def build(out: Path) -> None:

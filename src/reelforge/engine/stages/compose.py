@@ -15,7 +15,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -262,8 +262,9 @@ class Composed:
     output checks; None if they could not be gathered)."""
     scenes_reused: int
     """Scenes whose every segment came from the cache (what an edit did not touch)."""
-    sound: checks.Sound | None = None
-    """The sound of the audio joined in, as the output checks measure it (None: not measured)."""
+    sound: Future[checks.Sound]
+    """The sound of the audio joined in, as the output checks measure it (being measured
+    while the join and the other checks run)."""
 
 
 PICTURE_FILE = "picture.json"
@@ -289,10 +290,6 @@ def _never_built(out: Path) -> None:
     raise RenderError("a cached segment vanished while the render ran", stage="compose")
 
 
-SOUND_FILE = "sound.json"
-"""The output checks' measurement of the mixed audio (`checks.measure_sound`), beside it."""
-
-
 def _audio(
     ctx: RenderContext,
     settings: VideoSettings,
@@ -301,9 +298,7 @@ def _audio(
     music: MusicBed,
     encoder: Encoder,
     work: Path,
-) -> tuple[Path, checks.Sound | None]:
-    """The mixed audio, and its sound as the output checks measure it: measured here, while
-    the video is encoded, and kept with it, so the checks need not decode the joined file."""
+) -> Path:
     offsets = [slot.voice_offset_s for slot in timeline.slots]
     key = artifact_key(
         "audio",
@@ -322,22 +317,22 @@ def _audio(
             loop_music=music.loop, duration_s=timeline.duration_s, encoder=encoder, work=work,
             out=out / "audio.m4a", watchdog=ctx.watchdog,
         )  # fmt: skip
-        sound = checks.measure_sound(out / "audio.m4a", ctx.watchdog, timeline.duration_s)
-        kept = {"filters": checks.SOUND_FILTERS} | asdict(sound)
-        (out / SOUND_FILE).write_text(json.dumps(kept), encoding="utf-8")
 
-    folder = ctx.cache.fetch("audio", key, build)
-    return folder / "audio.m4a", _kept_sound(folder / SOUND_FILE)
+    return ctx.cache.fetch("audio", key, build) / "audio.m4a"
 
 
-def _kept_sound(path: Path) -> checks.Sound | None:
-    """The measurement kept beside a mix, if made the way the checks measure now."""
-    if not path.is_file():
-        return None
-    kept = json.loads(path.read_text(encoding="utf-8"))
-    if kept.pop("filters") != checks.SOUND_FILTERS:
-        return None
-    return checks.Sound(**kept)
+def _sound(ctx: RenderContext, audio: Path, duration_s: float) -> checks.Sound:
+    """The mix's sound as the output checks measure it, cached by the mix's bytes: measured
+    on the audio thread while the video is still encoded or joined, so the checks need not
+    decode the joined file."""
+    key = artifact_key("sound", checks.SOUND_FILTERS, {"audio": file_digest(audio)})
+
+    def build(out: Path) -> None:
+        sound = checks.measure_sound(audio, ctx.watchdog, duration_s)
+        (out / "sound.json").write_text(json.dumps(asdict(sound)), encoding="utf-8")
+
+    folder = ctx.cache.fetch("sound", key, build)
+    return checks.Sound(**json.loads((folder / "sound.json").read_text(encoding="utf-8")))
 
 
 def compose_video(
@@ -350,17 +345,19 @@ def compose_video(
     music: Future[MusicBed],
     encoder: Encoder,
     work: Path,
+    audio_thread: Executor,
 ) -> Composed:
-    """Encode (or reuse) every segment while the audio is mixed (once `music`, made alongside,
-    is there), then join them into `work/final.mp4`. `captions` are each scene's cues, timed
-    from the scene's start."""
+    """Encode (or reuse) every segment while the audio is mixed on `audio_thread` (once
+    `music`, made there first, is ready), then join them into `work/final.mp4`. The mix's
+    sound is measured for the checks on `audio_thread` after the mix, meanwhile.
+    `captions` are each scene's cues, timed from the scene's start."""
     segments = _Segments(ctx, settings, timeline, visuals, captions, encoder)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mix") as mixer:
-        audio = mixer.submit(
-            lambda: _audio(ctx, settings, timeline, voices, music.result(), encoder, work)
-        )
-        parts, picture = segments.fetch_all()
-        audio_path, sound = audio.result()
+    audio = audio_thread.submit(
+        lambda: _audio(ctx, settings, timeline, voices, music.result(), encoder, work)
+    )
+    sound = audio_thread.submit(lambda: _sound(ctx, audio.result(), timeline.duration_s))
+    parts, picture = segments.fetch_all()
+    audio_path = audio.result()
     ctx.on_progress("compose", 1 - MUX_SHARE, "joining segments")
     final = work / "final.mp4"
     mux(parts, audio_path, timeline, work, final, ctx.watchdog)

@@ -406,10 +406,14 @@ def _inside_safe_area(box: Box, size: tuple[int, int]) -> bool:
     )  # fmt: skip
 
 
-def caption_handovers(expected: Expected, frame_s: float) -> list[tuple[float, ...]]:
+def caption_handovers(
+    expected: Expected, frame_s: float, keyframes_s: Sequence[float] = ()
+) -> list[tuple[float, ...]]:
     """Four frame times around cue hand-overs inside one scene's narration (no transition
     between them): two showing one cue, then two showing the next. At most `CAPTION_SAMPLES`
-    hand-overs, spread over the video."""
+    hand-overs, spread over the video: the first, middle and last, or, given the video's
+    key frames, in each stretch of the video the hand-over closest after a key frame (its
+    frames are decoded from there)."""
     found: list[tuple[float, ...]] = []
     for before, after in zip(expected.cues, expected.cues[1:], strict=False):
         if after.start_s - before.end_s > 2 * frame_s:
@@ -423,9 +427,19 @@ def caption_handovers(expected: Expected, frame_s: float) -> list[tuple[float, .
             found.append(times)
     if len(found) <= CAPTION_SAMPLES:
         return found
+    if keyframes_s:
+        stretches = (found[round(i * len(found) / CAPTION_SAMPLES) :
+                           round((i + 1) * len(found) / CAPTION_SAMPLES)]
+                     for i in range(CAPTION_SAMPLES))  # fmt: skip
+        return [min(stretch, key=lambda t: _decoded_s(t[0], keyframes_s)) for stretch in stretches]
     last = len(found) - 1
     picks = sorted({round(i * last / (CAPTION_SAMPLES - 1)) for i in range(CAPTION_SAMPLES)})
     return [found[i] for i in picks]
+
+
+def _decoded_s(at: float, keyframes_s: Sequence[float]) -> float:
+    """How much video is decoded to reach the frame at `at`: from the key frame before it."""
+    return at - max((k for k in keyframes_s if k <= at), default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,6 +502,12 @@ def _caption_grab(video: Path, expected: Expected) -> _CaptionGrab | None:
         with av.open(str(video)) as container:
             stream = container.streams.video[0]
             rate = float(stream.average_rate or 0)
+            start, base = stream.start_time or 0, stream.time_base
+            keyframes_s = [
+                float((packet.pts - start) * base)
+                for packet in container.demux(stream)  # packets only: nothing is decoded
+                if packet.is_keyframe and packet.pts is not None and base is not None
+            ]
     except (av.error.FFmpegError, OSError, IndexError):
         return None  # the container check says why
     if rate <= 0:
@@ -495,7 +515,7 @@ def _caption_grab(video: Path, expected: Expected) -> _CaptionGrab | None:
     # The frame showing at t is the last one that starts at or before it (constant frame rate).
     samples = [
         tuple(int(t * rate + 1e-6) for t in times)
-        for times in caption_handovers(expected, 1 / rate)
+        for times in caption_handovers(expected, 1 / rate, keyframes_s)
     ]
     if not samples:
         return None

@@ -334,7 +334,8 @@ def _profile(cases: list[CaseResult]) -> list[str]:
         if "checks" in case.compose.stage_seconds:
             checks = _s(case.compose.stage_seconds["checks"])
             what = (
-                "(after compose) output checks: the sound decoded (picture measured while encoding)"
+                "(after compose) output checks: caption frames sampled (picture and sound measured "
+                "during compose)"
             )
             rows.append([case.label, what,
                          checks, "—", f"{case.compose.other_cpu_pct:.0f} %"])  # fmt: skip
@@ -407,9 +408,11 @@ def _meaning(cases: list[CaseResult]) -> list[str]:
         "whole audio mix (later voices move) and three segments: the scene's fade-in and body "
         "and the next scene's fade-in; later scenes only move, even when the narration's length "
         "changes. The output checks measure black and frozen stretches on the frames as they "
-        "are encoded (segment by segment, joined across cuts) and decode only the sound of the "
-        "finished file. The *x264 floor* is x264 at the engine's preset and CRF encoding the "
-        "output's own frames, decoded to raw yuv420p beforehand (untimed); *compose ÷ floor* "
+        "are encoded (segment by segment, joined across cuts) and the sound on the mixed audio "
+        "while the video is encoded (trusted only if the finished file's audio stream is that "
+        "one, packet for packet); they decode only a few frames around caption hand-overs. "
+        "The *x264 floor* is x264 at the engine's preset and CRF encoding the output's own "
+        "frames, decoded to raw yuv420p beforehand (untimed); *compose ÷ floor* "
         "is the compose stage of the composition-only render over it. The profile times each "
         "other part of compose alone (wall and CPU seconds of this process and the ffmpeg it "
         "waited for): when the machine is shared, CPU seconds are the steadier figure. SSIM "

@@ -95,6 +95,42 @@ def test_a_broken_render_fails_naming_the_check(tmp_path: Path, fault: object, c
     assert not (tmp_path / "bad.mp4").exists()  # nothing broken is handed over
 
 
+def _measured_too_quiet(monkeypatch: pytest.MonkeyPatch, *, same_stream: bool) -> None:
+    """Compose's measurement of the mix made wrong: far too quiet, said of the very stream it
+    measured, or of another one."""
+    measure = checks.measure_sound
+
+    def too_quiet(media: Path, *args: object) -> checks.Sound:
+        real = measure(media, *args)  # type: ignore[arg-type]
+        log = re.sub(r"I:\s+-?[\d.]+ LUFS", "I: -40.0 LUFS", real.log)
+        return checks.Sound(log, real.stream if same_stream else "another stream")
+
+    monkeypatch.setattr(checks, "measure_sound", too_quiet)
+
+
+def test_the_sound_measured_while_composing_is_what_the_checks_judge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks do not decode the sound again when the delivered audio is the measured one."""
+    _measured_too_quiet(monkeypatch, same_stream=True)
+    with pytest.raises(ReelforgeError) as failed:
+        render(BOARD, output=tmp_path / "quiet.mp4", cache_dir=tmp_path / "cache")
+    assert failed.value.stage == "checks"
+    assert "output check loudness failed: -40.0 LUFS" in failed.value.message
+
+
+def test_a_measurement_of_another_audio_stream_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the delivered file's audio is not the stream compose measured, the checks measure
+    the delivered file itself."""
+    _measured_too_quiet(monkeypatch, same_stream=False)
+    done = render(BOARD, output=tmp_path / "ok.mp4", cache_dir=tmp_path / "cache")
+    [loudness] = [c for c in done.checks if c["name"] == "loudness"]
+    assert loudness["ok"], loudness
+    assert "-40.0" not in loudness["detail"]
+
+
 def test_a_caption_past_the_end_fails_the_captions_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,7 @@ from PIL import Image
 from reelforge import InvalidInput, Providers, ReelforgeError, Storyboard, VideoSettings, render
 from reelforge.engine.ffmpeg import ffmpeg_exe
 from reelforge.engine.pipeline import STAGES
+from reelforge.errors import ProviderError
 
 pytestmark = pytest.mark.slow
 
@@ -150,6 +151,35 @@ def test_a_broken_clip_fails_naming_the_stage_and_writes_nothing(tmp_path: Path)
     with pytest.raises(ReelforgeError) as failure:
         render(sb, output=out, cache_dir=tmp_path / "cache")
     assert failure.value.stage == "compose"
+    assert list(out.parent.iterdir()) == []
+
+
+@dataclasses.dataclass
+class BrokenMusic:
+    """A music provider that fails: its bed is made alongside compose."""
+
+    id: str = "broken"
+    version: str = "1"
+
+    def compose(self, mood: object, duration_s: float, seed: int, out: Path) -> None:
+        raise ProviderError("the music service is down")
+
+
+def test_a_failure_in_the_music_made_alongside_compose_names_the_music_stage(
+    tmp_path: Path,
+) -> None:
+    events: list[tuple[str, str]] = []
+    out = tmp_path / "out" / "v.mp4"
+    with pytest.raises(ReelforgeError) as failure:
+        render(
+            board(NARRATIONS[0]), output=out, cache_dir=tmp_path / "cache",
+            providers=dataclasses.replace(Providers.offline(), music=BrokenMusic()),
+            on_progress=lambda stage, _fraction, message: events.append((stage, message)),
+        )  # fmt: skip
+    assert failure.value.stage == "music"
+    assert "the music service is down" in failure.value.message
+    assert ("music", "started") in events
+    assert ("music", "done") not in events
     assert list(out.parent.iterdir()) == []
 
 

@@ -1,7 +1,10 @@
 """Output checks: every finished video is examined before anyone sees it, and a broken one
 fails its render (stage `checks`, a system error naming the check) instead of reaching the
-user. One ffmpeg pass measures the picture (black and frozen stretches) and the sound
-(silences, loudness); PyAV reads the streams; the MP4's boxes show `+faststart`.
+user. The picture (black and frozen stretches) and the sound (silences, loudness) are measured
+by ffmpeg's detectors; PyAV reads the streams; the MP4's boxes show `+faststart`. Compose
+measures both on what it makes, alongside the encoding: the picture segment by segment as
+each is encoded, the sound on the mixed audio. The checks then decode neither, as long as the
+delivered file's audio stream is the measured one, packet for packet (else they measure it).
 
 The checks and what they hold the video to:
 
@@ -25,9 +28,11 @@ video: an edit re-checks its video, and decoding all of it was most of the check
 
 from __future__ import annotations
 
+import hashlib
 import re
 import wave
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -129,38 +134,92 @@ def join_picture_spans(
     return joined
 
 
+SOUND_FILTERS = f"ebur128=peak=true:framelog=verbose,silencedetect=n=-45dB:d={SILENCE_ALLOWED_S}"
+"""What the sound checks read: loudness and true peak (the summary), and silences."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sound:
+    """`SOUND_FILTERS`' log of one audio stream, and that stream's `audio_digest`."""
+
+    log: str
+    stream: str
+
+
+def measure_sound(media: Path, watchdog: Watchdog, duration_s: float) -> Sound:
+    """The sound checks' measurement of `media`'s audio, made where the audio is (compose,
+    while the video is still being encoded): it holds for every file with the same stream."""
+    stream = audio_digest(media)
+    if stream is None:
+        raise RenderError(f"{media.name} has no readable audio stream", stage="checks")
+    log = run(
+        [ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(media), "-vn",
+         "-af", SOUND_FILTERS, "-f", "null", "-"],
+        stage="checks", timeout_s=watchdog.timeout_s(duration_s),
+    )  # fmt: skip
+    return Sound(log, stream)
+
+
+def audio_digest(media: Path) -> str | None:
+    """sha256 of the first audio stream as a decoder gets it: its parameters, timing and every
+    packet's bytes and time (None if there is none to read). A stream copy (the join) keeps it."""
+    import av
+
+    digest = hashlib.sha256()
+    try:
+        with av.open(str(media)) as container:
+            stream = container.streams.audio[0]
+            codec = stream.codec_context
+            head = (codec.name, codec.sample_rate, codec.channels, stream.time_base,
+                    stream.start_time, stream.duration)  # fmt: skip
+            digest.update(repr(head).encode() + bytes(codec.extradata or b""))
+            for packet in container.demux(stream):
+                if packet.size:
+                    digest.update(f"{packet.pts}:{packet.size}:".encode() + bytes(packet))
+    except (av.error.FFmpegError, OSError, IndexError):
+        return None
+    return digest.hexdigest()
+
+
 def check_output(
     video: Path,
     expected: Expected,
     watchdog: Watchdog,
     picture: dict[str, list[Span]] | None = None,
+    measuring: Future[Sound] | None = None,
 ) -> list[CheckResult]:
     """Every check on `video`; a measurement that cannot be made fails its check.
 
     `picture`: black and frozen spans already measured on the video's frames as they were
-    encoded (`PIECE_DETECTORS`); the picture is then not decoded again, only the sound.
+    encoded (`PIECE_DETECTORS`); the picture is then not decoded again. `measuring`: the
+    sound being measured on the audio that was joined into `video` (`measure_sound`), waited
+    for after the captions' frames are sampled; it counts only if `video`'s audio stream is
+    that one, else the sound is decoded from `video`.
     """
-    picture_filters = ["-vf", PICTURE_DETECTORS] if picture is None else ["-vn"]
-    log = run(
-        [
-            ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video), *picture_filters,
-            "-af", f"ebur128=peak=true:framelog=verbose,"
-                   f"silencedetect=n=-45dB:d={SILENCE_ALLOWED_S}",
-            "-f", "null", "-",
-        ],
-        stage="checks", timeout_s=watchdog.timeout_s(expected.duration_s),
-    )  # fmt: skip
     grab = _caption_grab(video, expected)
     sampled = grab.boxes() if grab is not None else []
-    events = _spans(log)
-    if picture is not None:
-        events = {**events, **picture}
+    sound = measuring.result() if measuring is not None else None
+    if sound is not None and audio_digest(video) != sound.stream:
+        sound = None
+    log = ""
+    if picture is None or sound is None:
+        log = run(
+            [
+                ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video),
+                *(["-vf", PICTURE_DETECTORS] if picture is None else ["-vn"]),
+                *(["-af", SOUND_FILTERS] if sound is None else ["-an"]),
+                "-f", "null", "-",
+            ],
+            stage="checks", timeout_s=watchdog.timeout_s(expected.duration_s),
+        )  # fmt: skip
+    sound_log = log if sound is None else sound.log
+    events = {**_spans(log), **(picture or {}), "silence": _spans(sound_log)["silence"]}
     return [
         _container(video),
         _durations(video, expected),
         _picture(events, expected),
         _narration(events, expected),
-        _loudness(log),
+        _loudness(sound_log),
         _captions(expected, sampled),
     ]
 
@@ -347,10 +406,14 @@ def _inside_safe_area(box: Box, size: tuple[int, int]) -> bool:
     )  # fmt: skip
 
 
-def caption_handovers(expected: Expected, frame_s: float) -> list[tuple[float, ...]]:
+def caption_handovers(
+    expected: Expected, frame_s: float, keyframes_s: Sequence[float] = ()
+) -> list[tuple[float, ...]]:
     """Four frame times around cue hand-overs inside one scene's narration (no transition
     between them): two showing one cue, then two showing the next. At most `CAPTION_SAMPLES`
-    hand-overs, spread over the video."""
+    hand-overs, spread over the video: the first, middle and last, or, given the video's
+    key frames, in each stretch of the video the hand-over closest after a key frame (its
+    frames are decoded from there)."""
     found: list[tuple[float, ...]] = []
     for before, after in zip(expected.cues, expected.cues[1:], strict=False):
         if after.start_s - before.end_s > 2 * frame_s:
@@ -364,9 +427,19 @@ def caption_handovers(expected: Expected, frame_s: float) -> list[tuple[float, .
             found.append(times)
     if len(found) <= CAPTION_SAMPLES:
         return found
+    if keyframes_s:
+        stretches = (found[round(i * len(found) / CAPTION_SAMPLES) :
+                           round((i + 1) * len(found) / CAPTION_SAMPLES)]
+                     for i in range(CAPTION_SAMPLES))  # fmt: skip
+        return [min(stretch, key=lambda t: _decoded_s(t[0], keyframes_s)) for stretch in stretches]
     last = len(found) - 1
     picks = sorted({round(i * last / (CAPTION_SAMPLES - 1)) for i in range(CAPTION_SAMPLES)})
     return [found[i] for i in picks]
+
+
+def _decoded_s(at: float, keyframes_s: Sequence[float]) -> float:
+    """How much video is decoded to reach the frame at `at`: from the key frame before it."""
+    return at - max((k for k in keyframes_s if k <= at), default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +471,7 @@ def _luma_frames(grab: _CaptionGrab) -> list[list[np.ndarray]]:
     try:
         with av.open(str(grab.video)) as container:
             stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # the same frames, decoded on both cores
             start, base = stream.start_time or 0, stream.time_base
             if base is None:
                 raise RenderError("the video stream has no time base", stage="checks")
@@ -428,6 +502,12 @@ def _caption_grab(video: Path, expected: Expected) -> _CaptionGrab | None:
         with av.open(str(video)) as container:
             stream = container.streams.video[0]
             rate = float(stream.average_rate or 0)
+            start, base = stream.start_time or 0, stream.time_base
+            keyframes_s = [
+                float((packet.pts - start) * base)
+                for packet in container.demux(stream)  # packets only: nothing is decoded
+                if packet.is_keyframe and packet.pts is not None and base is not None
+            ]
     except (av.error.FFmpegError, OSError, IndexError):
         return None  # the container check says why
     if rate <= 0:
@@ -435,7 +515,7 @@ def _caption_grab(video: Path, expected: Expected) -> _CaptionGrab | None:
     # The frame showing at t is the last one that starts at or before it (constant frame rate).
     samples = [
         tuple(int(t * rate + 1e-6) for t in times)
-        for times in caption_handovers(expected, 1 / rate)
+        for times in caption_handovers(expected, 1 / rate, keyframes_s)
     ]
     if not samples:
         return None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from reelforge.engine.cache import ArtifactCache
 from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
@@ -13,6 +15,7 @@ from reelforge.engine.heap import release_free_heap
 from reelforge.errors import ReelforgeError, StorageError
 from reelforge.providers.registry import Providers
 
+T = TypeVar("T")
 ProgressCallback = Callable[[str, float, str], None]
 """(stage, fraction 0..1, message): how a render reports where it is."""
 
@@ -36,8 +39,25 @@ class RenderContext:
 
         What the stage freed goes back to the system before the next one starts: compose's
         x264 and the checks' decoder then find it, rather than a heap kept at its peak."""
-        started = time.perf_counter()
         self.on_progress(name, 0.0, "started")
+        with self._run(name):
+            yield
+
+    def alongside(self, name: str, executor: Executor, work: Callable[[], T]) -> Future[T]:
+        """Run stage `name` on `executor`, alongside the stages after it. It is timed, reported
+        and named on an error as `stage` does; its start is reported here, so stages still start
+        in order, and its end from where it runs."""
+        self.on_progress(name, 0.0, "started")
+
+        def run() -> T:
+            with self._run(name):
+                return work()
+
+        return executor.submit(run)
+
+    @contextmanager
+    def _run(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
         try:
             yield
         except ReelforgeError as exc:

@@ -27,7 +27,7 @@ from reelforge.engine.context import ProgressCallback, RenderContext, no_progres
 from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
 from reelforge.engine.frames import fill_crop
 from reelforge.engine.stages.captions import scene_captions, timed_cues
-from reelforge.engine.stages.compose import compose_video
+from reelforge.engine.stages.compose import Composed, compose_video
 from reelforge.engine.stages.music import music_bed
 from reelforge.engine.stages.scenes import plan_scenes
 from reelforge.engine.stages.script import write_script
@@ -235,16 +235,26 @@ def _render(
             scene_captions(speech, slot, settings)
             for speech, slot in zip(speeches, timeline.slots, strict=True)
         ]
-    with ctx.stage("music"):
-        music = music_bed(ctx, settings, timeline.duration_s)
-    with ctx.stage("compose"):
-        composed = compose_video(
-            ctx, settings, timeline, visuals, voices, burned, music, encoder, work
-        )
-        _thumbnail(visuals, settings, work / "thumb.jpg")
-    with ctx.stage("checks"):
-        expected = _expected(storyboard, timeline, speeches, cues)
-        results = _checked(ctx, composed.video, expected, composed.picture)
+    # The audio is made on a thread of its own while compose encodes the segments: the music
+    # bed (needed only by the mix), the mix, then its measurement for the checks, which may
+    # still run while the segments are joined and the picture is checked.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audio") as audio_thread:
+        try:
+            music = ctx.alongside(
+                "music", audio_thread, lambda: music_bed(ctx, settings, timeline.duration_s)
+            )
+            with ctx.stage("compose"):
+                composed = compose_video(
+                    ctx, settings, timeline, visuals, voices, burned, music, encoder, work,
+                    audio_thread,
+                )  # fmt: skip
+                _thumbnail(visuals, settings, work / "thumb.jpg")
+            with ctx.stage("checks"):
+                expected = _expected(storyboard, timeline, speeches, cues)
+                results = _checked(ctx, composed, expected)
+        except BaseException:
+            audio_thread.shutdown(wait=True, cancel_futures=True)
+            raise
     manifest = _manifest(
         storyboard, timeline, ctx, [s.duration_s for s in speeches], visuals, results
     )
@@ -275,15 +285,13 @@ def _render(
 
 
 def _checked(
-    ctx: RenderContext,
-    video: Path,
-    expected: checks.Expected,
-    picture: dict[str, list[tuple[float, float]]] | None,
+    ctx: RenderContext, composed: Composed, expected: checks.Expected
 ) -> list[checks.CheckResult]:
-    """The output checks of `video`, run once per distinct video: the same bytes held to the
-    same expectations by the same checks pass or fail the same way, so an unchanged
-    storyboard (whose join is byte-identical) does not decode its whole video again.
-    `picture`: the black and frozen spans compose measured on the frames it encoded."""
+    """The output checks of the composed video, run once per distinct video: the same bytes
+    held to the same expectations by the same checks pass or fail the same way, so an
+    unchanged storyboard (whose join is byte-identical) does not decode its video again.
+    What compose measured (the picture as it was encoded, the sound as it was mixed) is used."""
+    video, picture, sound = composed.video, composed.picture, composed.sound
     key = artifact_key(
         "checks",
         f"checks@{file_digest(Path(checks.__file__))}",
@@ -292,7 +300,7 @@ def _checked(
     )  # fmt: skip
 
     def build(out: Path) -> None:
-        results = checks.check_output(video, expected, ctx.watchdog, picture)
+        results = checks.check_output(video, expected, ctx.watchdog, picture, sound)
         (out / "checks.json").write_text(json.dumps(checks.as_manifest(results)), "utf-8")
 
     folder = ctx.cache.fetch("checks", key, build)

@@ -42,15 +42,20 @@ fraction into one overall progress that only moves forward."""
 
 
 def overall_progress(on_progress: ProgressCallback) -> ProgressCallback:
+    """Each stage's fraction as one overall fraction. A stage run alongside later ones (music,
+    during compose) may end after they moved on: the overall fraction then stays where it is."""
     starts: dict[str, float] = {}
     total = 0.0
     for stage, share in STAGE_SHARES.items():
         starts[stage] = total
         total += share
+    reached = 0.0
 
     def report(stage: str, fraction: float, message: str) -> None:
+        nonlocal reached
         share = STAGE_SHARES.get(stage, 0.0)
-        on_progress(stage, min(starts.get(stage, 0.0) + share * fraction, 1.0), message)
+        reached = max(reached, min(starts.get(stage, 0.0) + share * fraction, 1.0))
+        on_progress(stage, reached, message)
 
     return report
 

@@ -98,6 +98,17 @@ def test_hand_overs_are_sampled_inside_one_narration_where_both_cues_last() -> N
     assert [round(t[1]) for t in spread] == [1, 5, 8]
 
 
+def test_with_key_frames_each_stretch_samples_the_hand_over_closest_after_one() -> None:
+    """Each hand-over's frames are decoded from the key frame before them: in each third of
+    the video, the one needing the least decoding is sampled."""
+    many = [cue(i, i + 1.0) for i in range(12)]
+    spread = checks.caption_handovers(
+        expected(cues=many, speech=[(0.0, 13.0)]), 0.04, keyframes_s=[0.0, 2.8, 6.5, 9.5]
+    )
+    # Hand-overs at 1..11, in thirds 1–4, 5–7, 8–11: 3, 7 and 10 start soonest after a key frame.
+    assert [round(t[1]) for t in spread] == [3, 7, 10]
+
+
 def _frame(text_at: tuple[int, int] | None, shift: int = 0) -> np.ndarray:
     """A 160×90 luma frame: a moving bright bar (the picture's motion) and a caption block."""
     frame = np.full((90, 160), 60, dtype=np.uint8)

@@ -15,7 +15,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -267,6 +267,9 @@ class Composed:
     output checks; None if they could not be gathered)."""
     scenes_reused: int
     """Scenes whose every segment came from the cache (what an edit did not touch)."""
+    sound: Future[checks.Sound]
+    """The sound of the audio joined in, as the output checks measure it (being measured
+    while the join and the other checks run)."""
 
 
 PICTURE_FILE = "picture.json"
@@ -323,6 +326,20 @@ def _audio(
     return ctx.cache.fetch("audio", key, build) / "audio.m4a"
 
 
+def _sound(ctx: RenderContext, audio: Path, duration_s: float) -> checks.Sound:
+    """The mix's sound as the output checks measure it, cached by the mix's bytes: measured
+    on the audio thread while the video is still encoded or joined, so the checks need not
+    decode the joined file."""
+    key = artifact_key("sound", checks.SOUND_FILTERS, {"audio": file_digest(audio)})
+
+    def build(out: Path) -> None:
+        sound = checks.measure_sound(audio, ctx.watchdog, duration_s)
+        (out / "sound.json").write_text(json.dumps(asdict(sound)), encoding="utf-8")
+
+    folder = ctx.cache.fetch("sound", key, build)
+    return checks.Sound(**json.loads((folder / "sound.json").read_text(encoding="utf-8")))
+
+
 def compose_video(
     ctx: RenderContext,
     settings: VideoSettings,
@@ -330,20 +347,23 @@ def compose_video(
     visuals: list[Visual],
     voices: list[tuple[str, Speech]],
     captions: list[list[Cue]],
-    music: MusicBed,
+    music: Future[MusicBed],
     encoder: Encoder,
     work: Path,
+    audio_thread: Executor,
 ) -> Composed:
-    """Encode (or reuse) every segment while the audio is mixed, then join them into
-    `work/final.mp4`. `captions` are each scene's cues, timed from the scene's start."""
+    """Encode (or reuse) every segment while the audio is mixed on `audio_thread` (once
+    `music`, made there first, is ready), then join them into `work/final.mp4`. The mix's
+    sound is measured for the checks on `audio_thread` after the mix, meanwhile.
+    `captions` are each scene's cues, timed from the scene's start."""
     segments = _Segments(ctx, settings, timeline, visuals, captions, encoder)
-    with ThreadPoolExecutor(max_workers=1) as mixer:
-        audio: Future[Path] = mixer.submit(
-            _audio, ctx, settings, timeline, voices, music, encoder, work
-        )
-        parts, picture = segments.fetch_all()
-        audio_path = audio.result()
+    audio = audio_thread.submit(
+        lambda: _audio(ctx, settings, timeline, voices, music.result(), encoder, work)
+    )
+    sound = audio_thread.submit(lambda: _sound(ctx, audio.result(), timeline.duration_s))
+    parts, picture = segments.fetch_all()
+    audio_path = audio.result()
     ctx.on_progress("compose", 1 - MUX_SHARE, "joining segments")
     final = work / "final.mp4"
     mux(parts, audio_path, timeline, work, final, ctx.watchdog)
-    return Composed(final, picture, segments.scenes_reused)
+    return Composed(final, picture, segments.scenes_reused, sound)

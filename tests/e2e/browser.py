@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
+
+from tests.support.debian import debian_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -25,17 +25,9 @@ DESKTOP = {"width": 1280, "height": 800}
 
 
 def chromium_path() -> str:
-    """The `chromium` on PATH; installs Debian's package first when there is none."""
-    found = shutil.which("chromium")
-    if found is None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, timeout=1200
-        )
-        found = shutil.which("chromium")
-    assert found is not None, "apt-get installed no chromium binary on PATH"
-    return found
+    """The `chromium` on PATH; installs Debian's package first when there is none (taking turns
+    with the other test processes' apt installs: apt allows one at a time)."""
+    return debian_binary("chromium")
 
 
 def launch_args() -> list[str]:

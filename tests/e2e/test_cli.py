@@ -20,10 +20,9 @@ SCRIPT = (
     "Honey never spoils if it is stored well. Archaeologists have found pots of it in ancient "
     "tombs that were still good to eat. Bees make it from flower nectar, which they carry back "
     "to the hive. There they fan it with their wings until most of the water evaporates. The "
-    "result is so thick and acidic that bacteria cannot grow in it. A single bee makes only a "
-    "twelfth of a teaspoon in its whole life. So the next time you stir some into your tea, "
-    "think of the thousands of flights it took."
+    "result is so thick and acidic that bacteria cannot grow in it."
 )
+"""Four scenes (about 20 s): enough for scene changes, captions and loudness to show."""
 
 
 def reelforge(*args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:

@@ -97,7 +97,7 @@ def running_cluster(
     run: Path, *, api: int = 2, workers: int = 2, env: dict[str, str] | None = None,
     redis_url: str = REDIS,
 ) -> Iterator[Cluster]:  # fmt: skip
-    debian_binary("nginx", "nginx-light")
+    debian_binary("nginx")
     database = f"reelforge_cluster_{uuid.uuid4().hex[:10]}"
     (port,) = free_ports(1)
     started = cluster_command(

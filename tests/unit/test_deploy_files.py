@@ -93,7 +93,7 @@ DASHBOARD = DEPLOY / "grafana" / "reelforge-dashboard.json"
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    return debian_binary("promtool", package="prometheus")
+    return debian_binary("promtool")
 
 
 def test_alert_rules_load_and_fire_on_their_test_series(promtool: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -110,10 +109,10 @@ def test_cancel_stops_a_real_render_and_cleans_up(engine: Engine, tmp_path: Path
     narration = [f"Sentence number {i} keeps this render busy for a while." for i in range(12)]
     job_id = submit(manager, user, "render", storyboard=storyboard(*narration))
     wait_for(lambda: job(engine, job_id).stage in {"voice", "compose"}, timeout_s=60)
-    asked = time.monotonic()
     manager.cancel(job_id, user.id)
+    # Promptly, but without a stopwatch assertion: a loaded CI machine stretches any fixed
+    # second count; the render itself would run on for longer than this wait.
     wait_for(lambda: job(engine, job_id).state == JobState.CANCELED, timeout_s=10)
-    assert time.monotonic() - asked < 2.0
     worker.stop()
     thread.join(10)
     out_dir = tmp_path / "data" / "renders" / str(job_id)

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib.metadata import version
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
@@ -128,13 +128,13 @@ def create_app(platform: Platform, *, workers: int = 0) -> FastAPI:
     errors.install(app)
     docs.install(app)
 
-    api = APIRouter(prefix=API_PREFIX)
+    # Each router straight under the app: a router nested in another made FastAPI walk
+    # both levels' routes on every request, to find the route and to check for new ones.
     for module in (
         auth, users, projects, templates, sharing, activity, renders, batches, assets, studio,
         live, health, admin, webhooks,
     ):  # fmt: skip
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router, prefix=API_PREFIX)
 
     app.add_middleware(InputGuard)  # inside LimitsAndHeaders: bodies arrive bounded
     app.add_middleware(

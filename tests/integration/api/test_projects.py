@@ -72,10 +72,14 @@ def test_storyboard_round_trip(client: TestClient) -> None:
     assert read["settings"]["resolution"] == "480p"
     project_now = client.get(f"/api/v1/projects/{project['id']}", headers=headers).json()
     assert project_now["has_storyboard"] and project_now["settings"]["resolution"] == "480p"
+    # The listing reads its own columns: it must show what the project's page shows.
+    assert client.get("/api/v1/projects", headers=headers).json()["items"] == [project_now]
     invalid = client.put(url, json={"scenes": []}, headers=headers)
     assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "scenes"
     assert client.delete(url, headers=headers).status_code == 204
     assert client.get(url, headers=headers).status_code == 404
+    listed = client.get("/api/v1/projects", headers=headers).json()["items"]
+    assert [p["has_storyboard"] for p in listed] == [False]  # cleared: stored as JSON null
 
 
 def test_render_status_cancel_and_retry(client: TestClient) -> None:

@@ -9,16 +9,25 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response, status
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from reelforge.api import schemas
-from reelforge.api.deps import CurrentUser, DbSession, Now, Offset, PlatformDep, limit_submit
+from reelforge.api.deps import (
+    Credentials,
+    CurrentUser,
+    DbSession,
+    Now,
+    Offset,
+    PlatformDep,
+    limit_submit,
+    signed_in_read,
+)
 from reelforge.api.routes.renders import purge_after_commit, render_out
 from reelforge.db.crud import activity, assets, product_events, projects, quota, templates
 from reelforge.db.crud.product_events import Fact
-from reelforge.db.models import Project, Role
+from reelforge.db.models import Project, Role, User
 from reelforge.errors import InvalidInput, NotFound
 from reelforge.jobs import submissions
 from reelforge.model.storyboard import Storyboard, VideoSettings, describe_validation_error
@@ -41,18 +50,39 @@ def project_out(project: Project, role: Role = Role.OWNER) -> schemas.ProjectOut
     )  # fmt: skip
 
 
-@router.get("")
-def list_projects(
-    user: CurrentUser,
-    session: DbSession,
+@router.get("", response_model=schemas.Page[schemas.ProjectOut])
+async def list_projects(
+    request: Request,
+    at: Now,
+    credentials: Credentials,
     limit: Limit = 20,
     offset: Offset = 0,
     sort: projects.ProjectSort = "-updated_at",
     q: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
-) -> schemas.Page[schemas.ProjectOut]:
-    page = projects.listing(session, user.id, limit=limit, offset=offset, sort=sort, search=q)
-    items = [project_out(access.project, access.role) for access in page.items]
-    return schemas.Page(items=items, total=page.total, limit=limit, offset=offset)
+) -> Response:
+    """The busiest read: one thread-pool call (`signed_in_read`), and serialized there,
+    once (a returned model is validated again against the response model)."""
+
+    def page_json(session: Session, user: User) -> bytes:
+        page = projects.listing(session, user.id, limit=limit, offset=offset, sort=sort, search=q)
+        items = [listed_out(item) for item in page.items]
+        out = schemas.Page[schemas.ProjectOut](
+            items=items, total=page.total, limit=limit, offset=offset
+        )
+        return out.model_dump_json().encode()
+
+    content = await signed_in_read(request, credentials, at, page_json)
+    return Response(content, media_type="application/json")
+
+
+def listed_out(item: projects.Listed) -> schemas.ProjectOut:
+    return schemas.ProjectOut(
+        id=item.id, name=item.name, prompt=item.prompt,
+        settings=VideoSettings.model_validate_json(item.settings_json),
+        template_id=item.template_id, template_version=item.template_version,
+        has_storyboard=item.has_storyboard, created_at=item.created_at,
+        updated_at=item.updated_at, role=item.role, shared=item.role != Role.OWNER,
+    )  # fmt: skip
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -139,9 +169,10 @@ def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.delete(
-    "/{project_id}", status_code=status.HTTP_204_NO_CONTENT,
+    "/{project_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
     responses={409: {"description": "A render of the project is running"}},
-)  # fmt: skip
+)
 def delete_project(
     project_id: uuid.UUID, user: CurrentUser, session: DbSession, platform: PlatformDep, at: Now,
     background: BackgroundTasks,

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from reelforge.api.background import cancel_all
 from reelforge.api.live_listen import EventListener
 from reelforge.db.crud import auth, events
 from reelforge.db.crud.auth import SessionTimeouts
@@ -112,11 +113,7 @@ class EventHub:
             self._tasks.append(loop.create_task(self.listener.run(), name="event-hub-listen"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
 
     async def _wait(self, checked: float, anchored: bool) -> None:

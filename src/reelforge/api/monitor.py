@@ -10,13 +10,13 @@ up in the uptime once the database is back."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from reelforge.api.background import cancel_all
 from reelforge.db.crud import product_events
 from reelforge.db.crud.product_events import PROBE_INTERVAL_S, Fact
 from reelforge.db.models import utcnow
@@ -95,6 +95,4 @@ class Monitor:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_all([self._task])

@@ -222,7 +222,7 @@ def test_a_delivery_fails_once_its_retry_window_is_over(
     platform = _platform(client)
     sender = WebhookSender(
         platform.engine, platform.secret_box, allow_private=True, base_delay_s=0.01,
-        retry_window_s=0.3, settle_s=0,
+        retry_window_s=3.0, settle_s=0,
     )  # fmt: skip
     _drain(sender, lambda: [d["state"] for d in _log(client, headers, hook["id"])] == ["failed"])
     [delivery] = _log(client, headers, hook["id"])

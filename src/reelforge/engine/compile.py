@@ -136,6 +136,14 @@ def segment_argv(
     return [*argv, "-map", "[checked]", "-f", "null", "-"] if detect else argv
 
 
+def _libass(subtitles: Path, fonts_dir: Path) -> str:
+    """The filter that burns the ASS file `subtitles` in with libass, fonts from `fonts_dir`."""
+    return (
+        f"subtitles=filename={escape_filter_value(str(subtitles))}"
+        f":fontsdir={escape_filter_value(str(fonts_dir))}"
+    )
+
+
 def caption_sprites_argv(
     ffmpeg: str, *, backgrounds: Path, size: tuple[int, int], rows: tuple[int, int],
     subtitles: Path, fonts_dir: Path, frames: int,
@@ -149,10 +157,7 @@ def caption_sprites_argv(
     """
     width, height = size
     top, bottom = rows
-    burn = (
-        f"settb=1,setpts=N,subtitles=filename={escape_filter_value(str(subtitles))}"
-        f":fontsdir={escape_filter_value(str(fonts_dir))},crop={width}:{bottom - top}:0:{top}"
-    )
+    burn = f"settb=1,setpts=N,{_libass(subtitles, fonts_dir)},crop={width}:{bottom - top}:0:{top}"
     return [
         ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-stream_loop", "-1",
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", "1",
@@ -167,8 +172,7 @@ def still_captions_argv(
     """One PNG frame: `still` with ASS captions burned in by libass, then scaled by `scale`
     (template previews: drawn at a real frame size, shown as a thumbnail)."""
     burn = (
-        f"subtitles=filename={escape_filter_value(str(subtitles))}"
-        f":fontsdir={escape_filter_value(str(fonts_dir))}"
+        f"{_libass(subtitles, fonts_dir)}"
         f",scale=trunc(iw*{scale:g}/2)*2:trunc(ih*{scale:g}/2)*2:flags=area"
     )
     return [

@@ -53,6 +53,18 @@ def rgb_to_yuv420(rgb: NDArray[np.uint8]) -> Frame:
     return y, u, v
 
 
+def yuv420_planes(data: bytes, size: tuple[int, int]) -> Frame:
+    """A raw yuv420p frame as ffmpeg hands it over, as its three planes (views, no copy)."""
+    width, height = size
+    flat = np.frombuffer(data, np.uint8)
+    luma, chroma = width * height, width * height // 4
+    return (
+        flat[:luma].reshape(height, width),
+        flat[luma : luma + chroma].reshape(height // 2, width // 2),
+        flat[luma + chroma :].reshape(height // 2, width // 2),
+    )
+
+
 def still_size(size: tuple[int, int]) -> tuple[int, int]:
     """Size of a still that leaves room for motion, both sides even."""
     return tuple(round(side * MOTION_HEADROOM / 2) * 2 for side in size)  # type: ignore[return-value]
@@ -189,13 +201,12 @@ class ClipFrames:
 
     def frames(self, count: int, start: int = 0) -> Iterator[Frame]:
         width, height = self._size
-        y_bytes, c_bytes = width * height, width * height // 4
         argv = clip_decode_argv(
             ffmpeg.ffmpeg_exe(), self._clip, size=self._size, fps=self._fps, frames=start + count
         )
         timeout_s = self._watchdog.timeout_s((start + count) / self._fps)
         reader = ffmpeg.FrameReader(
-            argv, y_bytes + 2 * c_bytes, stage="compose", timeout_s=timeout_s
+            argv, width * height * 3 // 2, stage="compose", timeout_s=timeout_s
         )
         last: Frame | None = None
         try:
@@ -204,12 +215,7 @@ class ClipFrames:
             for _ in range(count):
                 data = reader.read()
                 if data is not None:
-                    buf = np.frombuffer(data, np.uint8)
-                    last = (
-                        buf[:y_bytes].reshape(height, width),
-                        buf[y_bytes : y_bytes + c_bytes].reshape(height // 2, width // 2),
-                        buf[y_bytes + c_bytes :].reshape(height // 2, width // 2),
-                    )
+                    last = yuv420_planes(data, self._size)
                 yield last if last is not None else black_frame(self._size)
         finally:
             reader.close()

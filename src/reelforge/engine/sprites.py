@@ -22,7 +22,7 @@ import numpy as np
 
 from reelforge.engine import ffmpeg
 from reelforge.engine.compile import caption_sprites_argv
-from reelforge.engine.frames import Frame, Plane
+from reelforge.engine.frames import Frame, Plane, yuv420_planes
 from reelforge.errors import RenderError
 
 
@@ -95,16 +95,6 @@ def _sprite(over_black: Frame, over_white: Frame, row: int) -> Sprite | None:
     return Sprite(row + top * 2, left * 2, colour, clear)  # type: ignore[arg-type]
 
 
-def _planes(data: bytes, size: tuple[int, int]) -> Frame:
-    width, height = size
-    flat = np.frombuffer(data, np.uint8)
-    luma = width * height
-    y = flat[:luma].reshape(height, width)
-    u = flat[luma : luma * 5 // 4].reshape(height // 2, width // 2)
-    v = flat[luma * 5 // 4 :].reshape(height // 2, width // 2)
-    return y, u, v
-
-
 class CaptionSprites:
     """The captions of a run of frames: which sprite each frame shows, blended on request."""
 
@@ -169,7 +159,7 @@ def _draw(
                 raise RenderError(
                     f"ffmpeg drew {len(sprites)} of {len(states)} caption sprites", stage=stage
                 )
-            sprite = _sprite(_planes(over_black, band), _planes(over_white, band), top)
+            sprite = _sprite(yuv420_planes(over_black, band), yuv420_planes(over_white, band), top)
             if sprite is not None:
                 end = sprite.top + sprite.colour[0].shape[0]
                 if (sprite.top == top and top > 0) or (end == bottom and bottom < height):

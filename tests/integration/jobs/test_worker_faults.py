@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from reelforge.db.models import JobState
+from reelforge.db.models import JobState, RenderJob
 from reelforge.engine.context import ProgressCallback
 from reelforge.errors import FFmpegError
 from reelforge.jobs.manager import ClaimedJob, JobManager
@@ -68,9 +68,15 @@ def test_a_database_error_while_recording_a_failure_is_retried_and_the_worker_li
     with_error = submit(manager, user, "sleep", seconds=0.05, fail_attempts=9)
     worker = Worker(manager, KINDS, timings=FAST)
     thread = start(worker)
-    wait_for(lambda: job(engine, with_error).state == JobState.QUEUED and job(
-        engine, with_error).attempts == 1, timeout_s=15)  # fmt: skip
-    found = job(engine, with_error)
+    seen: list[RenderJob] = []
+
+    def failure_recorded() -> bool:
+        """One read per check: two reads could see QUEUED before the claim, then attempt 1."""
+        seen.append(job(engine, with_error))
+        return seen[-1].state == JobState.QUEUED and seen[-1].attempts == 1
+
+    wait_for(failure_recorded, timeout_s=15)
+    found = seen[-1]
     assert (found.error_class, found.error_stage) == (ErrorClass.PROVIDER, "sleep")
     assert manager.failing_records == 0
     later = submit(manager, user, "noop")

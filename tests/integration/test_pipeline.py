@@ -89,6 +89,7 @@ def test_a_narration_of_another_length_shifts_later_scenes_without_re_encoding_t
     )
     assert edited.duration_s > first.duration_s + 1
     assert edited.cache_misses.get("segment") == 3
+    assert "music" not in edited.cache_misses  # the bed outlasts both: cut, faded at the end
     with av.open(str(edited.video)) as container:
         stream = container.streams.video[0]
         assert stream.frames == round(edited.duration_s * 30)

@@ -8,7 +8,9 @@ from pathlib import Path
 LOUDNESS_TARGET_LUFS = -14.0
 TRUE_PEAK_LIMIT_DB = -1.5
 AUDIO_RATE_HZ = 48_000
-RECIPE_VERSION = "6"
+MUSIC_FADE_OUT_S = 2.0
+"""The music fades out over the video's last seconds, wherever its bed or file would end."""
+RECIPE_VERSION = "7"
 """Part of every composed artifact's cache key: bump it when a command line below changes."""
 
 
@@ -225,9 +227,12 @@ def audio_mix_argv(
         graph = f"{voice},asplit=2[out][meas];[meas]{measure}[null]"
     else:
         argv += [*(["-stream_loop", "-1"] if loop_music else []), "-i", str(music)]
+        fade = min(MUSIC_FADE_OUT_S, duration_s)
+        fade_at = duration_s - fade
         graph = (
             f"{voice},asplit=2[vk][vs];"
-            f"[1:a]{to_stereo},atrim=0:{duration_s:.3f},volume={music_volume:.3f}[m];"
+            f"[1:a]{to_stereo},atrim=0:{duration_s:.3f},afade=t=out:st={fade_at:.3f}:d={fade:.3f},"
+            f"volume={music_volume:.3f}[m];"
             "[m][vs]sidechaincompress=threshold=0.02:ratio=8:attack=40:release=600[duck];"
             "[vk][duck]amix=inputs=2:normalize=0:duration=first,asplit=2[out][meas];"
             f"[meas]{measure}[null]"

@@ -216,6 +216,8 @@ def _render(
                 for i, scene in enumerate(scenes):
                     visuals.append(make_visual(ctx, scene, i, settings))
                     ctx.each("visuals", len(scenes), i + 1)
+                # Made here, while the voice may still be spoken, not after compose.
+                _thumbnail(visuals, settings, work / "thumb.jpg")
             with ctx.stage("voice"):
                 voices = []
                 for i, clip in enumerate(spoken):
@@ -248,7 +250,6 @@ def _render(
                     ctx, settings, timeline, visuals, voices, burned, music, encoder, work,
                     audio_thread,
                 )  # fmt: skip
-                _thumbnail(visuals, settings, work / "thumb.jpg")
             with ctx.stage("checks"):
                 expected = _expected(storyboard, timeline, speeches, cues)
                 results = _checked(ctx, composed, expected)

@@ -149,6 +149,7 @@ def test_audio_mix_ducks_music_under_the_voice_and_measures() -> None:
     assert "[m][vs]sidechaincompress" in graph
     assert "volume=0.250" in graph
     assert "apad=whole_dur=30.500,atrim=0:30.500" in graph
+    assert "atrim=0:30.500,afade=t=out:st=28.500:d=2.000,volume=0.250[m]" in graph
     assert graph.endswith("asplit=2[out][meas];[meas]ebur128=framelog=quiet[null]")
     assert argv[-10:] == [
         "-map", "[out]", "-c:a", "pcm_f32le", "mix.wav", "-map", "[null]", "-f", "null", "-",

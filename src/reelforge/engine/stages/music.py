@@ -12,6 +12,10 @@ from reelforge.providers.registry import provider_id
 
 MUSIC_BLOCK_S = 15
 """The bed is made in whole blocks, so small timing edits reuse the cached one."""
+TARGET_SPARE = 1.25
+"""The bed lasts at least the video's target duration and a quarter: a narration edit that
+makes the video longer or shorter within that reuses the cached bed (the mix fades the music
+out at the video's end, wherever the bed would end)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +33,8 @@ def music_bed(ctx: RenderContext, settings: VideoSettings, duration_s: float) ->
         return MusicBed("none", None, loop=False)
     if music.file is not None:
         return MusicBed(file_digest(music.file), music.file, loop=True)
-    seconds = -(-int(duration_s + 1) // MUSIC_BLOCK_S) * MUSIC_BLOCK_S
+    covered = max(duration_s + 1, settings.target_duration_s * TARGET_SPARE)
+    seconds = -(-int(covered) // MUSIC_BLOCK_S) * MUSIC_BLOCK_S
     synth = ctx.providers.music
     key = artifact_key(
         "music", provider_id(synth), {"mood": music.mood, "seconds": seconds, "seed": settings.seed}

@@ -82,6 +82,17 @@ def _from_file(ctx: RenderContext, path: Path, size: tuple[int, int]) -> Visual:
     return Visual(key, ctx.cache.fetch("visuals", key, build) / "still.png", None)
 
 
+def picture_fields(scene: Scene) -> set[str]:
+    """The scene's fields its picture is made from. The narration only stands in for a
+    blank headline (the procedural image's title, the stock search) or a blank visual
+    prompt (the generated image's subject): with both set, an edit of the narration keeps
+    the scene's still, and the segments made from it."""
+    fields = {"headline", "keywords", "visual"}
+    if not scene.headline.strip() or not scene.visual.prompt.strip():
+        fields.add("narration")
+    return fields
+
+
 def make_visual(ctx: RenderContext, scene: Scene, index: int, settings: VideoSettings) -> Visual:
     """The scene's picture, from the cache when nothing it depends on changed."""
     size = still_size(settings.size)
@@ -90,7 +101,7 @@ def make_visual(ctx: RenderContext, scene: Scene, index: int, settings: VideoSet
     sources = order_for(scene, ctx.providers.visuals)
     images = ctx.providers.images
     chain = "+".join([*(provider_id(source) for source in sources), provider_id(images)])
-    depends = scene.model_dump(mode="json", include={"headline", "keywords", "visual", "narration"})
+    depends = scene.model_dump(mode="json", include=picture_fields(scene))
     key = artifact_key(
         "visuals",
         chain,

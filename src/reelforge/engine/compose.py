@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import wave
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +104,7 @@ def encode_run(
     fps: int,
     encoder: Encoder,
     out_dir: Path,
-    captions: Future[CaptionSprites] | None = None,
+    captions: CaptionSprites | None = None,
     on_frame: Callable[[int], None] | None = None,
     watchdog: ffmpeg.Watchdog = ffmpeg.DEFAULT_WATCHDOG,
     overlay: Overlay | None = None,
@@ -113,8 +112,7 @@ def encode_run(
 ) -> tuple[list[Path], str]:
     """Stream `total` frames, with their `captions` blended in, into one ffmpeg that writes a
     segment file per part (cut before each frame in `cuts`); returns the segment files in
-    order and ffmpeg's log (what the `detect` filters found). The `captions` may still be
-    drawn while ffmpeg starts and the first frame is made: that frame waits for them."""
+    order and ffmpeg's log (what the `detect` filters found)."""
     pattern = out_dir / "part%04d.mp4"
     argv = segment_argv(
         ffmpeg.ffmpeg_exe(), size=size, fps=fps, out_pattern=pattern, cuts=cuts,
@@ -122,11 +120,8 @@ def encode_run(
     )  # fmt: skip
     timeout_s = watchdog.timeout_s(total / fps)
     with ffmpeg.FrameWriter(argv, stage="compose", cwd=out_dir, timeout_s=timeout_s) as writer:
-        sprites = None
         for k, frame in enumerate(frames):
-            if sprites is None and captions is not None:
-                sprites = captions.result()
-            writer.write(*(sprites.planes(frame, k) if sprites else [p.data for p in frame]))
+            writer.write(*(captions.planes(frame, k) if captions else [p.data for p in frame]))
             if on_frame is not None:
                 on_frame(k)
     files = [out_dir / f"part{j:04d}.mp4" for j in range(len(cuts) + 1)]

@@ -37,7 +37,6 @@ from reelforge.engine.compose import (
 )
 from reelforge.engine.context import RenderContext
 from reelforge.engine.frames import Frame, FrameSource
-from reelforge.engine.sprites import CaptionSprites
 from reelforge.engine.sprites import render as render_sprites
 from reelforge.engine.stages.music import MusicBed
 from reelforge.engine.stages.visuals import Visual
@@ -181,27 +180,11 @@ class _Segments:
             )  # fmt: skip
             yield from part_frames(part, scene, size=settings.size, fps=settings.fps)
 
-    def _sprites(self, run: list[Part], total: int, folder: Path) -> CaptionSprites:
-        """The captions of the run's `total` frames, each distinct image drawn once."""
-        settings, slots = self.settings, self.timeline.slots
-        run_start = slots[run[0].scene].start_frame + run[0].start
-        scenes = sorted({p.scene for p in run})
-        script = cap.run_ass(
-            [(self.captions[i], slots[i].start_frame - run_start) for i in scenes],
-            settings.captions, settings.aspect, settings.size, settings.fps,
-        )  # fmt: skip
-        return render_sprites(
-            script, size=settings.size, fps=settings.fps, frames=total,
-            fonts_dir=font_path(bold=True).parent, work=folder, stage="compose",
-            rows=cap.caption_rows(
-                cap.layout(settings.captions, settings.aspect, settings.size), settings.size[1]
-            ),
-            timeout_s=self.ctx.watchdog.timeout_s(total / settings.fps),
-        )  # fmt: skip
-
     def _encode(self, run: list[Part], keys: list[str]) -> list[Path]:
         """Encode `run` with one ffmpeg; returns the segments' cache folders."""
-        settings, cuts, at = self.settings, [], 0
+        settings, slots = self.settings, self.timeline.slots
+        run_start = slots[run[0].scene].start_frame + run[0].start
+        cuts, at = [], 0
         for part in run[:-1]:
             at += part.frames
             cuts.append(at)
@@ -209,13 +192,24 @@ class _Segments:
         folder = self.ctx.cache.root / "tmp" / f"run.{uuid.uuid4().hex}"
         folder.mkdir(parents=True)
         try:
+            sprites = None
+            if settings.captions.enabled:
+                scenes = sorted({p.scene for p in run})
+                script = cap.run_ass(
+                    [(self.captions[i], slots[i].start_frame - run_start) for i in scenes],
+                    settings.captions, settings.aspect, settings.size, settings.fps,
+                )  # fmt: skip
+                sprites = render_sprites(
+                    script, size=settings.size, fps=settings.fps, frames=total,
+                    fonts_dir=font_path(bold=True).parent, work=folder, stage="compose",
+                    rows=cap.caption_rows(
+                        cap.layout(settings.captions, settings.aspect, settings.size),
+                        settings.size[1],
+                    ),
+                    timeout_s=self.ctx.watchdog.timeout_s(total / settings.fps),
+                )  # fmt: skip
             step = settings.fps
-            with ThreadPoolExecutor(max_workers=2) as loader:
-                # The captions are drawn while the encoder starts and the first scenes'
-                # stills are prepared: the first frame waits for them, not the encoder.
-                sprites = None
-                if settings.captions.enabled:
-                    sprites = loader.submit(self._sprites, run, total, folder)
+            with ThreadPoolExecutor(max_workers=1) as loader:
                 files, log = encode_run(
                     self._frames(run, loader), cuts, total=total, size=settings.size,
                     fps=settings.fps, encoder=self.encoder, out_dir=folder, captions=sprites,

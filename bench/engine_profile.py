@@ -154,8 +154,6 @@ def profile_compose(
                     u, v = flat[width * height :].reshape(2, height // 2, width // 2)
                     if sprites is not None:
                         sprites.planes((y, u, v), k)
-            if sprites is not None:
-                sprites.close()
 
         plain = timed(lambda: overlay(False))
         burnt = timed(lambda: overlay(True))

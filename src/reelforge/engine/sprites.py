@@ -13,6 +13,7 @@ libass's own.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,103 +95,17 @@ def _sprite(over_black: Frame, over_white: Frame, row: int) -> Sprite | None:
     return Sprite(row + top * 2, left * 2, colour, clear)  # type: ignore[arg-type]
 
 
-class _Drawing:
-    """Sprites read from ffmpeg + libass as the frames need them: the drawing runs alongside
-    the encoder instead of before it (it was on the critical path of every encoded run).
-
-    Each state is drawn on the band `rows` of the frame; one reaching an edge of the band
-    inside the frame (it may go on beyond) has it and every later state drawn again on whole
-    frames. An earlier sprite lies wholly inside the band, so it is the same either way.
-    """
-
-    def __init__(
-        self,
-        header: list[str],
-        states: list[tuple[tuple[str, str], ...]],
-        *,
-        size: tuple[int, int],
-        rows: tuple[int, int],
-        fonts_dir: Path,
-        work: Path,
-        stage: str,
-        timeout_s: float | None,
-    ) -> None:
-        self._header, self._states, self._size, self._rows = header, states, size, rows
-        self._fonts_dir, self._work = fonts_dir, work
-        self._stage, self._timeout_s = stage, timeout_s
-        self._sprites: list[Sprite | None] = []
-        width, height = size
-        self._backgrounds = work / "backgrounds.yuv"
-        frame_bytes = width * height * 3 // 2
-        self._backgrounds.write_bytes(bytes(frame_bytes) + b"\xff" * frame_bytes)
-        self._reader: ffmpeg.FrameReader | None = self._start()
-
-    def _start(self) -> ffmpeg.FrameReader:
-        """An ffmpeg drawing the states from the first not yet read, on the band `_rows`."""
-        lines, pending = list(self._header), self._states[len(self._sprites) :]
-        for j, state in enumerate(pending):
-            start, end = _clock(2 * j), _clock(2 * j + 2)  # over frames 2j (0) and 2j+1 (255)
-            lines += [f"{layer},{start},{end},{rest}" for layer, rest in state]
-        ass = self._work / "sprites.ass"
-        ass.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        argv = caption_sprites_argv(
-            ffmpeg.ffmpeg_exe(), backgrounds=self._backgrounds, size=self._size, rows=self._rows,
-            subtitles=ass, fonts_dir=self._fonts_dir, frames=2 * len(pending),
-        )  # fmt: skip
-        width, band = self._size[0], self._rows[1] - self._rows[0]
-        frame_bytes = width * band * 3 // 2
-        return ffmpeg.FrameReader(argv, frame_bytes, stage=self._stage, timeout_s=self._timeout_s)
-
-    def sprite(self, state: int) -> Sprite | None:
-        """The sprite of state `state`, reading (or waiting for) the drawing up to it."""
-        while len(self._sprites) <= state:
-            self._sprites.append(self._next())
-            if len(self._sprites) == len(self._states):
-                self.close()
-        return self._sprites[state]
-
-    def _next(self) -> Sprite | None:
-        assert self._reader is not None
-        over_black, over_white = self._reader.read(), self._reader.read()
-        if over_black is None or over_white is None:
-            raise RenderError(
-                f"ffmpeg drew {len(self._sprites)} of {len(self._states)} caption sprites",
-                stage=self._stage,
-            )
-        top, bottom = self._rows
-        band = (self._size[0], bottom - top)
-        sprite = _sprite(yuv420_planes(over_black, band), yuv420_planes(over_white, band), top)
-        if sprite is not None:
-            end = sprite.top + sprite.colour[0].shape[0]
-            if (sprite.top == top and top > 0) or (end == bottom and bottom < self._size[1]):
-                self._reader.close()
-                self._rows = (0, self._size[1])  # whole frames have no edge inside
-                self._reader = self._start()
-                return self._next()
-        return sprite
-
-    def close(self) -> None:
-        """Stop the drawing (if it still runs) and remove its files."""
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-        (self._work / "sprites.ass").unlink(missing_ok=True)
-        self._backgrounds.unlink(missing_ok=True)
-
-
 class CaptionSprites:
-    """The captions of a run of frames: which sprite each frame shows, blended on request.
+    """The captions of a run of frames: which sprite each frame shows, blended on request."""
 
-    Use it as a context manager, or `close` it: it may still be drawing."""
-
-    def __init__(self, drawing: _Drawing | None, shown: list[int]) -> None:
-        self._drawing, self._shown = drawing, shown
+    def __init__(self, sprites: list[Sprite | None], shown: list[int]) -> None:
+        self._sprites, self._shown = sprites, shown
 
     def planes(self, frame: Frame, k: int) -> list[memoryview]:
         """The bytes of frame `k` with its caption: only the rows of the caption's box are
         copied (the frame's own planes are left as they are)."""
         index = self._shown[k] if k < len(self._shown) else -1
-        sprite = self._drawing.sprite(index) if index >= 0 and self._drawing else None
+        sprite = self._sprites[index] if index >= 0 else None
         if sprite is None:
             return [plane.data for plane in frame]
         out = []
@@ -205,15 +120,56 @@ class CaptionSprites:
             out += [plane[:top].data, band.data, plane[bottom:].data]
         return out
 
-    def close(self) -> None:
-        if self._drawing is not None:
-            self._drawing.close()
 
-    def __enter__(self) -> CaptionSprites:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+def _draw(
+    header: list[str],
+    states: list[tuple[tuple[str, str], ...]],
+    *,
+    size: tuple[int, int],
+    rows: tuple[int, int],
+    fonts_dir: Path,
+    work: Path,
+    stage: str,
+    timeout_s: float | None,
+) -> list[Sprite | None] | None:
+    """Each state's sprite, drawn on the band `rows` of the frame only; None if one reaches
+    an edge of the band inside the frame (it may go on beyond)."""
+    lines = list(header)
+    for j, state in enumerate(states):  # state j over frames 2j (black) and 2j+1 (white)
+        start, end = _clock(2 * j), _clock(2 * j + 2)
+        lines += [f"{layer},{start},{end},{rest}" for layer, rest in state]
+    ass = work / "sprites.ass"
+    ass.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    width, height = size
+    top, bottom = rows
+    backgrounds = work / "backgrounds.yuv"
+    frame_bytes = width * height * 3 // 2
+    backgrounds.write_bytes(bytes(frame_bytes) + b"\xff" * frame_bytes)
+    argv = caption_sprites_argv(
+        ffmpeg.ffmpeg_exe(), backgrounds=backgrounds, size=size, rows=rows, subtitles=ass,
+        fonts_dir=fonts_dir, frames=2 * len(states),
+    )  # fmt: skip
+    band = (width, bottom - top)
+    reader = ffmpeg.FrameReader(argv, width * band[1] * 3 // 2, stage=stage, timeout_s=timeout_s)
+    sprites: list[Sprite | None] = []
+    try:
+        for _ in states:
+            over_black, over_white = reader.read(), reader.read()
+            if over_black is None or over_white is None:
+                raise RenderError(
+                    f"ffmpeg drew {len(sprites)} of {len(states)} caption sprites", stage=stage
+                )
+            sprite = _sprite(yuv420_planes(over_black, band), yuv420_planes(over_white, band), top)
+            if sprite is not None:
+                end = sprite.top + sprite.colour[0].shape[0]
+                if (sprite.top == top and top > 0) or (end == bottom and bottom < height):
+                    return None
+            sprites.append(sprite)
+    finally:
+        reader.close()
+        ass.unlink(missing_ok=True)
+        backgrounds.unlink(missing_ok=True)
+    return sprites
 
 
 def render(
@@ -229,12 +185,11 @@ def render(
     timeout_s: float | None = None,
 ) -> CaptionSprites:
     """The sprites of an ASS `script` over `frames` frames at `fps`: each distinct set of
-    events showing at once drawn once, by libass in the bundled ffmpeg, which starts drawing
-    now and is read as the frames need the sprites (close the result when done).
+    events showing at once drawn once, by libass in the bundled ffmpeg.
 
     Drawn on the band `rows` (even) of the frame if given: the frames ffmpeg hands over
     shrink to that band (most of the cost at 1080x1920). A caption reaching beyond it has
-    it and the later ones drawn again on whole frames.
+    all of them drawn again on whole frames.
     """
     header, events = _parse(script)
     now = _frame_times_ms(frames, fps)
@@ -252,9 +207,13 @@ def render(
         state = tuple(events[n].fields for n in active)
         shown.append(states.setdefault(state, len(states)))
     if not states:
-        return CaptionSprites(None, shown)
-    drawing = _Drawing(
-        header, list(states), size=size, rows=rows or (0, size[1]), fonts_dir=fonts_dir,
-        work=work, stage=stage, timeout_s=timeout_s,
+        return CaptionSprites([], shown)
+    draw = functools.partial(
+        _draw, header, list(states), size=size, fonts_dir=fonts_dir, work=work, stage=stage,
+        timeout_s=timeout_s,
     )  # fmt: skip
-    return CaptionSprites(drawing, shown)
+    sprites = draw(rows=rows) if rows is not None else None
+    if sprites is None:
+        sprites = draw(rows=(0, size[1]))
+    assert sprites is not None  # whole frames have no edge inside
+    return CaptionSprites(sprites, shown)

@@ -37,7 +37,6 @@ from reelforge.engine.compose import (
 )
 from reelforge.engine.context import RenderContext
 from reelforge.engine.frames import Frame, FrameSource
-from reelforge.engine.sprites import CaptionSprites
 from reelforge.engine.sprites import render as render_sprites
 from reelforge.engine.stages.music import MusicBed
 from reelforge.engine.stages.visuals import Visual
@@ -192,8 +191,8 @@ class _Segments:
         total = at + run[-1].frames
         folder = self.ctx.cache.root / "tmp" / f"run.{uuid.uuid4().hex}"
         folder.mkdir(parents=True)
-        sprites: CaptionSprites | None = None  # drawn while the run is encoded
         try:
+            sprites = None
             if settings.captions.enabled:
                 scenes = sorted({p.scene for p in run})
                 script = cap.run_ass(
@@ -228,8 +227,6 @@ class _Segments:
                 published.append(self.ctx.cache.fetch("segment", key, build))
             return published
         finally:
-            if sprites is not None:
-                sprites.close()
             shutil.rmtree(folder, ignore_errors=True)
 
     def fetch_all(self) -> tuple[list[Path], Spans | None]:

@@ -25,13 +25,7 @@ from reelforge.engine.compile import (
     mux_argv,
     segment_argv,
 )
-from reelforge.engine.frames import (
-    Frame,
-    FrameSource,
-    black_frame,
-    blend,
-    leave_cores_to_encoder,
-)
+from reelforge.engine.frames import Frame, FrameSource, black_frame, blend
 from reelforge.engine.sprites import CaptionSprites
 from reelforge.engine.timeline import FADE_FROM_BLACK_S, FADE_TO_BLACK_S, SceneSlot, Timeline
 from reelforge.errors import RenderError
@@ -125,7 +119,6 @@ def encode_run(
         encoder=encoder, overlay=overlay, detect=detect,
     )  # fmt: skip
     timeout_s = watchdog.timeout_s(total / fps)
-    leave_cores_to_encoder()
     with ffmpeg.FrameWriter(argv, stage="compose", cwd=out_dir, timeout_s=timeout_s) as writer:
         for k, frame in enumerate(frames):
             writer.write(*(captions.planes(frame, k) if captions else [p.data for p in frame]))

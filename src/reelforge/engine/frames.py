@@ -65,16 +65,6 @@ def yuv420_planes(data: bytes, size: tuple[int, int]) -> Frame:
     )
 
 
-def leave_cores_to_encoder() -> None:
-    """Have OpenCV work on the calling thread only (process-wide; the same pixels).
-
-    Frames are made while x264 keeps both cores busy: OpenCV's worker threads then mostly
-    wait for a core, and handing them work cost more than it saved (a 30 s 720p composition:
-    1.19 → 1.04 CPU-s in our process, median of 6 pairs; bench/RESULTS.md).
-    """
-    cv2.setNumThreads(1)
-
-
 def still_size(size: tuple[int, int]) -> tuple[int, int]:
     """Size of a still that leaves room for motion, both sides even."""
     return tuple(round(side * MOTION_HEADROOM / 2) * 2 for side in size)  # type: ignore[return-value]

@@ -3,7 +3,6 @@ from __future__ import annotations
 from itertools import pairwise
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,7 +13,6 @@ from reelforge.engine.frames import (
     black_frame,
     blend,
     fill_crop,
-    leave_cores_to_encoder,
     rgb_to_yuv420,
     still_size,
 )
@@ -71,22 +69,6 @@ def test_frames_can_start_later(checker: Path) -> None:
     all_frames = [tuple(p.copy() for p in f) for f in source.frames(11)]
     later = [tuple(p.copy() for p in f) for f in source.frames(1, start=10)]
     assert np.array_equal(all_frames[10][0], later[0][0])
-
-
-def test_frames_made_on_one_opencv_thread_are_the_same(checker: Path) -> None:
-    """The encoder gets OpenCV's cores (`leave_cores_to_encoder`): not a pixel changes."""
-    threads = cv2.getNumThreads()
-    source = StillMotion(checker, (1280, 720), Motion.for_scene(3, 1, 60))  # split in stripes
-    try:
-        cv2.setNumThreads(4)
-        threaded = [tuple(p.copy() for p in f) for f in source.frames(8, start=20)]
-        leave_cores_to_encoder()
-        assert cv2.getNumThreads() == 1
-        single = [tuple(p.copy() for p in f) for f in source.frames(8, start=20)]
-    finally:
-        cv2.setNumThreads(threads)
-    for a, b in zip(threaded, single, strict=True):
-        assert all(np.array_equal(pa, pb) for pa, pb in zip(a, b, strict=True))
 
 
 def test_blend_weights() -> None:

@@ -2,7 +2,9 @@
 
 Every stage's output is fetched from the artifact cache by a key of all it
 depends on, so an unchanged storyboard costs only the final mux and an edit
-to one scene redoes only that scene's artifacts and its two segments.
+to one scene redoes only that scene's artifacts and its two segments. The
+stills, the voice and (through the segment cache) the first scenes' segments
+are made at the same time.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ from reelforge.providers.base import Script, Speech
 from reelforge.providers.registry import Providers
 
 STAGES = ("script", "scenes", "visuals", "voice", "captions", "music", "compose", "checks")
+
+
+AHEAD_MIN_SCENES = 2
+"""Scenes encoded at least per run while the narration is spoken: each run costs an encoder's
+and a caption drawing's start, and the previous scene's still prepared again for its fade."""
 
 
 def default_cache_dir() -> Path:
@@ -305,7 +312,7 @@ def _speak_ahead(
     made: dict[str, Path] = {}
     ahead = 0  # scenes encoded (or found in the cache) so far
     for clip in spoken:
-        if not clip.done() and len(voices) - 1 > ahead:
+        if not clip.done() and len(voices) - 1 - ahead >= AHEAD_MIN_SCENES:
             made |= _encode_ahead(ctx, storyboard, painted, voices, ahead, encoder, max_duration_s)
             ahead = len(voices) - 1
         voices.append(clip.result())

@@ -60,13 +60,21 @@ class RenderContext:
     ) -> list[Future[T]]:
         """Run stage `name` item by item on `executor` (one worker keeps them in order),
         alongside the stages after it: each item's result can be used as soon as it is made.
-        Reported, timed and named as `alongside` does, with its progress item by item."""
+        Reported, timed and named as `alongside` does, with its progress item by item; after
+        a failed item the others fail the same way, unmade, and the stage never ends."""
         self.on_progress(name, 0.0, "started")
         started = time.perf_counter()
+        failed: list[BaseException] = []
 
         def run(done: int, work: Callable[[], T]) -> T:
-            with self.named(name):
-                made = work()
+            if failed:
+                raise failed[0]
+            try:
+                with self.named(name):
+                    made = work()
+            except BaseException as exc:
+                failed.append(exc)
+                raise
             self.each(name, len(works), done)
             if done == len(works):
                 self._finish(name, started)

@@ -60,10 +60,6 @@ def timed(call: Callable[[], object]) -> Timing:
     )
 
 
-def _no_count(frames: int) -> None:
-    """The profile times each part alone: no progress to count."""
-
-
 def _ffmpeg(*args: str) -> None:
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error"]
     subprocess.run([*argv, "-y", *args], check=True, stdin=subprocess.DEVNULL)
@@ -105,9 +101,7 @@ def profile_compose(
         scene_captions(speech, slot, settings)
         for (_, speech), slot in zip(voices, timeline.slots, strict=True)
     ]
-    segments = stage._Segments(
-        ctx, settings, timeline, visuals, burned, Encoder(), scenes=len(scenes), count=_no_count
-    )
+    segments = stage._Segments(ctx, settings, timeline, visuals, burned, Encoder())
     result: dict[str, Timing] = {}
 
     def sources() -> None:
@@ -183,7 +177,7 @@ def profile_compose(
         stage._audio(audio_ctx, settings, timeline, voices, music, Encoder(), work)
 
     result["audio: narration placed, mixed, measured, normalised, AAC"] = timed(audio)
-    parts, _ = segments.fetch_all({})
+    parts, _ = segments.fetch_all()
     audio_file = next(audio_dir.rglob("audio.m4a"))
     joined = work / "joined.mp4"
     result["join: segments stream-copied with the audio (+faststart)"] = timed(

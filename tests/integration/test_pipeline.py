@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,6 @@ from reelforge import InvalidInput, Providers, ReelforgeError, Storyboard, Video
 from reelforge.engine.ffmpeg import ffmpeg_exe
 from reelforge.engine.pipeline import STAGES
 from reelforge.errors import ProviderError
-from reelforge.providers.base import Speech
-from reelforge.providers.piper_voice import PiperVoices
 
 pytestmark = pytest.mark.slow
 
@@ -183,61 +180,6 @@ def test_a_failure_in_the_music_made_alongside_compose_names_the_music_stage(
     assert "the music service is down" in failure.value.message
     assert ("music", "started") in events
     assert ("music", "done") not in events
-    assert list(out.parent.iterdir()) == []
-
-
-def test_scenes_encoded_while_later_narration_is_spoken_are_the_same_and_encoded_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    speak = PiperVoices.synthesize
-
-    def slowly(self: PiperVoices, text: str, *, voice: str, rate: float, out: Path) -> Speech:
-        time.sleep(0.5)  # the first scenes can then be encoded while the others are spoken
-        return speak(self, text, voice=voice, rate=rate, out=out)
-
-    monkeypatch.setattr(PiperVoices, "synthesize", slowly)
-    events: list[tuple[str, str]] = []
-    sb = board(*NARRATIONS)
-    first = render(
-        sb, output=tmp_path / "a.mp4", cache_dir=tmp_path / "cache",
-        on_progress=lambda stage, _fraction, message: events.append((stage, message)),
-    )  # fmt: skip
-    assert any(stage == "voice" and "encoded meanwhile" in m for stage, m in events)
-    assert first.scenes_reused == 0
-    # The same storyboard composed again in one go: every segment once, the same pictures.
-    again = render(
-        sb, output=tmp_path / "b.mp4", cache_dir=tmp_path / "cache",
-        refresh=frozenset({"segment"}),
-    )  # fmt: skip
-    assert first.cache_misses["segment"] == again.cache_misses["segment"]
-    assert again.duration_s == first.duration_s
-    for seconds in np.linspace(0.2, first.duration_s - 0.2, 9):
-        seen = mid_frame_rgb(first.video, seconds) - mid_frame_rgb(again.video, seconds)
-        assert np.abs(seen).max() < 2
-
-
-@dataclasses.dataclass
-class BrokenImages:
-    """An image provider that fails: stills are made alongside the voice."""
-
-    id: str = "broken"
-    version: str = "1"
-
-    def render(self, *args: object) -> None:
-        raise ProviderError("the image service is down")
-
-
-def test_a_failure_in_the_stills_made_alongside_the_voice_names_the_visuals_stage(
-    tmp_path: Path,
-) -> None:
-    out = tmp_path / "out" / "v.mp4"
-    with pytest.raises(ReelforgeError) as failure:
-        render(
-            board(*NARRATIONS[:2]), output=out, cache_dir=tmp_path / "cache",
-            providers=dataclasses.replace(Providers.offline(), images=BrokenImages()),
-        )  # fmt: skip
-    assert failure.value.stage == "visuals"
-    assert "the image service is down" in failure.value.message
     assert list(out.parent.iterdir()) == []
 
 

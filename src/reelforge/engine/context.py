@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -55,37 +55,9 @@ class RenderContext:
 
         return executor.submit(run)
 
-    def alongside_each(
-        self, name: str, executor: Executor, works: Sequence[Callable[[], T]]
-    ) -> list[Future[T]]:
-        """Run stage `name` item by item on `executor` (one worker keeps them in order),
-        alongside the stages after it: each item's result can be used as soon as it is made.
-        Reported, timed and named as `alongside` does, with its progress item by item; after
-        a failed item the others fail the same way, unmade, and the stage never ends."""
-        self.on_progress(name, 0.0, "started")
-        started = time.perf_counter()
-        failed: list[BaseException] = []
-
-        def run(done: int, work: Callable[[], T]) -> T:
-            if failed:
-                raise failed[0]
-            try:
-                with self.named(name):
-                    made = work()
-            except BaseException as exc:
-                failed.append(exc)
-                raise
-            self.each(name, len(works), done)
-            if done == len(works):
-                self._finish(name, started)
-            return made
-
-        return [executor.submit(run, done, work) for done, work in enumerate(works, 1)]
-
     @contextmanager
-    def named(self, name: str) -> Iterator[None]:
-        """Name any error raised inside after stage `name` (unless it names one already),
-        without reporting or timing anything: for a stage's work done inside another."""
+    def _run(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
         try:
             yield
         except ReelforgeError as exc:
@@ -93,15 +65,6 @@ class RenderContext:
             raise
         except OSError as exc:
             raise StorageError(str(exc), stage=name) from exc
-
-    @contextmanager
-    def _run(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        with self.named(name):
-            yield
-        self._finish(name, started)
-
-    def _finish(self, name: str, started: float) -> None:
         release_free_heap()
         self.stage_seconds[name] = round(time.perf_counter() - started, 3)
         self.on_progress(name, 1.0, "done")

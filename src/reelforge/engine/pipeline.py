@@ -2,20 +2,17 @@
 
 Every stage's output is fetched from the artifact cache by a key of all it
 depends on, so an unchanged storyboard costs only the final mux and an edit
-to one scene redoes only that scene's artifacts and its two segments. The
-stills, the voice and (through the segment cache) the first scenes' segments
-are made at the same time.
+to one scene redoes only that scene's artifacts and its two segments.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import shutil
 import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,7 @@ from reelforge.engine.context import ProgressCallback, RenderContext, no_progres
 from reelforge.engine.ffmpeg import DEFAULT_WATCHDOG, Watchdog
 from reelforge.engine.frames import fill_crop
 from reelforge.engine.stages.captions import scene_captions, timed_cues
-from reelforge.engine.stages.compose import Composed, compose_video, encode_ahead
+from reelforge.engine.stages.compose import Composed, compose_video
 from reelforge.engine.stages.music import music_bed
 from reelforge.engine.stages.scenes import plan_scenes
 from reelforge.engine.stages.script import write_script
@@ -45,11 +42,6 @@ from reelforge.providers.base import Script, Speech
 from reelforge.providers.registry import Providers
 
 STAGES = ("script", "scenes", "visuals", "voice", "captions", "music", "compose", "checks")
-
-
-AHEAD_MIN_SCENES = 2
-"""Scenes encoded at least per run while the narration is spoken: each run costs an encoder's
-and a caption drawing's start, and the previous scene's still prepared again for its fade."""
 
 
 def default_cache_dir() -> Path:
@@ -213,27 +205,24 @@ def _render(
     max_duration_s: float | None,
 ) -> RenderResult:
     settings, scenes = storyboard.settings, storyboard.scenes
-    # The stills are made on a thread of their own and the voice on another, from the start;
-    # while the narration is spoken, this thread encodes the scenes already narrated.
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="visuals") as painter,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as speaker,
-    ):
+    # The voice is spoken while the visuals are made: onnxruntime and the image code leave
+    # each other's core idle when run one after the other. Its progress is reported in the
+    # voice stage, in order, as each scene's clip is collected.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as speaker:
+        spoken = [speaker.submit(speak, ctx, scene, settings) for scene in scenes]
         try:
-            painted = ctx.alongside_each(
-                "visuals", painter,
-                [functools.partial(make_visual, ctx, scene, i, settings)
-                 for i, scene in enumerate(scenes)],
-            )  # fmt: skip
-            spoken = [speaker.submit(speak, ctx, scene, settings) for scene in scenes]
+            with ctx.stage("visuals"):
+                visuals = []
+                for i, scene in enumerate(scenes):
+                    visuals.append(make_visual(ctx, scene, i, settings))
+                    ctx.each("visuals", len(scenes), i + 1)
             with ctx.stage("voice"):
-                voices, made = _speak_ahead(
-                    ctx, storyboard, painted, spoken, encoder, max_duration_s
-                )
-            visuals = [still.result() for still in painted]
+                voices = []
+                for i, clip in enumerate(spoken):
+                    voices.append(clip.result())
+                    ctx.each("voice", len(scenes), i + 1)
         except BaseException:
-            for pool in (speaker, painter):
-                pool.shutdown(wait=True, cancel_futures=True)
+            speaker.shutdown(wait=True, cancel_futures=True)
             raise
     speeches = [speech for _, speech in voices]
     timeline = build_timeline(storyboard, [s.duration_s for s in speeches])
@@ -257,7 +246,7 @@ def _render(
             with ctx.stage("compose"):
                 composed = compose_video(
                     ctx, settings, timeline, visuals, voices, burned, music, encoder, work,
-                    audio_thread, made,
+                    audio_thread,
                 )  # fmt: skip
                 _thumbnail(visuals, settings, work / "thumb.jpg")
             with ctx.stage("checks"):
@@ -293,64 +282,6 @@ def _render(
         topic_only=topic_only, usage=ctx.providers.meter.summary()["providers"],
         checks=checks.as_manifest(results), scenes_reused=composed.scenes_reused,
     )  # fmt: skip
-
-
-def _speak_ahead(
-    ctx: RenderContext,
-    storyboard: Storyboard,
-    painted: list[Future[Visual]],
-    spoken: list[Future[tuple[str, Speech]]],
-    encoder: Encoder,
-    max_duration_s: float | None,
-) -> tuple[list[tuple[str, Speech]], dict[str, Path]]:
-    """Every scene's narration, collected in order, and the segments made meanwhile by cache
-    key. The timeline waits for all the narration, but a scene's segments need only its own
-    and the next scene's: whenever the next narration is not spoken yet, the scenes that
-    can be are encoded, on the core the voice leaves idle, instead of waiting."""
-    count = len(storyboard.scenes)
-    voices: list[tuple[str, Speech]] = []
-    made: dict[str, Path] = {}
-    ahead = 0  # scenes encoded (or found in the cache) so far
-    for clip in spoken:
-        if not clip.done() and len(voices) - 1 - ahead >= AHEAD_MIN_SCENES:
-            made |= _encode_ahead(ctx, storyboard, painted, voices, ahead, encoder, max_duration_s)
-            ahead = len(voices) - 1
-        voices.append(clip.result())
-        ctx.each("voice", count, len(voices))
-    return voices, made
-
-
-def _encode_ahead(
-    ctx: RenderContext,
-    storyboard: Storyboard,
-    painted: list[Future[Visual]],
-    voices: list[tuple[str, Speech]],
-    first: int,
-    encoder: Encoder,
-    max_duration_s: float | None,
-) -> dict[str, Path]:
-    """The missing segments of scenes `first` up to the last but one of those spoken (in
-    `voices`), encoded now; the progress is the voice stage's, which this runs within."""
-    settings, count, upto = storyboard.settings, len(storyboard.scenes), len(voices) - 1
-    narrated = storyboard.model_copy(update={"scenes": storyboard.scenes[: len(voices)]})
-    spoken = build_timeline(narrated, [speech.duration_s for _, speech in voices])
-    check_duration(spoken.duration_s, max_duration_s, stage="timeline")  # a lower bound
-    burned = [
-        scene_captions(speech, slot, settings)
-        for (_, speech), slot in zip(voices[:upto], spoken.slots[:upto], strict=True)
-    ]
-    frames = 0
-
-    def report(encoded: int) -> None:
-        nonlocal frames
-        frames += encoded
-        ctx.on_progress("voice", len(voices) / count, f"{frames} frames encoded meanwhile")
-
-    with ctx.named("compose"):
-        return encode_ahead(
-            ctx, settings, spoken, [still.result() for still in painted[:upto]], burned,
-            encoder, first=first, scenes=count, on_frames=report,
-        )  # fmt: skip
 
 
 def _checked(

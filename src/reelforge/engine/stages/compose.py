@@ -14,7 +14,7 @@ import json
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -107,15 +107,9 @@ class _Segments:
         visuals: list[Visual],
         captions: list[list[Cue]],
         encoder: Encoder,
-        *,
-        scenes: int,
-        count: Callable[[int], None],
     ) -> None:
         self.ctx, self.settings, self.timeline = ctx, settings, timeline
         self.visuals, self.captions, self.encoder = visuals, captions, encoder
-        self.scenes, self.count = scenes, count
-        """The video's scene count (`timeline` may hold only the first scenes), and where the
-        frames done (encoded or found) are counted."""
         self.parts = split_parts(timeline)
         self.scenes_reused = 0
         """Scenes none of whose segments had to be encoded (set by `fetch_all`)."""
@@ -124,6 +118,7 @@ class _Segments:
             if settings.captions.enabled else ""
             for cues in captions
         ]  # fmt: skip
+        self.progress = _FrameCounter(ctx, timeline.total_frames, settings.fps)
         self.overlay = watermark_overlay(settings)
         self.watermark = None  # in the key only when set, so other keys stay as they were
         if self.overlay is not None:
@@ -150,7 +145,7 @@ class _Segments:
              "size": settings.size, "fps": settings.fps, "frames": slot.frames,
              "part": [part.start, part.end], "fade_in": slot.fade_in_frames,
              "span": _span(self.timeline, index), "previous": previous,
-             "last": index + 1 == self.scenes, "ass": self.ass[index],
+             "last": index + 1 == len(self.timeline.slots), "ass": self.ass[index],
              "encoder": asdict(self.encoder)},
         )  # fmt: skip
 
@@ -181,7 +176,7 @@ class _Segments:
             scene = SceneFrames(
                 slot=slots[index], source=sources[index].result(), previous=previous,
                 previous_frames=slots[index - 1].frames if index > 0 else 0,
-                first=index == 0, last=index + 1 == self.scenes,
+                first=index == 0, last=index + 1 == len(slots),
             )  # fmt: skip
             yield from part_frames(part, scene, size=settings.size, fps=settings.fps)
 
@@ -218,11 +213,11 @@ class _Segments:
                 files, log = encode_run(
                     self._frames(run, loader), cuts, total=total, size=settings.size,
                     fps=settings.fps, encoder=self.encoder, out_dir=folder, captions=sprites,
-                    on_frame=lambda k: self.count(step) if (k + 1) % step == 0 else None,
+                    on_frame=lambda k: self.progress.add(step) if (k + 1) % step == 0 else None,
                     watchdog=self.ctx.watchdog, overlay=self.overlay,
                     detect=checks.PIECE_DETECTORS,
                 )  # fmt: skip
-            self.count(total % step)
+            self.progress.add(total % step)
             found = checks.picture_spans(log)
             published, at = [], 0
             for key, file, part in zip(keys, files, run, strict=True):
@@ -234,32 +229,22 @@ class _Segments:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def encode(self, keys: Mapping[int, str]) -> dict[int, Path]:
-        """Encode those of the parts (`keys`: index into `self.parts` → cache key) that are not
-        cached, run by run of consecutive ones; returns the encoded segments' folders."""
-        missing = [i for i, key in keys.items() if not self.ctx.cache.has("segment", key)]
-        encoded: dict[int, Path] = {}
-        for run in _runs(missing):
-            folders = self._encode([self.parts[i] for i in run], [keys[i] for i in run])
-            encoded.update(zip(run, folders, strict=True))
-        return encoded
-
-    def fetch_all(self, made: Mapping[str, Path]) -> tuple[list[Path], Spans | None]:
-        """Every segment's file (those `made` earlier in this render by cache key, cached ones
-        as they are, the rest encoded run by run), and the black and frozen spans of the whole
-        video, measured as its segments were encoded (None if a segment lacks them)."""
+    def fetch_all(self) -> tuple[list[Path], Spans | None]:
+        """Every segment's file (cached ones as they are, the rest encoded run by run), and
+        the black and frozen spans of the whole video, measured as its segments were encoded
+        (None if a segment lacks them)."""
         keys = [self.key(part) for part in self.parts]
-        found = {i: made[key] for i, key in enumerate(keys) if key in made}
-        for i in found:
-            self.count(self.parts[i].frames)
-        encoded = self.encode({i: key for i, key in enumerate(keys) if i not in found})
-        remade = {self.parts[i].scene for i in [*found, *encoded]}
-        self.scenes_reused = len(self.timeline.slots) - len(remade)
-        found.update(encoded)
+        cache = self.ctx.cache
+        missing = [i for i, key in enumerate(keys) if not cache.has("segment", key)]
+        self.scenes_reused = len(self.timeline.slots) - len({self.parts[i].scene for i in missing})
+        found: dict[int, Path] = {}
+        for run in _runs(missing):
+            encoded = self._encode([self.parts[i] for i in run], [keys[i] for i in run])
+            found.update(zip(run, encoded, strict=True))
         for i, key in enumerate(keys):
             if i not in found:
-                found[i] = self.ctx.cache.fetch("segment", key, _never_built)
-                self.count(self.parts[i].frames)
+                found[i] = cache.fetch("segment", key, _never_built)
+                self.progress.add(self.parts[i].frames)
         folders = [found[i] for i in range(len(keys))]
         pieces = []
         for part, folder in zip(self.parts, folders, strict=True):
@@ -366,53 +351,19 @@ def compose_video(
     encoder: Encoder,
     work: Path,
     audio_thread: Executor,
-    made: Mapping[str, Path],
 ) -> Composed:
     """Encode (or reuse) every segment while the audio is mixed on `audio_thread` (once
     `music`, made there first, is ready), then join them into `work/final.mp4`. The mix's
     sound is measured for the checks on `audio_thread` after the mix, meanwhile.
-    `captions` are each scene's cues, timed from the scene's start; `made` holds the
-    segments `encode_ahead` made in this render, by cache key."""
-    counter = _FrameCounter(ctx, timeline.total_frames, settings.fps)
-    segments = _Segments(
-        ctx, settings, timeline, visuals, captions, encoder,
-        scenes=len(timeline.slots), count=counter.add,
-    )  # fmt: skip
+    `captions` are each scene's cues, timed from the scene's start."""
+    segments = _Segments(ctx, settings, timeline, visuals, captions, encoder)
     audio = audio_thread.submit(
         lambda: _audio(ctx, settings, timeline, voices, music.result(), encoder, work)
     )
     sound = audio_thread.submit(lambda: _sound(ctx, audio.result(), timeline.duration_s))
-    parts, picture = segments.fetch_all(made)
+    parts, picture = segments.fetch_all()
     audio_path = audio.result()
     ctx.on_progress("compose", 1 - MUX_SHARE, "joining segments")
     final = work / "final.mp4"
     mux(parts, audio_path, timeline, work, final, ctx.watchdog)
     return Composed(final, picture, segments.scenes_reused, sound)
-
-
-def encode_ahead(
-    ctx: RenderContext,
-    settings: VideoSettings,
-    spoken: Timeline,
-    visuals: list[Visual],
-    captions: list[list[Cue]],
-    encoder: Encoder,
-    *,
-    first: int,
-    scenes: int,
-    on_frames: Callable[[int], None],
-) -> dict[str, Path]:
-    """Encode now the missing segments of scenes `first` to the last in `visuals`, while
-    later narration is still being spoken (a first render's timeline waits for all of it):
-    compose then finds them made. `spoken` lays out the scenes whose narration is spoken, at
-    least one more than `visuals` (a scene's segments also depend on how the next one fades
-    in); `scenes` is the video's scene count. Returns the segments' folders by cache key."""
-    segments = _Segments(
-        ctx, settings, spoken, visuals, captions, encoder, scenes=scenes, count=on_frames
-    )
-    keys = {
-        i: segments.key(part)
-        for i, part in enumerate(segments.parts)
-        if first <= part.scene < len(visuals)
-    }
-    return {keys[i]: folder for i, folder in segments.encode(keys).items()}

@@ -181,24 +181,45 @@ def authenticate(platform: Platform, token: str, at: datetime) -> Principal:
     Raises:
         Unauthorized: bad, expired or revoked credentials.
     """
-    if not (token.isascii() and token.isprintable()):  # ours are; a NUL broke PostgreSQL
-        raise Unauthorized(MALFORMED_CREDENTIAL, stage="auth")
     with platform.sessions() as session:
-        if token.startswith(API_KEY_PREFIX):
-            principal = Principal(auth.user_for_api_key(session, token, at), None)
-        else:
-            claims = platform.tokens.verify(token)
-            live, user = auth.live_session_user(
-                session, _session_id(claims.session_id), at, platform.timeouts
-            )
-            if str(user.id) != claims.subject:
-                raise Unauthorized("this account no longer exists", stage="auth")
-            principal = Principal(user, live.id)
+        principal = authenticate_on(session, platform, token, at)
         session.commit()  # an API key's `last_used_at`
     return principal
 
 
+def authenticate_on(session: Session, platform: Platform, token: str, at: datetime) -> Principal:
+    """`authenticate` on the caller's session, for a caller that holds no connection while
+    it waits for anything else (`signed_in_read`). An API key's `last_used_at` is left in
+    the session, for the caller to commit.
+
+    Raises:
+        Unauthorized: bad, expired or revoked credentials.
+    """
+    if not (token.isascii() and token.isprintable()):  # ours are; a NUL broke PostgreSQL
+        raise Unauthorized(MALFORMED_CREDENTIAL, stage="auth")
+    if token.startswith(API_KEY_PREFIX):
+        return Principal(auth.user_for_api_key(session, token, at), None)
+    claims = platform.tokens.verify(token)
+    live, user = auth.live_session_user(
+        session, _session_id(claims.session_id), at, platform.timeouts
+    )
+    if str(user.id) != claims.subject:
+        raise Unauthorized("this account no longer exists", stage="auth")
+    return Principal(user, live.id)
+
+
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The token a request was sent with.
+
+    Raises:
+        Unauthorized: it was sent without one.
+    """
+    if credentials is None:
+        raise Unauthorized("sign in first: send `Authorization: Bearer <token>`", stage="auth")
+    return credentials.credentials
 
 
 def _signed_in(
@@ -207,9 +228,7 @@ def _signed_in(
     at: datetime,
     credentials: HTTPAuthorizationCredentials | None,
 ) -> Principal:
-    if credentials is None:
-        raise Unauthorized("sign in first: send `Authorization: Bearer <token>`", stage="auth")
-    principal = authenticate(platform, credentials.credentials, at)
+    principal = authenticate(platform, bearer_token(credentials), at)
     session.add(principal.user)  # attached, so routes can change it; no SQL yet
     return principal
 
@@ -245,8 +264,13 @@ def _counted_caller(
     credentials: HTTPAuthorizationCredentials | None,
 ) -> User:  # fmt: skip
     user = _signed_in(platform, session, at, credentials).user
-    limits.hit(platform.settings.api.rate_api, "api", str(user.id), fail_open=True)
+    _count_call(platform, limits, user)
     return user
+
+
+def _count_call(platform: Platform, limits: Limits, user: User) -> None:
+    """A call against the caller's API rate; with the counters unreachable, it goes on."""
+    limits.hit(platform.settings.api.rate_api, "api", str(user.id), fail_open=True)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -269,7 +293,7 @@ async def signed_in_read(
     def in_thread() -> T:
         session = platform.sessions()
         try:
-            result = read(session, _counted_caller(platform, limits, session, at, credentials))
+            result = read(session, _read_caller(platform, limits, session, at, credentials))
         except BaseException:
             _end(session, commit=False)
             raise
@@ -278,6 +302,21 @@ async def signed_in_read(
 
     async with db_gate(request, write=False):
         return await run_in_threadpool(in_thread)
+
+
+def _read_caller(
+    platform: Platform, limits: Limits, session: Session, at: datetime,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> User:  # fmt: skip
+    """What `_counted_caller` does, authenticated on the read's own session: one
+    transaction a read instead of two (each a pooled connection's checkout, a BEGIN and a
+    COMMIT). An API key's `last_used_at` is committed at once, as `authenticate` does, so
+    a read that fails after it still counts as the key's use."""
+    user = authenticate_on(session, platform, bearer_token(credentials), at).user
+    if session.dirty:
+        session.commit()
+    _count_call(platform, limits, user)
+    return user
 
 
 def signed_link_or_user(
@@ -314,10 +353,8 @@ def uploading_user(
     """The caller of an upload, found without a request session: an upload streams for as
     long as the client takes, and must not hold a pooled connection (nor, on SQLite, the
     write lock) meanwhile. The user is detached: read it, don't change it."""
-    if credentials is None:
-        raise Unauthorized("sign in first: send `Authorization: Bearer <token>`", stage="auth")
-    user = authenticate(platform, credentials.credentials, at).user
-    limits.hit(platform.settings.api.rate_api, "api", str(user.id), fail_open=True)
+    user = authenticate(platform, bearer_token(credentials), at).user
+    _count_call(platform, limits, user)
     return user
 
 

@@ -46,7 +46,7 @@ def serve(
     from reelforge.api.app import SERVE_WORKERS_ENV
     from reelforge.db.migrate import upgrade
     from reelforge.platform.services import load_secret_key, prepare_data_dir
-    from reelforge.web import create_web_app
+    from reelforge.web import app_to_serve
 
     platform = context.platform()
     prepare_data_dir(platform.settings)
@@ -59,7 +59,7 @@ def serve(
         highlight=False,
     )
     if processes == 1:
-        app = create_web_app(platform, workers=workers)
+        app = app_to_serve(platform, workers=workers)
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
         return
     if platform.settings.redis_url is None:

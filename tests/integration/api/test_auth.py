@@ -116,6 +116,21 @@ def test_logout_revokes_the_access_and_refresh_tokens(client: TestClient) -> Non
     assert refresh.status_code == 401
 
 
+def test_the_project_listing_refuses_an_ended_session_at_once(client: TestClient) -> None:
+    """The listing authenticates on its own path (`signed_in_read`): logout and a revoked
+    session stop it on the very next request, as they stop every other route."""
+    register(client)
+    laptop, phone, tablet = login(client), login(client), login(client)
+    assert client.get("/api/v1/projects", headers=bearer(laptop)).status_code == 200
+    assert client.post("/api/v1/auth/logout", headers=bearer(laptop)).status_code == 204
+    assert client.get("/api/v1/projects", headers=bearer(laptop)).status_code == 401
+    assert client.get("/api/v1/projects", headers=bearer(phone)).status_code == 200
+    ended = client.delete(f"/api/v1/auth/sessions/{phone['session_id']}", headers=bearer(tablet))
+    assert ended.status_code == 204
+    assert client.get("/api/v1/projects", headers=bearer(phone)).status_code == 401
+    assert client.get("/api/v1/projects", headers=bearer(tablet)).status_code == 200
+
+
 def test_idle_and_absolute_session_timeouts(make_client: ClientFactory) -> None:
     client = make_client(auth={"idle_timeout_s": 600, "absolute_timeout_s": 3600})
     register(client)
@@ -159,7 +174,10 @@ def test_api_keys_authenticate_until_revoked(client: TestClient) -> None:
     listed = client.get("/api/v1/auth/api-keys", headers=headers).json()
     assert "key" not in listed[0] and listed[0]["name"] == "ci"
     as_key = {"Authorization": f"Bearer {key}"}
+    assert listed[0]["last_used_at"] is None
     assert client.get("/api/v1/projects", headers=as_key).status_code == 200
+    used = client.get("/api/v1/auth/api-keys", headers=headers).json()
+    assert used[0]["last_used_at"] is not None  # the listing stored the key's use
     assert client.post("/api/v1/auth/logout", headers=as_key).status_code == 422  # not a session
     assert (
         client.delete(f"/api/v1/auth/api-keys/{listed[0]['id']}", headers=headers).status_code

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from .conftest import new_project, sign_up
@@ -148,6 +150,25 @@ def test_settings_patches_merge_and_a_storyboard_without_settings_keeps_them(
     assert (
         client.patch(url, json={"template_id": None}, headers=headers).json()["template_id"] is None
     )
+
+
+def test_the_listing_shows_each_project_s_settings_as_they_are_now(client: TestClient) -> None:
+    """Listings keep stored settings parsed between reads: a change shows at once, and two
+    projects with the same settings each show them."""
+    headers = sign_up(client)
+    first = new_project(client, headers, settings={"aspect": "9:16"})
+    second = new_project(client, headers, settings={"aspect": "9:16"})
+
+    def listed() -> dict[str, dict[str, Any]]:
+        page = client.get("/api/v1/projects", headers=headers).json()
+        return {item["id"]: item["settings"] for item in page["items"]}
+
+    assert [s["aspect"] for s in listed().values()] == ["9:16", "9:16"]
+    url = f"/api/v1/projects/{first['id']}"
+    client.patch(url, json={"settings": {"aspect": "1:1", "fps": 25}}, headers=headers)
+    now = listed()
+    assert (now[first["id"]]["aspect"], now[first["id"]]["fps"]) == ("1:1", 25)
+    assert (now[second["id"]]["aspect"], now[second["id"]]["fps"]) == ("9:16", 30)
 
 
 def test_an_idempotency_key_cannot_be_reused_for_another_project(client: TestClient) -> None:

@@ -6,6 +6,7 @@ project with its renders and their files)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Annotated, Any
 
@@ -75,10 +76,22 @@ async def list_projects(
     return Response(content, media_type="application/json")
 
 
+SETTINGS_CACHE_SIZE = 1024
+"""Distinct stored settings kept parsed: about 1 KB each."""
+
+
+@functools.lru_cache(maxsize=SETTINGS_CACHE_SIZE)
+def parsed_settings(settings_json: str) -> VideoSettings:
+    """Stored settings, parsed once while they stay in use: a listing is read again and
+    again (the dashboard), and parsing every row's settings each time was a sixth of its
+    CPU in the thread. Shared between responses: only serialize it, never change it."""
+    return VideoSettings.model_validate_json(settings_json)
+
+
 def listed_out(item: projects.Listed) -> schemas.ProjectOut:
     return schemas.ProjectOut(
         id=item.id, name=item.name, prompt=item.prompt,
-        settings=VideoSettings.model_validate_json(item.settings_json),
+        settings=parsed_settings(item.settings_json),
         template_id=item.template_id, template_version=item.template_version,
         has_storyboard=item.has_storyboard, created_at=item.created_at,
         updated_at=item.updated_at, role=item.role, shared=item.role != Role.OWNER,

@@ -79,7 +79,9 @@ screenshots: setup
 web:
 	cd web && npm ci && npm run build
 
+# The Debian tools first (wrk sends the API bench's fixed-rate reads; without it, httpx does).
 bench: setup
+	$(BIN)/python -m tests.support.debian
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.engine

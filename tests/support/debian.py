@@ -1,5 +1,6 @@
-"""Tools the tests need from Debian's packages (nginx, chromium, promtool): found on PATH or in
-/usr/sbin, installed with apt when missing — never downloaded from anywhere else.
+"""Tools the tests and benchmarks need from Debian's packages (nginx, chromium, promtool, wrk):
+found on PATH or in /usr/sbin, installed with apt when missing — never
+downloaded from anywhere else.
 
 `python -m tests.support.debian` installs the missing ones in one apt run: `make test` starts it
 in the background, so on a fresh machine the installs overlap lint instead of holding up the
@@ -17,8 +18,9 @@ from pathlib import Path
 
 APT_TIMEOUT_S = 1200
 APT_TURN = Path(tempfile.gettempdir()) / "reelforge-tests-apt.lock"
-TOOLS = {"nginx": "nginx-light", "chromium": "chromium", "promtool": "prometheus"}
-"""Each tool the tests use, by the Debian package that provides it."""
+TOOLS = {"nginx": "nginx-light", "chromium": "chromium", "promtool": "prometheus", "wrk": "wrk"}
+"""Each tool the tests and `make bench` use (wrk: the API bench's fixed-rate client), by the
+Debian package that provides it."""
 
 
 def debian_binary(name: str) -> str:

@@ -10,6 +10,10 @@ TRUE_PEAK_LIMIT_DB = -1.5
 AUDIO_RATE_HZ = 48_000
 MUSIC_FADE_OUT_S = 2.0
 """The music fades out over the video's last seconds, wherever its bed or file would end."""
+MUSIC_FADE_OUT_SHARE = 0.25
+"""A short video's music fades over its last quarter only: faded over the whole of a 2 s
+video, the music gave way, the loudness gain then drove the voice into the limiter, and the
+video ended up 3 LU under the target (a failed loudness check)."""
 RECIPE_VERSION = "7"
 """Part of every composed artifact's cache key: bump it when a command line below changes."""
 
@@ -227,7 +231,7 @@ def audio_mix_argv(
         graph = f"{voice},asplit=2[out][meas];[meas]{measure}[null]"
     else:
         argv += [*(["-stream_loop", "-1"] if loop_music else []), "-i", str(music)]
-        fade = min(MUSIC_FADE_OUT_S, duration_s)
+        fade = min(MUSIC_FADE_OUT_S, duration_s * MUSIC_FADE_OUT_SHARE)
         fade_at = duration_s - fade
         graph = (
             f"{voice},asplit=2[vk][vs];"

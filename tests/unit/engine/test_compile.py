@@ -157,6 +157,17 @@ def test_audio_mix_ducks_music_under_the_voice_and_measures() -> None:
     assert "-stream_loop" not in argv
 
 
+def test_a_short_videos_music_fades_over_its_last_quarter_only() -> None:
+    """Faded over a whole 2 s video, the music gave way and the loudness gain pushed the
+    voice into the limiter: the video came out 3 LU under the target."""
+    argv = audio_mix_argv(
+        "ffmpeg", narration=Path("n.wav"), music=Path("m.wav"), music_volume=0.25,
+        loop_music=False, duration_s=2.0, out=Path("mix.wav"),
+    )  # fmt: skip
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert "atrim=0:2.000,afade=t=out:st=1.500:d=0.500,volume=0.250[m]" in graph
+
+
 def test_audio_mix_without_music_loops_nothing() -> None:
     argv = audio_mix_argv(
         "ffmpeg", narration=Path("n.wav"), music=None, music_volume=0.25, loop_music=True,

@@ -140,12 +140,17 @@ def test_clip_is_looped_scaled_to_fill_and_cut_to_frames() -> None:
     ]  # fmt: skip
 
 
-def test_audio_mix_ducks_music_under_the_voice_and_measures() -> None:
+def mix_with_music(duration_s: float) -> tuple[list[str], str]:
+    """Pass 1's command line for a voice over an unlooped song at 0.25, and its filter graph."""
     argv = audio_mix_argv(
         "ffmpeg", narration=Path("n.wav"), music=Path("m.wav"), music_volume=0.25,
-        loop_music=False, duration_s=30.5, out=Path("mix.wav"),
+        loop_music=False, duration_s=duration_s, out=Path("mix.wav"),
     )  # fmt: skip
-    graph = argv[argv.index("-filter_complex") + 1]
+    return argv, argv[argv.index("-filter_complex") + 1]
+
+
+def test_audio_mix_ducks_music_under_the_voice_and_measures() -> None:
+    argv, graph = mix_with_music(30.5)
     assert "[m][vs]sidechaincompress" in graph
     assert "volume=0.250" in graph
     assert "apad=whole_dur=30.500,atrim=0:30.500" in graph
@@ -160,11 +165,7 @@ def test_audio_mix_ducks_music_under_the_voice_and_measures() -> None:
 def test_a_short_videos_music_fades_over_its_last_quarter_only() -> None:
     """Faded over a whole 2 s video, the music gave way and the loudness gain pushed the
     voice into the limiter: the video came out 3 LU under the target."""
-    argv = audio_mix_argv(
-        "ffmpeg", narration=Path("n.wav"), music=Path("m.wav"), music_volume=0.25,
-        loop_music=False, duration_s=2.0, out=Path("mix.wav"),
-    )  # fmt: skip
-    graph = argv[argv.index("-filter_complex") + 1]
+    _, graph = mix_with_music(2.0)
     assert "atrim=0:2.000,afade=t=out:st=1.500:d=0.500,volume=0.250[m]" in graph
 
 
